@@ -1,0 +1,12 @@
+"""medins: what China's medical insurance pays when a patient is treated away from home.
+
+The library answers three questions for a bill settled across provinces:
+is the person eligible for direct settlement, what does each protection tier pay,
+and what is left for the patient.
+"""
+
+__version__ = "0.1.0"
+
+from medins.api import check, estimate, load_case, load_rules
+
+__all__ = ["__version__", "check", "estimate", "load_case", "load_rules"]

@@ -1,0 +1,3 @@
+from medins.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""The library's front door: load rules and cases, check eligibility, estimate a bill."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from medins import regions
+from medins.case_model import Case
+from medins.engine.eligibility import check_eligibility
+from medins.engine.result import Eligibility, Settlement
+from medins.engine.settle import settle
+from medins.errors import CaseError, t
+from medins.loader import RuleSet, parse_model, read_toml, resolve_rules_dir
+from medins.loader import load_rules as _load_rules
+
+_CACHE: dict[Path, RuleSet] = {}
+
+
+def load_rules(path: str | os.PathLike[str] | None = None) -> RuleSet:
+    """Load a rules directory (``--rules``, else ``MEDINS_RULES``, else the shipped rules), once."""
+    root = resolve_rules_dir(path).resolve()
+    if root not in _CACHE:
+        _CACHE[root] = _load_rules(root)
+    return _CACHE[root]
+
+
+def parse_case(data: dict[str, Any], where: str = "case") -> Case:
+    """Validate a case given as a mapping (as read from TOML), with region codes checked."""
+    case = parse_model(data, Case, where, CaseError)
+    regions.require(case.person.insured_region, f"{where}: person.insured_region", CaseError)
+    regions.require(case.visit.region, f"{where}: visit.region", CaseError)
+    return case
+
+
+def load_case(path: str | os.PathLike[str]) -> Case:
+    """Read a case file (TOML)."""
+    p = Path(path)
+    return parse_case(read_toml(p, CaseError), str(p))
+
+
+def _known_disease(case: Case, rules: RuleSet, on: date) -> None:
+    if case.visit.type != "chronic_outpatient":
+        return
+    std = rules.standards(case.person.insured_region, "person.insured_region")
+    scheme = getattr(std, case.person.scheme)
+    known: set[str] = set()
+    for section in scheme.chronic if scheme else []:
+        known.update(section.diseases)
+    for d in [case.visit.disease, *case.person.chronic_diseases]:
+        if d not in known:
+            raise CaseError(
+                t(f"未知的病种 {d!r}", f"unknown disease {d!r}"),
+                "visit.disease",
+                t(f"可选：{', '.join(sorted(known))}", f"one of {', '.join(sorted(known))}"),
+            )
+
+
+def check(case: Case, rules: RuleSet | None = None, as_of: date | None = None) -> Eligibility:
+    """Whether the case's visit settles directly across provinces, and under which standard."""
+    rules = rules or load_rules()
+    on = as_of or case.visit.service_date
+    _known_disease(case, rules, on)  # type: ignore[arg-type]
+    std = rules.standards(case.person.insured_region, "person.insured_region")
+    pack = rules.packs.get(case.visit.region)
+    return check_eligibility(case, std, pack.catalogue if pack else None, on)  # type: ignore[arg-type]
+
+
+def estimate(case: Case, rules: RuleSet | None = None, as_of: date | None = None) -> Settlement:
+    """Settle one bill across the three tiers; every step is in ``Settlement.trail``."""
+    rules = rules or load_rules()
+    _known_disease(case, rules, as_of or case.visit.service_date)  # type: ignore[arg-type]
+    return settle(case, rules, as_of)

@@ -1,0 +1,391 @@
+"""The command line: parse, call the library, render. Errors become one clear line and an exit code.
+
+Exit codes: 0 ok; 1 a data or rule error; 2 a usage error; 3 a batch finished but rejected rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from medins import __version__
+from medins.errors import MedinsError
+from medins.i18n import Lang, default_lang
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
+
+
+class MedinsGroup(click.Group):
+    """Turns a MedinsError into a message on stderr and exit code 1, in the chosen language."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MedinsError as exc:
+            lang = ctx.meta.get("medins.lang") or default_lang()
+            prefix = "medins: 错误: " if lang == "zh" else "medins: error: "
+            click.echo(prefix + exc.render(lang), err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> Lang:
+    lang: Lang = value or default_lang()  # type: ignore[assignment]
+    ctx.find_root().meta["medins.lang"] = lang
+    return lang
+
+
+def _parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param=param) from None
+
+
+def rules_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--rules",
+        "rules_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        envvar="MEDINS_RULES",
+        show_envvar=True,
+        help="Rules directory (one folder per region code). Default: the shipped rules.",
+    )(f)
+
+
+def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="table for people, json for scripts.",
+    )(f)
+
+
+def lang_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--lang",
+        type=click.Choice(["zh", "en"]),
+        default=None,
+        callback=_set_lang,
+        is_eager=True,
+        expose_value=True,
+        help="Language of labels and messages (default: MEDINS_LANG or the locale, else zh).",
+    )(f)
+
+
+def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--as-of",
+        "as_of",
+        callback=_parse_date,
+        default=None,
+        metavar="DATE",
+        help="Choose rule values in force on this date (YYYY-MM-DD) instead of the service date.",
+    )(f)
+
+
+def common(*decorators: Callable[..., Any]) -> Callable[..., Any]:
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        for d in reversed(decorators):
+            f = d(f)
+        return functools.wraps(f)(f)
+
+    return wrap
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(cls=MedinsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="medins")
+def cli() -> None:
+    """Estimate what China's medical insurance pays for treatment in another province.
+
+    \b
+    Examples:
+      medins rules list
+      medins estimate examples/shijiazhuang-resident-beijing.toml --explain
+      medins check examples/hegang-long-term-resident.toml --lang en
+      medins filing requirements --insured 130100 --category referral
+      medins batch bills.csv --items items.csv -o settled.csv
+    """
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+@cli.group()
+def rules() -> None:
+    """List, show, validate and convert rule files."""
+
+
+@rules.command("list")
+@common(rules_option, format_option, lang_option)
+def rules_list(rules_dir: Path | None, fmt: str, lang: Lang) -> None:
+    """List the regions with rule packs: code, name, schemes, effective periods, confidence.
+
+    \b
+    Example:
+      medins rules list --format json
+    """
+    from medins.api import load_rules
+    from medins.report import pack_summary, pack_table
+
+    rows = [pack_summary(p) for p in load_rules(rules_dir).packs.values()]
+    if fmt == "json":
+        echo_json(rows)
+    else:
+        click.echo(pack_table(rows, lang))
+
+
+@rules.command("show")
+@click.argument("code")
+@common(rules_option, format_option, lang_option, as_of_option)
+def rules_show(code: str, rules_dir: Path | None, fmt: str, lang: Lang, as_of: date | None) -> None:
+    """Show the standards and catalogue settings of region CODE in force on a date (default today).
+
+    \b
+    Example:
+      medins rules show 130100 --as-of 2025-06-01
+    """
+    from medins.api import load_rules
+    from medins.report import show_pack
+
+    data, text = show_pack(load_rules(rules_dir), code, as_of or date.today(), lang)
+    if fmt == "json":
+        echo_json(data)
+    else:
+        click.echo(text)
+
+
+@rules.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@common(rules_option, lang_option)
+def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, lang: Lang) -> None:
+    """Check rule files: schema, then bands, dates, caps, sources and the unusual.
+
+    With no PATH, checks the rules directory. Exit 0 when there is no error (warnings allowed), 1 otherwise.
+
+    \b
+    Example:
+      medins rules validate rules/130100
+    """
+    from medins.loader import resolve_rules_dir
+    from medins.validate import rule_files, validate_file
+
+    root = resolve_rules_dir(rules_dir)
+    files = rule_files(list(paths) or [root])
+    errors = warnings = explained = 0
+    for f in files:
+        for problem in validate_file(f, root if not paths else f.parent.parent):
+            click.echo(problem.render(lang), err=problem.level == "error")
+            if problem.level == "error":
+                errors += 1
+            elif problem.explained:
+                explained += 1
+            else:
+                warnings += 1
+    summary = (
+        f"{len(files)} 个文件，{errors} 个错误，{warnings} 个未说明的警告，{explained} 个已说明的警告"
+        if lang == "zh"
+        else f"{len(files)} files, {errors} errors, {warnings} unexplained warnings, {explained} explained warnings"
+    )
+    click.echo(summary)
+    sys.exit(EXIT_ERROR if errors else EXIT_OK)
+
+
+@rules.command("schema")
+@click.option(
+    "--kind",
+    type=click.Choice(["rules", "catalogue", "standards", "case"]),
+    default="rules",
+    show_default=True,
+    help="rules: any rule file (catalogue or standards); or one kind, or the case file.",
+)
+def rules_schema(kind: str) -> None:
+    """Print the JSON Schema of rule files (or of case files), for editors and checks.
+
+    \b
+    Example:
+      medins rules schema > medins-rules.schema.json
+    """
+    from medins.report import json_schema
+
+    echo_json(json_schema(kind))
+
+
+@rules.command("import-nrdl")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--edition", default="nrdl-2024", show_default=True, help="Edition id the catalogues refer to.")
+def rules_import_nrdl(src: Path, out: Path, edition: str) -> None:
+    """Convert the national drug list JSON (as the national service returns it) into a drug-list file.
+
+    \b
+    Example:
+      medins rules import-nrdl nrdl-2024.json rules/drug-lists/nrdl-2024.json
+    """
+    from medins.convert import convert_nrdl_file
+
+    count = convert_nrdl_file(src, out, edition)
+    click.echo(f"{count} drugs -> {out}")
+
+
+@rules.command("import-areacodes")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def rules_import_areacodes(src: Path, out: Path) -> None:
+    """Convert the administrative division codes CSV into the region table medins checks codes against.
+
+    \b
+    Example:
+      medins rules import-areacodes areacodes.csv medins/data/regions.csv
+    """
+    from medins.convert import convert_areacodes_file
+
+    count = convert_areacodes_file(src, out)
+    click.echo(f"{count} region codes -> {out}")
+
+
+# ----------------------------------------------------------------------------- estimate and check
+
+
+ESTIMATE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--insured", "insured", {"help": "Insured place, 6-digit region code."}),
+    ("--treated-in", "treated_in", {"help": "Treatment place, 6-digit region code."}),
+    ("--scheme", "scheme", {"type": click.Choice(["employee", "resident"])}),
+    ("--status", "status", {"help": "in_service / retired (employees) or the region's resident group."}),
+    (
+        "--type",
+        "visit_type",
+        {"type": click.Choice(["inpatient", "outpatient", "chronic_outpatient"]), "default": None},
+    ),
+    ("--level", "level", {"type": click.IntRange(1, 3), "help": "Hospital level 1-3."}),
+    ("--date", "visit_date", {"help": "Service date (admission or visit), YYYY-MM-DD. Default: today."}),
+    ("--total", "total", {"help": "Bill total (yuan)."}),
+    ("--self-paid", "self_paid", {"default": "0", "help": "Fully self-paid part."}),
+    ("--class-b", "class_b", {"default": "0", "help": "Amount of class-B items."}),
+    ("--over-ceiling", "over_ceiling", {"default": "0", "help": "Part above price ceilings."}),
+    ("--category", "category", {"help": "Filing category (omit for no filing)."}),
+    ("--filed-from", "filed_from", {"help": "Filing start date; default the service date."}),
+    ("--assistance", "assistance", {"help": "Medical-assistance category of the insured place."}),
+    ("--disease", "disease", {"help": "Chronic disease (for chronic_outpatient)."}),
+]
+
+
+def flags(f: Callable[..., Any]) -> Callable[..., Any]:
+    for flag, name, kw in reversed(ESTIMATE_FLAGS):
+        f = click.option(flag, name, **kw)(f)
+    return f
+
+
+@cli.command()
+@click.argument("case_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@flags
+@click.option("--explain", is_flag=True, help="Show every step with its formula and the source of each rule value.")
+@common(rules_option, format_option, lang_option, as_of_option)
+def estimate(
+    case_file: Path | None,
+    explain: bool,
+    rules_dir: Path | None,
+    fmt: str,
+    lang: Lang,
+    as_of: date | None,
+    **quick: Any,
+) -> None:
+    """Estimate what each tier pays for one bill, from a case file or from flags.
+
+    \b
+    Examples:
+      medins estimate examples/shijiazhuang-resident-beijing.toml
+      medins estimate case.toml --format json --explain
+      medins estimate --insured 130100 --treated-in 110000 --scheme resident \\
+          --level 3 --type inpatient --total 50000 --class-b 8000 --category referral
+    """
+    from medins.api import estimate as run
+    from medins.api import load_case, load_rules
+    from medins.quick import case_from_flags
+    from medins.render import settlement_json, settlement_table
+
+    case = load_case(case_file) if case_file else case_from_flags(quick)
+    result = run(case, load_rules(rules_dir), as_of)
+    if fmt == "json":
+        echo_json(settlement_json(result, lang))
+    else:
+        click.echo(settlement_table(result, lang, explain))
+
+
+@cli.command()
+@click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
+@common(rules_option, format_option, lang_option, as_of_option)
+def check(case_file: Path, rules_dir: Path | None, fmt: str, lang: Lang, as_of: date | None) -> None:
+    """Check whether a case's visit qualifies for cross-province direct settlement.
+
+    Exit code 0 whether or not the person is eligible: ineligibility is an answer, not an error.
+
+    \b
+    Example:
+      medins check examples/hegang-long-term-resident.toml --format json
+    """
+    from medins.api import check as run
+    from medins.api import load_case, load_rules
+    from medins.render import eligibility_json, eligibility_table
+
+    case = load_case(case_file)
+    result = run(case, load_rules(rules_dir), as_of)
+    if fmt == "json":
+        echo_json(eligibility_json(result, lang))
+    else:
+        click.echo(eligibility_table(result, lang, case.person.insured_region, case.visit.region))
+
+
+@cli.group()
+def filing() -> None:
+    """Filing (备案) rules of insured places."""
+
+
+@filing.command("requirements")
+@click.option("--insured", required=True, help="Insured place, 6-digit region code.")
+@click.option(
+    "--category",
+    required=True,
+    type=click.Choice(
+        ["relocated_retiree", "long_term_resident", "stationed_worker", "referral", "emergency", "other_temporary"]
+    ),
+)
+@common(rules_option, format_option, lang_option, as_of_option)
+def filing_requirements(
+    insured: str, category: str, rules_dir: Path | None, fmt: str, lang: Lang, as_of: date | None
+) -> None:
+    """The checklist a clerk hands out: materials, validity, where to file, the reduction without it.
+
+    \b
+    Example:
+      medins filing requirements --insured 130100 --category referral
+    """
+    from medins.api import load_rules
+    from medins.report import filing_checklist
+
+    data, text = filing_checklist(load_rules(rules_dir), insured, category, as_of or date.today(), lang)
+    if fmt == "json":
+        echo_json(data)
+    else:
+        click.echo(text)
+
+
+def main() -> None:
+    """Entry point of the ``medins`` console script."""
+    cli.main(prog_name="medins")

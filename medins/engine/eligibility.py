@@ -1,0 +1,283 @@
+"""Eligibility for cross-province direct settlement: filing, destination, proof, hospital, visit type.
+
+Pure: the caller passes the insured place's standards and (when it has one) the treatment place's
+catalogue; nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+from medins import regions
+from medins.case_model import Case
+from medins.engine.result import Cited, Eligibility, Reason
+from medins.errors import CaseError, t
+from medins.i18n import label
+from medins.loader import in_force
+from medins.rules_model import Catalogue, FilingSection, Institution, OffsiteSection, Standards
+from medins.types import LONG_TERM
+
+# Reasons that mean the filing does not hold for this visit: the visit is then treated as unfiled.
+FILING_FAILURES = frozenset(
+    {"FILING_MISSING", "FILING_EXPIRED", "FILING_NOT_YET_VALID", "DESTINATION_MISMATCH", "PROOF_MISSING"}
+)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it has no such day)."""
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _cite(std: Standards, section_sources: list[str], role: str = "standards") -> list[Cited]:
+    return [Cited(std.region, role, sid, std.sources[sid]) for sid in section_sources if sid in std.sources]
+
+
+def destination_matches(destination: str, treatment: str, level: str) -> bool:
+    """A filing's destination covers the treatment place at the province or city level the rules use."""
+    if regions.province(destination) != regions.province(treatment):
+        return False
+    if level == "province" or destination == regions.province(destination):
+        return True
+    return regions.city(destination) == regions.city(treatment)
+
+
+def find_institution(catalogue: Catalogue | None, code: str) -> Institution | None:
+    for inst in (catalogue.institutions or []) if catalogue else []:
+        if inst.code == code:
+            return inst
+    return None
+
+
+def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, on: date) -> Eligibility:
+    """Decide whether the visit settles directly and which off-site standard applies."""
+    person, visit, filing = case.person, case.visit, case.filing
+    reasons: list[Reason] = []
+    cited: list[Cited] = []
+
+    def add(code: str, zh: str, en: str, blocking: bool) -> None:
+        reasons.append(Reason(code, t(zh, en), blocking))
+
+    offsite: OffsiteSection = in_force(std.offsite, on, "offsite", f"{std.region} standards.toml")
+    rules: FilingSection = in_force(std.filing, on, "filing", f"{std.region} standards.toml")
+    cited += _cite(std, offsite.source_ids) + _cite(std, rules.source_ids)
+    adjustments = offsite.categories
+
+    cross = regions.province(person.insured_region) != regions.province(visit.region)
+    if not cross:
+        if offsite.in_province is None:
+            add(
+                "SAME_PROVINCE",
+                "参保地与就医地在同一省内，不属于跨省异地就医；参保地规则包没有省内异地规则",
+                "insured and treatment places are in the same province: not a cross-province visit, "
+                "and the insured pack has no in-province off-site rules",
+                True,
+            )
+        else:
+            add(
+                "SAME_PROVINCE",
+                "参保地与就医地在同一省内，按参保地省内异地就医规则",
+                "same province: the insured place's in-province off-site rules apply",
+                False,
+            )
+            adjustments = offsite.in_province
+
+    # -- the filing
+    category = filing.category if filing else None
+    valid_until: date | None = None
+    emergency_deadline: date | None = None
+    missing: tuple[str, ...] | None = None
+    required: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()
+    settle_day = visit.settlement_date or on
+    if filing is None:
+        add(
+            "FILING_MISSING",
+            "没有异地就医备案：不能直接结算，回参保地按未备案标准报销",
+            "no off-site filing: no direct settlement; reimbursed at home at the unfiled standard",
+            True,
+        )
+    else:
+        rule = rules.categories[filing.category]
+        required, one_of = tuple(rule.required), tuple(rule.one_of)
+        if filing.materials is not None:
+            unknown = [m for m in filing.materials if m not in rules.materials]
+            if unknown:
+                valid = ", ".join(f"{k}（{v}）" for k, v in rules.materials.items())
+                raise CaseError(
+                    t(
+                        f"参保地不认识的材料：{', '.join(unknown)}",
+                        f"materials the insured place does not know: {', '.join(unknown)}",
+                    ),
+                    "filing.materials",
+                    t(f"可用：{valid}", f"valid: {valid}"),
+                )
+            have = set(filing.materials)
+            lacking = [m for m in required if m not in have]
+            if one_of and not have.intersection(one_of):
+                lacking.append("|".join(one_of))
+            missing = tuple(lacking)
+        if filing.category == "emergency" and rules.emergency_deemed_filed and filing.start is None:
+            if rules.emergency_filing_days is not None:
+                emergency_deadline = settle_day + timedelta(days=rules.emergency_filing_days)
+            deadline = f"，须在 {emergency_deadline} 前补办备案" if emergency_deadline else ""
+            deadline_en = f"; file by {emergency_deadline}" if emergency_deadline else ""
+            add(
+                "EMERGENCY_DEEMED_FILED",
+                "急诊抢救视同已备案" + deadline,
+                "emergency treatment is deemed filed" + deadline_en,
+                False,
+            )
+        else:
+            start = filing.start or filing.filed_on
+            if start is None:
+                raise CaseError(
+                    t("备案缺少 start（备案生效日期）", "the filing has no start date"),
+                    "filing.start",
+                    t("填写 start = YYYY-MM-DD", "add start = YYYY-MM-DD"),
+                )
+            valid_until = filing.end
+            if valid_until is None and rule.validity_months is not None:
+                valid_until = add_months(start, rule.validity_months) - timedelta(days=1)
+            if on < start:
+                if rules.retroactive_before_settlement and start <= settle_day:
+                    add(
+                        "RETROACTIVE_OK",
+                        f"入院后、出院结算前（{start}）补办备案，可直接结算",
+                        f"filed after admission but before discharge settlement ({start}): settles directly",
+                        False,
+                    )
+                else:
+                    add(
+                        "FILING_NOT_YET_VALID",
+                        f"备案自 {start} 起生效，晚于结算日 {settle_day}",
+                        f"the filing starts {start}, after settlement on {settle_day}",
+                        True,
+                    )
+            if valid_until is not None and on > valid_until:
+                add(
+                    "FILING_EXPIRED",
+                    f"备案有效期至 {valid_until}，就医日 {on} 已过期",
+                    f"the filing expired on {valid_until}, before the visit on {on}",
+                    True,
+                )
+            if filing.destination is None:
+                raise CaseError(
+                    t("备案缺少 destination（备案就医地）", "the filing has no destination"),
+                    "filing.destination",
+                    t("填写就医地的地区代码", "give the treatment place's region code"),
+                )
+            regions.require(filing.destination, "filing.destination", CaseError)
+            if not destination_matches(filing.destination, visit.region, rules.destination_level):
+                add(
+                    "DESTINATION_MISMATCH",
+                    f"备案就医地 {filing.destination} {regions.name(filing.destination)} 与就医地 {visit.region} {regions.name(visit.region)} 不符",
+                    f"filed for {filing.destination} {regions.name(filing.destination)}, treated in {visit.region} {regions.name(visit.region)}",
+                    True,
+                )
+        if missing:
+            names = "、".join(
+                rules.materials.get(m, m) if "|" not in m else "或".join(rules.materials[x] for x in m.split("|"))
+                for m in missing
+            )
+            add("PROOF_MISSING", f"备案材料不全，缺：{names}", f"filing proof missing: {', '.join(missing)}", True)
+
+    # -- the hospital
+    level = visit.hospital_level
+    hospital_name = None
+    if visit.hospital is not None:
+        if not (len(visit.hospital) == 12 and visit.hospital[0] == "H" and visit.hospital[1:].isdigit()):
+            raise CaseError(
+                t("医疗机构代码应为 H 加 11 位数字", "an institution code is H followed by 11 digits"), "visit.hospital"
+            )
+        if catalogue is None or catalogue.institutions is None:
+            add(
+                "DESIGNATION_UNKNOWN",
+                "就医地规则包未收录定点机构名单，未核对是否为跨省联网定点机构",
+                "the treatment place's pack lists no institutions: designation not checked",
+                False,
+            )
+        else:
+            inst = find_institution(catalogue, visit.hospital)
+            if catalogue.institutions_source:
+                cited += [
+                    Cited(
+                        catalogue.region,
+                        "catalogue",
+                        catalogue.institutions_source,
+                        catalogue.sources[catalogue.institutions_source],
+                    )
+                ]
+            if inst is None or not inst.cross_province:
+                add(
+                    "NOT_DESIGNATED",
+                    f"{visit.hospital} 不是跨省联网定点医疗机构",
+                    f"{visit.hospital} is not a designated cross-province institution",
+                    True,
+                )
+            else:
+                hospital_name = inst.name
+                level = inst.level
+    if level is None:
+        raise CaseError(
+            t("不知道医院等级", "hospital level unknown"),
+            "visit.hospital_level",
+            t("填写 hospital_level（1、2 或 3）", "give hospital_level (1, 2 or 3)"),
+        )
+    matched = offsite.level_map.get(str(level), level)
+
+    # -- the visit type
+    chronic_ok = True
+    if visit.type == "chronic_outpatient":
+        scheme = getattr(std, person.scheme)
+        section = (
+            in_force(scheme.chronic, on, "chronic", f"{std.region} standards.toml")
+            if scheme and scheme.chronic
+            else None
+        )
+        if section is None or visit.disease not in section.cross_province:
+            chronic_ok = False
+            add(
+                "DISEASE_NOT_COVERED",
+                f"{label(visit.disease or '', 'zh')} 不在参保地跨省直接结算的门诊慢特病范围",
+                f"{visit.disease} is not a chronic disease the insured place settles across provinces",
+                True,
+            )
+        elif visit.disease not in person.chronic_diseases:
+            chronic_ok = False
+            add(
+                "NOT_APPROVED_FOR_DISEASE",
+                f"参保地未认定此人患 {label(visit.disease or '', 'zh')}",
+                f"the insured place has not approved this person for {visit.disease}",
+                True,
+            )
+
+    eligible = not any(r.blocking for r in reasons)
+    filing_failed = any(r.code in FILING_FAILURES for r in reasons)
+    benefit_category = "unfiled" if (filing is None or filing_failed) else filing.category
+    adjustment = adjustments[benefit_category]  # type: ignore[index]
+    group = None if category is None else ("long_term" if category in LONG_TERM else "temporary")
+    return Eligibility(
+        cross_province=cross,
+        category=category,
+        group=group,  # type: ignore[arg-type]
+        eligible=eligible,
+        settlement="direct" if eligible else "reimburse_at_home",
+        benefit_category=benefit_category,
+        adjustment=adjustment,
+        reasons=tuple(reasons),
+        materials_required=required,
+        materials_one_of=one_of,
+        materials_missing=missing,
+        material_names=dict(rules.materials),
+        hospital_level=level,
+        matched_level=matched,
+        hospital_name=hospital_name,
+        emergency_deadline=emergency_deadline,
+        filing_valid_until=valid_until,
+        chronic_ok=chronic_ok,
+        cited=tuple(cited),
+    )

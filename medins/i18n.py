@@ -1,0 +1,122 @@
+"""Bilingual text: every user-facing message and label exists in Chinese and English.
+
+Chinese is the default language; English on request (``--lang en``, ``MEDINS_LANG=en``, or an
+English locale).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message in both languages."""
+
+    zh: str
+    en: str
+
+    def __call__(self, lang: Lang) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def __str__(self) -> str:  # the English form is what logs and exceptions show
+        return self.en
+
+    def format(self, **kw: object) -> Text:
+        return Text(self.zh.format(**kw), self.en.format(**kw))
+
+    def __add__(self, other: Text) -> Text:
+        return Text(self.zh + other.zh, self.en + other.en)
+
+
+def default_lang() -> Lang:
+    """The language when none is asked for: MEDINS_LANG, else an English locale gives English, else Chinese."""
+    env = os.environ.get("MEDINS_LANG", "").lower()
+    if env in ("zh", "en"):
+        return env  # type: ignore[return-value]
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "en" if value.lower().startswith("en") else "zh"
+    return "zh"
+
+
+# One table of labels for the concepts of the domain, keyed by the ids used in code, rule files
+# and CSV columns.
+LABELS: dict[str, tuple[str, str]] = {
+    # schemes and person groups
+    "employee": ("职工医保", "employee scheme"),
+    "resident": ("城乡居民医保", "resident scheme"),
+    "in_service": ("在职", "in service"),
+    "retired": ("退休", "retired"),
+    # visit types
+    "inpatient": ("住院", "inpatient"),
+    "outpatient": ("普通门诊", "general outpatient"),
+    "chronic_outpatient": ("门诊慢特病", "chronic/special-disease outpatient"),
+    # off-site categories and groups
+    "relocated_retiree": ("异地安置退休人员", "relocated retiree"),
+    "long_term_resident": ("异地长期居住人员", "long-term resident"),
+    "stationed_worker": ("常驻异地工作人员", "stationed worker"),
+    "referral": ("异地转诊人员", "referred patient"),
+    "emergency": ("急诊抢救人员", "emergency patient"),
+    "other_temporary": ("其他临时外出就医人员", "other temporary visitor"),
+    "unfiled": ("未备案", "not filed"),
+    "long_term": ("长期异地", "long-term"),
+    "temporary": ("临时外出", "temporary"),
+    # chronic diseases
+    "hypertension": ("高血压", "hypertension"),
+    "diabetes": ("糖尿病", "diabetes"),
+    "cancer_chemoradiotherapy": ("恶性肿瘤门诊放化疗", "cancer outpatient chemo/radiotherapy"),
+    "uremia_dialysis": ("尿毒症透析", "uraemia dialysis"),
+    "transplant_antirejection": ("器官移植术后抗排异治疗", "anti-rejection therapy after transplant"),
+    # assistance categories
+    "extreme_poverty": ("特困人员", "extreme poverty"),
+    "subsistence": ("低保对象", "subsistence allowance"),
+    "marginal": ("低保边缘人员", "marginal low-income"),
+    "relapse_monitored": ("防返贫监测对象", "monitored for relapse into poverty"),
+    "illness_poverty": ("因病致贫重病患者", "poverty caused by illness"),
+    "orphan": ("孤儿", "orphan"),
+    # tiers and amounts
+    "total": ("医疗费总额", "total expenses"),
+    "fully_self_paid": ("全自费", "fully self-paid"),
+    "over_ceiling": ("超限价自付", "over price ceiling"),
+    "pre_self_pay": ("乙类先行自付", "class-B pre-self-pay"),
+    "offsite_self_pay": ("异地先行自付", "off-site first self-pay"),
+    "in_scope": ("符合政策范围", "in scope"),
+    "deductible": ("起付线", "deductible"),
+    "basic_fund": ("基本医保统筹支付", "basic medical insurance"),
+    "critical_illness_fund": ("大病保险支付", "critical-illness insurance"),
+    "large_amount_fund": ("大额医疗补助支付", "large-amount supplement"),
+    "medical_assistance_fund": ("医疗救助支付", "medical assistance"),
+    "fund_total": ("基金支付合计", "funds in total"),
+    "personal_total": ("个人负担", "patient pays"),
+    "fund_ratio": ("基金支付比例", "fund ratio"),
+    "critical_illness": ("大病保险", "critical-illness insurance"),
+    "large_amount": ("大额医疗费用补助", "large-amount supplement"),
+    # confidence
+    "primary": ("原文核实", "primary"),
+    "secondary": ("二手资料", "secondary"),
+    "illustrative": ("示意值", "illustrative"),
+    # settlement
+    "direct": ("直接结算", "direct settlement"),
+    "reimburse_at_home": ("回参保地手工报销", "reimburse at home"),
+    "local": ("参保地标准", "local standard"),
+    "reduced": ("降低标准", "reduced standard"),
+    # adjustment modes
+    "points": ("降低百分点", "percentage points lower"),
+    "multiplier": ("比例乘以系数", "ratio multiplied"),
+    "extra_pre_self_pay": ("先行自付一定比例", "extra first self-pay share"),
+    "none": ("不降低", "no reduction"),
+}
+
+
+def label(key: str, lang: Lang) -> str:
+    """The label of a domain id in the language; the id itself when the table has none."""
+    pair = LABELS.get(key)
+    if pair is None:
+        return key
+    return pair[0] if lang == "zh" else pair[1]

@@ -1,0 +1,271 @@
+"""Presenting results: JSON for scripts, aligned tables in Chinese or English for people."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tabulate import tabulate
+
+from medins import regions
+from medins.case_model import YearToDate
+from medins.engine.result import Cited, Eligibility, Settlement
+from medins.i18n import Lang, Text, label
+from medins.money import show
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def cited_json(c: Cited) -> dict[str, Any]:
+    s = c.source
+    return {
+        "region": c.region,
+        "role": c.role,
+        "id": c.id,
+        "confidence": s.confidence,
+        "document": s.document,
+        "issuer": s.issuer,
+        "title": s.title,
+        "url": s.url,
+        "effective": s.effective.isoformat() if s.effective else None,
+        "verified": s.verified.isoformat() if s.verified else None,
+        "note": s.note,
+    }
+
+
+def ytd_json(ytd: YearToDate) -> dict[str, Any]:
+    return ytd.model_dump(mode="json")
+
+
+def eligibility_json(e: Eligibility, lang: Lang) -> dict[str, Any]:
+    return {
+        "eligible": e.eligible,
+        "settlement": e.settlement,
+        "cross_province": e.cross_province,
+        "category": e.category,
+        "group": e.group,
+        "benefit": {
+            "standard": e.benefit,
+            "category": e.benefit_category,
+            "mode": e.adjustment.mode,
+            "value": str(e.adjustment.value) if e.adjustment.mode != "none" else None,
+        },
+        "reasons": [{"code": r.code, "blocking": r.blocking, "message": r.text(lang)} for r in e.reasons],
+        "materials_required": list(e.materials_required),
+        "materials_one_of": list(e.materials_one_of),
+        "materials_missing": None if e.materials_missing is None else list(e.materials_missing),
+        "hospital_level": e.hospital_level,
+        "matched_level": e.matched_level,
+        "hospital_name": e.hospital_name,
+        "emergency_filing_deadline": e.emergency_deadline.isoformat() if e.emergency_deadline else None,
+        "filing_valid_until": e.filing_valid_until.isoformat() if e.filing_valid_until else None,
+    }
+
+
+def settlement_json(s: Settlement, lang: Lang) -> dict[str, Any]:
+    """The estimate as JSON: amounts as strings with two decimals, the ratio with four."""
+    return {
+        "case_id": s.case_id,
+        "service_date": s.service_date.isoformat(),
+        "total": show(s.total),
+        "fully_self_paid": show(s.fully_self_paid),
+        "over_ceiling": show(s.over_ceiling),
+        "pre_self_pay": show(s.pre_self_pay),
+        "offsite_self_pay": show(s.offsite_self_pay),
+        "in_scope": show(s.in_scope),
+        "deductible": show(s.deductible),
+        "basic_fund": show(s.basic_fund),
+        "above_cap": show(s.above_cap),
+        "critical_illness_fund": show(s.critical_illness_fund),
+        "large_amount_fund": show(s.large_amount_fund),
+        "medical_assistance_fund": show(s.medical_assistance_fund),
+        "fund_total": show(s.fund_total),
+        "personal_total": show(s.personal_total),
+        "paid_at_discharge": show(s.paid_at_discharge),
+        "fund_ratio": f"{s.fund_ratio:.4f}",
+        "eligibility": eligibility_json(s.eligibility, lang),
+        "warnings": [{"code": w.code, "message": w.text(lang)} for w in s.warnings],  # type: ignore[operator]
+        "deferred": list(s.deferred),
+        "ytd_after": ytd_json(s.ytd_after),
+        "trail": [
+            {
+                "step": st.key,
+                "text": st.text(lang),
+                "formula": st.formula,
+                "amount": None if st.amount is None else show(st.amount),
+                "sources": list(st.sources),
+            }
+            for st in s.trail
+        ],
+        "lines": [
+            {
+                "line": ln.index + 1,
+                "item": ln.label,
+                "code": ln.code,
+                "kind": ln.kind,
+                "class": ln.item_class,
+                "amount": show(ln.amount),
+                "fully_self_paid": show(ln.fully_self_paid),
+                "over_ceiling": show(ln.over_ceiling),
+                "pre_self_pay": show(ln.pre_self_pay),
+                "in_scope": show(ln.in_scope),
+            }
+            for ln in s.lines
+        ],
+        "sources": [cited_json(c) for c in s.cited],
+    }
+
+
+BAR_WIDTH = 40
+
+
+def share_bar(s: Settlement, lang: Lang) -> str:
+    """One line showing who pays what share: █ basic, ▓ tier 2, ▒ assistance, ░ patient."""
+    parts = [
+        (s.basic_fund, "█", "basic_fund"),
+        (s.tier2_fund, "▓", (s.tier2_kind and f"{s.tier2_kind}_fund") or "critical_illness_fund"),
+        (s.medical_assistance_fund, "▒", "medical_assistance_fund"),
+        (s.personal_total, "░", "personal_total"),
+    ]
+    if not s.total:
+        return ""
+    widths = [int((v / s.total * BAR_WIDTH).to_integral_value()) for v, _, _ in parts]
+    widths[-1] = BAR_WIDTH - sum(widths[:-1])
+    bar = "".join(ch * max(w, 0) for (_, ch, _), w in zip(parts, widths, strict=False))
+    legend = "  ".join(f"{ch} {label(key, lang)} {v / s.total:.0%}" for v, ch, key in parts if v)
+    return f"[{bar}]\n{legend}"
+
+
+def _t(zh: str, en: str, lang: Lang) -> str:
+    return zh if lang == "zh" else en
+
+
+def settlement_table(s: Settlement, lang: Lang, explain: bool = False) -> str:
+    e = s.eligibility
+    out: list[str] = []
+    if s.illustrative:
+        out.append(
+            _t(
+                "⚠ 注意：本估算用到了未经政策原文核实的示意值，结果仅供参考（见 --explain 的来源）。",
+                "⚠ Note: this estimate uses illustrative values that no primary policy text confirms; indicative only (sources under --explain).",
+                lang,
+            )
+        )
+    verdict = label(e.settlement, lang)
+    cat = label(e.benefit_category, lang)
+    adj = label(e.adjustment.mode, lang) + ("" if e.adjustment.mode == "none" else f" {e.adjustment.value}")
+    out.append(
+        _t(
+            f"结算方式：{verdict}；待遇：{cat}，{adj}；医院等级 {e.hospital_level}（按参保地 {e.matched_level} 级）",
+            f"settlement: {verdict}; benefit: {cat}, {adj}; hospital level {e.hospital_level} (insured-place level {e.matched_level})",
+            lang,
+        )
+    )
+    rows = [
+        ("total", s.total),
+        ("fully_self_paid", s.fully_self_paid),
+        ("over_ceiling", s.over_ceiling),
+        ("pre_self_pay", s.pre_self_pay),
+        ("offsite_self_pay", s.offsite_self_pay),
+        ("in_scope", s.in_scope),
+        ("deductible", s.deductible),
+        ("basic_fund", s.basic_fund),
+    ]
+    if s.tier2_kind:
+        rows.append((f"{s.tier2_kind}_fund", s.tier2_fund))
+    rows += [
+        ("medical_assistance_fund", s.medical_assistance_fund),
+        ("fund_total", s.fund_total),
+        ("personal_total", s.personal_total),
+    ]
+    table = [
+        (
+            (
+                "  "
+                if k
+                in ("fully_self_paid", "over_ceiling", "pre_self_pay", "offsite_self_pay", "in_scope", "deductible")
+                else ""
+            )
+            + label(k, lang),
+            _money(v),
+        )
+        for k, v in rows
+        if v or k in ("total", "basic_fund", "fund_total", "personal_total")
+    ]
+    table.append((label("fund_ratio", lang), f"{s.fund_ratio * 100:.2f}%"))
+    if s.paid_at_discharge != s.personal_total:
+        table.append((_t("出院时需先支付", "paid at discharge", lang), _money(s.paid_at_discharge)))
+    out.append(tabulate(table, tablefmt="plain", colalign=("left", "right")))
+    out.append(share_bar(s, lang))
+    if s.deferred:
+        out.append(_t("回参保地报销：", "claimed later at home: ", lang) + ", ".join(s.deferred))
+    for r in e.reasons:
+        out.append(("✗ " if r.blocking else "· ") + f"{r.code}: {r.text(lang)}")
+    for w in s.warnings:
+        out.append(_t("提示 ", "warning ", lang) + f"{w.code}: {w.text(lang)}")  # type: ignore[operator]
+    if explain:
+        out.append("")
+        out.append(_t("计算过程：", "How it was worked out:", lang))
+        for i, st in enumerate(s.trail, 1):
+            src = f"  [{', '.join(st.sources)}]" if st.sources else ""
+            out.append(f"{i:>2}. {st.text(lang)}: {st.formula}{src}")
+        out.append("")
+        out.append(_t("来源：", "Sources:", lang))
+        for c in s.cited:
+            src = c.source
+            parts = [
+                p
+                for p in (src.document, src.issuer, src.title, src.url, src.effective and f"effective {src.effective}")
+                if p
+            ]
+            conf = label(src.confidence, lang)
+            out.append(
+                f"  {c.region}:{c.id} [{conf}] "
+                + " | ".join(str(p) for p in parts)
+                + (f" — {src.note}" if src.note else "")
+            )
+    return "\n".join(out)
+
+
+def eligibility_table(e: Eligibility, lang: Lang, region_insured: str, region_treated: str) -> str:
+    out = []
+    yes = (
+        _t("可以直接结算", "eligible for direct settlement", lang)
+        if e.eligible
+        else _t("不能直接结算", "not eligible for direct settlement", lang)
+    )
+    out.append(f"{regions.name(region_insured)} → {regions.name(region_treated)}: {yes}")
+    group = label(e.group, lang) if e.group else "-"
+    out.append(
+        _t(
+            f"类别：{label(e.category or 'unfiled', lang)}（{group}）",
+            f"category: {label(e.category or 'unfiled', lang)} ({group})",
+            lang,
+        )
+    )
+    adj = label(e.adjustment.mode, lang) + ("" if e.adjustment.mode == "none" else f" {e.adjustment.value}")
+    out.append(
+        _t(
+            f"结算方式：{label(e.settlement, lang)}；待遇：{label(e.benefit, lang)}（{adj}）",
+            f"settlement: {label(e.settlement, lang)}; benefit: {label(e.benefit, lang)} ({adj})",
+            lang,
+        )
+    )
+    if e.materials_required or e.materials_one_of:
+        names = [e.material_names.get(m, m) for m in e.materials_required]
+        if e.materials_one_of:
+            names.append(
+                _t("以下之一：", "one of: ", lang) + "/".join(e.material_names.get(m, m) for m in e.materials_one_of)
+            )
+        out.append(_t("所需材料：", "materials required: ", lang) + "；".join(names))
+    if e.materials_missing:
+        out.append(_t("缺少材料：", "materials missing: ", lang) + ", ".join(e.materials_missing))
+    for r in e.reasons:
+        out.append(("✗ " if r.blocking else "· ") + f"{r.code}: {r.text(lang)}")
+    return "\n".join(out)
+
+
+def text(value: Text, lang: Lang) -> str:
+    return value(lang)

@@ -1,0 +1,359 @@
+"""Readable views of rule packs: the list, one region's standards, a filing checklist, JSON Schemas."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+from tabulate import tabulate
+
+from medins import regions
+from medins.case_model import Case
+from medins.i18n import Lang, label
+from medins.loader import RegionPack, RuleSet, in_force
+from medins.money import pct, show
+from medins.rules_model import (
+    CONFIDENCE_ORDER,
+    Adjustment,
+    Band,
+    BenefitTerms,
+    Catalogue,
+    Standards,
+)
+from medins.types import Dated
+
+
+def _count_values(value: Any) -> int:
+    if isinstance(value, Decimal):
+        return 1
+    if isinstance(value, BaseModel):
+        return sum(_count_values(getattr(value, f)) for f in type(value).model_fields if f not in ("source",))
+    if isinstance(value, dict):
+        return sum(_count_values(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_count_values(v) for v in value)
+    return 0
+
+
+def _sections(model: Standards | Catalogue) -> list[Dated]:
+    found: list[Dated] = []
+    if isinstance(model, Catalogue):
+        return list(model.settings)
+    for scheme in (model.employee, model.resident):
+        if scheme is not None:
+            found += [*scheme.inpatient, *scheme.outpatient, *scheme.chronic, *scheme.tier2]
+    return [*found, *model.offsite, *model.filing, *model.assistance]
+
+
+def confidence_of(section: Dated, model: Standards | Catalogue) -> str:
+    """A section is as confirmed as its weakest source."""
+    levels = [model.sources[s].confidence for s in section.source_ids if s in model.sources]
+    return min(levels, key=lambda c: CONFIDENCE_ORDER[c]) if levels else "illustrative"
+
+
+def pack_summary(pack: RegionPack) -> dict[str, Any]:
+    """Code, name, roles, schemes, effective periods and how many values each confidence covers."""
+    values: Counter[str] = Counter()
+    starts: list[date] = []
+    ends: list[date | None] = []
+    schemes: list[str] = []
+    roles: list[str] = []
+    for model in (pack.catalogue, pack.standards):
+        if model is None:
+            continue
+        roles.append(model.kind)
+        if isinstance(model, Standards):
+            schemes = [s for s in ("employee", "resident") if getattr(model, s) is not None]
+        for section in _sections(model):
+            values[confidence_of(section, model)] += _count_values(section)
+            starts.append(section.effective)
+            ends.append(section.until)
+    total = sum(values.values()) or 1
+    end = None if (not ends or any(e is None for e in ends)) else max(e for e in ends if e)
+    return {
+        "code": pack.code,
+        "name": pack.name,
+        "roles": roles,
+        "schemes": schemes,
+        "effective_from": min(starts).isoformat() if starts else None,
+        "effective_until": end.isoformat() if end else None,
+        "values": dict(values),
+        "primary_share": f"{Decimal(values['primary'] * 100) / total:.0f}%",
+        "confidence": min(values, key=lambda c: CONFIDENCE_ORDER[c]) if values else None,
+    }
+
+
+def pack_table(rows: list[dict[str, Any]], lang: Lang) -> str:
+    head = (
+        ["代码", "名称", "角色", "险种", "生效期间", "数值（原文/二手/示意）", "原文核实占比"]
+        if lang == "zh"
+        else [
+            "code",
+            "name",
+            "roles",
+            "schemes",
+            "effective",
+            "values (primary/secondary/illustrative)",
+            "primary share",
+        ]
+    )
+    role_names = {"catalogue": ("就医地目录", "catalogue"), "standards": ("参保地待遇", "standards")}
+    body = []
+    for r in rows:
+        v = r["values"]
+        body.append(
+            [
+                r["code"],
+                r["name"],
+                "+".join(role_names[x][0 if lang == "zh" else 1] for x in r["roles"]),
+                "+".join(label(s, lang) for s in r["schemes"]) or "-",
+                f"{r['effective_from']}–{r['effective_until'] or '…'}",
+                f"{v.get('primary', 0)}/{v.get('secondary', 0)}/{v.get('illustrative', 0)}",
+                r["primary_share"],
+            ]
+        )
+    return tabulate(body, headers=head, tablefmt="simple")
+
+
+def _bands(bands: list[Band], deductible: Decimal) -> str:
+    parts = []
+    start = deductible
+    for b in bands:
+        low = b.from_ if b.from_ not in (None, Decimal(0)) else start
+        parts.append(f"{show(low)}–{show(b.to) if b.to is not None else '…'} {pct(b.ratio)}")
+        start = b.to if b.to is not None else start
+    return "; ".join(parts)
+
+
+def _terms_rows(terms: BenefitTerms, lang: Lang) -> list[list[str]]:
+    rows = []
+    for rate in terms.rates:
+        groups = rate.group if isinstance(rate.group, str) else ",".join(rate.group)
+        level = rate.level if isinstance(rate.level, (int, str)) else ",".join(map(str, rate.level))
+        ded = show(rate.deductible) + (f" / {show(rate.later_deductible)}" if rate.later_deductible is not None else "")
+        cap = rate.cap if rate.cap is not None else terms.cap
+        rows.append(
+            [
+                label(groups, lang),
+                str(level),
+                ded,
+                _bands(rate.bands, rate.deductible),
+                (show(cap) if cap is not None else "-") + f" ({terms.cap_mode})",
+            ]
+        )
+    return rows
+
+
+def _adj(a: Adjustment, lang: Lang) -> str:
+    if a.mode == "none":
+        return label("none", lang)
+    if a.mode == "points":
+        return f"{label('points', lang)} {pct(a.value)}"
+    if a.mode == "multiplier":
+        return f"× {a.value}"
+    return f"{label('extra_pre_self_pay', lang)} {pct(a.value)}"
+
+
+def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str, Any], str]:
+    """The standards (and catalogue settings) of a region in force on a date, as JSON and text."""
+    pack = rules.pack(code, "standards", code) if code in rules.packs and rules.packs[code].standards else None
+    if pack is None:
+        pack = rules.pack(code, "catalogue", code)
+    data: dict[str, Any] = {"code": code, "name": pack.name, "as_of": on.isoformat()}
+    out: list[str] = [f"{code} {pack.name}  ({'生效日' if lang == 'zh' else 'as of'} {on})"]
+    head = (
+        ["人员", "医院等级", "起付线（首次/再次）", "分段比例", "封顶线"]
+        if lang == "zh"
+        else ["group", "level", "deductible (first/later)", "bands", "cap"]
+    )
+    std = pack.standards
+    if std is not None:
+        where = f"{code} standards.toml"
+        for scheme_name in ("employee", "resident"):
+            scheme = getattr(std, scheme_name)
+            if scheme is None:
+                continue
+            for kind in ("inpatient", "outpatient"):
+                section = in_force(getattr(scheme, kind), on, kind, where)
+                data[f"{scheme_name}.{kind}"] = section.model_dump(mode="json", by_alias=True)
+                out.append(
+                    f"\n{label(scheme_name, lang)} · {label(kind, lang)}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
+                )
+                out.append(tabulate(_terms_rows(section, lang), headers=head, tablefmt="simple"))
+            for section in [s for s in scheme.chronic if s.in_force(on)]:
+                data[f"{scheme_name}.chronic"] = section.model_dump(mode="json", by_alias=True)
+                out.append(
+                    f"\n{label(scheme_name, lang)} · {label('chronic_outpatient', lang)}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
+                )
+                rows = []
+                for disease, terms in section.diseases.items():
+                    cross = "✓" if disease in section.cross_province else " "
+                    for r in _terms_rows(terms, lang):
+                        rows.append([f"{cross} {label(disease, lang)}", *r])
+                out.append(tabulate(rows, headers=["", *head], tablefmt="simple"))
+            for section in [s for s in scheme.tier2 if s.in_force(on)]:
+                data[f"{scheme_name}.tier2"] = section.model_dump(mode="json", by_alias=True)
+                base = (
+                    label(section.base, lang)
+                    if section.base != "above_basic_cap"
+                    else ("基本医保封顶线以上" if lang == "zh" else "above the basic cap")
+                )
+                out.append(
+                    f"\n{label(scheme_name, lang)} · {label(section.kind, lang)}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
+                )
+                out.append(
+                    f"  base: {base}; deductible {show(section.deductible)}; {_bands(section.bands, section.deductible)}; "
+                    f"cap {show(section.cap) if section.cap is not None else '-'}; pre-self-pay in base: {section.include_pre_self_pay}"
+                )
+        offsite = in_force(std.offsite, on, "offsite", where)
+        data["offsite"] = offsite.model_dump(mode="json", by_alias=True)
+        out.append(
+            f"\n{'异地就医待遇调整' if lang == 'zh' else 'off-site adjustments'}  [{', '.join(offsite.source_ids)}; {label(confidence_of(offsite, std), lang)}]"
+        )
+        out.append(
+            tabulate(
+                [
+                    [label(c, lang), _adj(a, lang), ",".join(label(v, lang) for v in a.visit_types)]
+                    for c, a in offsite.categories.items()
+                ],
+                tablefmt="plain",
+            )
+        )
+        for section in [s for s in std.assistance if s.in_force(on)]:
+            data["assistance"] = section.model_dump(mode="json", by_alias=True)
+            out.append(
+                f"\n{'医疗救助' if lang == 'zh' else 'medical assistance'}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
+                + (
+                    ""
+                    if section.direct_settlement
+                    else ("（不跨省直接结算）" if lang == "zh" else " (not settled directly across provinces)")
+                )
+            )
+            rows = []
+            for cat, terms in section.categories.items():
+                ded = (
+                    show(terms.deductible)
+                    if terms.deductible is not None
+                    else (
+                        f"{pct(terms.deductible_share)} × {show(section.income_reference)}"
+                        if terms.deductible_share is not None
+                        else "0.00"
+                    )
+                )  # type: ignore[arg-type]
+                rows.append(
+                    [label(cat, lang), ded, pct(terms.ratio), show(terms.cap) if terms.cap is not None else "-"]
+                )
+            out.append(tabulate(rows, headers=["", *head[2:3], "ratio", "cap"], tablefmt="simple"))
+    cat = rules.packs[code].catalogue if code in rules.packs else None
+    if cat is not None:
+        settings = in_force(cat.settings, on, "catalogue settings", f"{code} catalogue.toml")
+        data["catalogue"] = settings.model_dump(mode="json", by_alias=True)
+        p = settings.pre_self_pay
+        out.append(
+            f"\n{'就医地目录' if lang == 'zh' else 'catalogue'} ({cat.drug_list})  [{', '.join(settings.source_ids)}; {label(confidence_of(settings, cat), lang)}]"
+        )
+        out.append(
+            f"  class-B pre-self-pay: drug {pct(p.drug)}, service {pct(p.service)}, consumable {pct(p.consumable)}; "
+            f"local items {len(cat.items)}; institutions {len(cat.institutions) if cat.institutions is not None else '-'}"
+        )
+    return data, "\n".join(out)
+
+
+def filing_checklist(rules: RuleSet, insured: str, category: str, on: date, lang: Lang) -> tuple[dict[str, Any], str]:
+    """Materials, validity, where to file, and the reduction with and without the filing."""
+    regions.require(insured, "--insured")
+    std = rules.standards(insured, "--insured")
+    where = f"{insured} standards.toml"
+    section = in_force(std.filing, on, "filing", where)
+    offsite = in_force(std.offsite, on, "offsite", where)
+    rule = section.categories[category]  # type: ignore[index]
+    names = section.materials
+    data = {
+        "insured": insured,
+        "name": std.name,
+        "category": category,
+        "as_of": on.isoformat(),
+        "materials_required": [{"id": m, "name": names[m]} for m in rule.required],
+        "materials_one_of": [{"id": m, "name": names[m]} for m in rule.one_of],
+        "validity_months": rule.validity_months,
+        "min_months_before_change": rule.min_months_before_change,
+        "destination_level": section.destination_level,
+        "retroactive_before_settlement": section.retroactive_before_settlement,
+        "emergency_deemed_filed": section.emergency_deemed_filed,
+        "emergency_filing_days": section.emergency_filing_days,
+        "channels": section.channels,
+        "with_filing": offsite.categories[category].model_dump(mode="json"),  # type: ignore[index]
+        "without_filing": offsite.categories["unfiled"].model_dump(mode="json"),
+        "sources": section.source_ids + offsite.source_ids,
+        "confidence": confidence_of(section, std),
+    }
+    zh = lang == "zh"
+    out = [f"{insured} {std.name} · {label(category, lang)}"]
+    req = [names[m] for m in rule.required]
+    if rule.one_of:
+        req.append(("以下之一：" if zh else "one of: ") + " / ".join(names[m] for m in rule.one_of))
+    out.append(("所需材料：" if zh else "materials: ") + ("；".join(req) if req else ("无" if zh else "none")))
+    if rule.validity_months:
+        out.append(f"有效期：{rule.validity_months} 个月" if zh else f"valid for {rule.validity_months} months")
+    else:
+        out.append("有效期：长期有效" if zh else "validity: open-ended")
+    if rule.min_months_before_change:
+        out.append(
+            f"变更或取消须满 {rule.min_months_before_change} 个月"
+            if zh
+            else f"may be changed after {rule.min_months_before_change} months"
+        )
+    out.append(
+        ("备案就医地精确到：" if zh else "destination at the level of: ")
+        + (("省" if section.destination_level == "province" else "市") if zh else section.destination_level)
+    )
+    if section.retroactive_before_settlement:
+        out.append(
+            "入院后、出院结算前补办备案，仍可直接结算"
+            if zh
+            else "filing after admission but before discharge settlement still settles directly"
+        )
+    if category == "emergency" and section.emergency_deemed_filed:
+        days = section.emergency_filing_days
+        out.append(
+            ("急诊抢救视同已备案" if zh else "emergency treatment is deemed filed")
+            + ((f"，{days} 天内补办备案" if zh else f"; file within {days} days") if days is not None else "")
+        )
+    if section.channels:
+        out.append(("办理渠道：" if zh else "where to file: ") + "；".join(section.channels))
+    out.append(("备案后待遇：" if zh else "benefit with this filing: ") + _adj(offsite.categories[category], lang))  # type: ignore[index]
+    out.append(
+        ("未备案：" if zh else "without a filing: ")
+        + _adj(offsite.categories["unfiled"], lang)
+        + ("，回参保地手工报销" if zh else ", reimbursed at home")
+    )
+    out.append(("依据：" if zh else "sources: ") + ", ".join(data["sources"]) + f" ({label(data['confidence'], lang)})")  # type: ignore[arg-type]
+    return data, "\n".join(out)
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """JSON Schema of a rule-file kind, of any rule file, or of the case file."""
+    from medins.rules_model import Catalogue as C
+    from medins.rules_model import Standards as S
+
+    def schema(model: type[BaseModel]) -> dict[str, Any]:
+        return model.model_json_schema(by_alias=True, mode="validation")
+
+    if kind == "catalogue":
+        out = schema(C)
+    elif kind == "standards":
+        out = schema(S)
+    elif kind == "case":
+        out = schema(Case)
+    else:
+        cs, ss = schema(C), schema(S)
+        defs = {**cs.pop("$defs", {}), **ss.pop("$defs", {}), "Catalogue": cs, "Standards": ss}
+        out = {
+            "title": "medins rule file",
+            "anyOf": [{"$ref": "#/$defs/Catalogue"}, {"$ref": "#/$defs/Standards"}],
+            "$defs": defs,
+        }
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **out}
