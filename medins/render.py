@@ -5,13 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import tabulate as _tabulate
 from tabulate import tabulate
 
 from medins import regions
 from medins.case_model import YearToDate
 from medins.engine.result import Cited, Eligibility, Settlement
 from medins.i18n import Lang, Text, label
-from medins.money import show
+from medins.money import pct, show
+
+_tabulate.PRESERVE_WHITESPACE = True
 
 
 def _money(value: Decimal) -> str:
@@ -138,6 +141,17 @@ def share_bar(s: Settlement, lang: Lang) -> str:
     return f"[{bar}]\n{legend}"
 
 
+def adjustment_text(e: Eligibility, lang: Lang) -> str:
+    a = e.adjustment
+    if a.mode == "none":
+        return label("none", lang)
+    if a.mode == "points":
+        return f"{label('points', lang)} {pct(a.value)}"
+    if a.mode == "multiplier":
+        return f"{label('multiplier', lang)} × {a.value}"
+    return f"{label('extra_pre_self_pay', lang)} {pct(a.value)}"
+
+
 def _t(zh: str, en: str, lang: Lang) -> str:
     return zh if lang == "zh" else en
 
@@ -155,7 +169,7 @@ def settlement_table(s: Settlement, lang: Lang, explain: bool = False) -> str:
         )
     verdict = label(e.settlement, lang)
     cat = label(e.benefit_category, lang)
-    adj = label(e.adjustment.mode, lang) + ("" if e.adjustment.mode == "none" else f" {e.adjustment.value}")
+    adj = adjustment_text(e, lang)
     out.append(
         _t(
             f"结算方式：{verdict}；待遇：{cat}，{adj}；医院等级 {e.hospital_level}（按参保地 {e.matched_level} 级）",
@@ -245,7 +259,7 @@ def eligibility_table(e: Eligibility, lang: Lang, region_insured: str, region_tr
             lang,
         )
     )
-    adj = label(e.adjustment.mode, lang) + ("" if e.adjustment.mode == "none" else f" {e.adjustment.value}")
+    adj = adjustment_text(e, lang)
     out.append(
         _t(
             f"结算方式：{label(e.settlement, lang)}；待遇：{label(e.benefit, lang)}（{adj}）",

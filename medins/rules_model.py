@@ -159,7 +159,13 @@ class Tier2(Dated):
     visit_types: list[VisitType] = ["inpatient", "outpatient", "chronic_outpatient"]
     deductible: Money = Decimal(0)
     bands: list[Band] = Field(min_length=1)
+    group_bands: dict[str, list[Band]] = Field(
+        default_factory=dict, description="Bands for particular person groups, e.g. retirees."
+    )
     cap: Money | None = None
+
+    def bands_for(self, group: str) -> list[Band]:
+        return self.group_bands.get(group, self.bands)
 
 
 class Scheme(Frozen):

@@ -229,6 +229,16 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
             p = f"{scheme_name}.tier2[{i}]"
             for code, path, text in (*_sources(section, known, p), *check_bands(section.bands, p)):
                 yield "error", code, path, text
+            for g, bands in section.group_bands.items():
+                for code, path, text in check_bands(bands, f"{p}.group_bands.{g}"):
+                    yield "error", code, path, text
+                if g not in scheme.groups:
+                    yield (
+                        "error",
+                        "GROUP_UNKNOWN",
+                        f"{p}.group_bands.{g}",
+                        t(f"人员类别 “{g}” 未在 groups 中声明", f"group '{g}' is not declared in groups"),
+                    )
             if section.cap is not None and section.cap <= section.deductible and section.base == "above_basic_cap":
                 yield (
                     "error",

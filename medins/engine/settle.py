@@ -35,7 +35,7 @@ class Trail:
     def cite(self, items: list[Cited] | tuple[Cited, ...]) -> tuple[str, ...]:
         for c in items:
             self.cited.setdefault((c.region, c.role, c.id), c)
-        return tuple(f"{c.region}:{c.id}" for c in items)
+        return tuple(dict.fromkeys(f"{c.region}:{c.id}" for c in items))
 
 
 def _cites(std: Standards, ids: list[str], role: str = "standards") -> list[Cited]:
@@ -180,7 +180,7 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None) -> Settlement:
     visit_type = _benefit_visit_type(case, elig)
     if tier2_section is not None and visit_type in tier2_section.visit_types:
         tier2_kind = tier2_section.kind
-        tier2_paid, tier2_base = _tier2(tier2_section, std, tier1, pre + offsite_pay, ytd, trail)
+        tier2_paid, tier2_base = _tier2(tier2_section, std, group, tier1, pre + offsite_pay, ytd, trail)
 
     # 4. tier 3, medical assistance
     assist_paid, assist_base, assist_deferred = _tier3(case, std, on, tier1, pre + offsite_pay, tier2_paid, ytd, trail)
@@ -389,7 +389,7 @@ def _offsite_deductible(std: Standards, on: date, elig: Eligibility, visit_type:
 
 
 def _tier2(
-    section: Tier2, std: Standards, tier1: Banded, pre: Decimal, ytd: YearToDate, trail: Trail
+    section: Tier2, std: Standards, group: str, tier1: Banded, pre: Decimal, ytd: YearToDate, trail: Trail
 ) -> tuple[Decimal, Decimal]:
     """Tier 2 on the year's cumulative base: deductible, bands, cap."""
     src = trail.cite(_cites(std, section.source_ids))
@@ -407,7 +407,7 @@ def _tier2(
         base,
         deductible=section.deductible,
         deductible_used=min(ytd.tier2_base, section.deductible),
-        bands=section.bands,
+        bands=section.bands_for(group),
         band_start=ytd.tier2_base,
         cap=section.cap,
         cap_mode="fund",
