@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import tabulate as _tabulate
 from tabulate import tabulate
 
 from medins import regions
@@ -13,8 +12,6 @@ from medins.case_model import YearToDate
 from medins.engine.result import Cited, Eligibility, Settlement
 from medins.i18n import Lang, Text, label
 from medins.money import pct, show
-
-_tabulate.PRESERVE_WHITESPACE = True
 
 
 def _money(value: Decimal) -> str:
@@ -194,24 +191,13 @@ def settlement_table(s: Settlement, lang: Lang, explain: bool = False) -> str:
         ("fund_total", s.fund_total),
         ("personal_total", s.personal_total),
     ]
-    table = [
-        (
-            (
-                "  "
-                if k
-                in ("fully_self_paid", "over_ceiling", "pre_self_pay", "offsite_self_pay", "in_scope", "deductible")
-                else ""
-            )
-            + label(k, lang),
-            _money(v),
-        )
-        for k, v in rows
-        if v or k in ("total", "basic_fund", "fund_total", "personal_total")
-    ]
+    indented = {"fully_self_paid", "over_ceiling", "pre_self_pay", "offsite_self_pay", "in_scope", "deductible"}
+    always = {"total", "basic_fund", "fund_total", "personal_total", f"{s.tier2_kind}_fund"}
+    table = [(("  " if k in indented else "") + label(k, lang), _money(v)) for k, v in rows if v or k in always]
     table.append((label("fund_ratio", lang), f"{s.fund_ratio * 100:.2f}%"))
     if s.paid_at_discharge != s.personal_total:
         table.append((_t("出院时需先支付", "paid at discharge", lang), _money(s.paid_at_discharge)))
-    out.append(tabulate(table, tablefmt="plain", colalign=("left", "right")))
+    out.append(tabulate(table, tablefmt="plain", colalign=("left", "right"), preserve_whitespace=True))
     out.append(share_bar(s, lang))
     if s.deferred:
         out.append(_t("回参保地报销：", "claimed later at home: ", lang) + ", ".join(s.deferred))
