@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 from medins import __version__
-from medins.errors import MedinsError
+from medins.errors import CaseError, MedinsError
 from medins.i18n import Lang, default_lang
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
@@ -103,6 +104,17 @@ def common(*decorators: Callable[..., Any]) -> Callable[..., Any]:
         return functools.wraps(f)(f)
 
     return wrap
+
+
+@contextmanager
+def about_case(path: Path | None) -> Iterator[None]:
+    """Name the case file in errors about the case that are raised after it was read."""
+    try:
+        yield
+    except CaseError as exc:
+        if path is not None and not exc.where.startswith(str(path)):
+            exc.where = f"{path}: {exc.where}" if exc.where else str(path)
+        raise
 
 
 def echo_json(data: Any) -> None:
@@ -321,7 +333,8 @@ def estimate(
     from medins.render import settlement_json, settlement_table
 
     case = load_case(case_file) if case_file else case_from_flags(quick)
-    result = run(case, load_rules(rules_dir), as_of)
+    with about_case(case_file):
+        result = run(case, load_rules(rules_dir), as_of)
     if fmt == "json":
         echo_json(settlement_json(result, lang))
     else:
@@ -345,7 +358,8 @@ def check(case_file: Path, rules_dir: Path | None, fmt: str, lang: Lang, as_of: 
     from medins.render import eligibility_json, eligibility_table
 
     case = load_case(case_file)
-    result = run(case, load_rules(rules_dir), as_of)
+    with about_case(case_file):
+        result = run(case, load_rules(rules_dir), as_of)
     if fmt == "json":
         echo_json(eligibility_json(result, lang))
     else:

@@ -16,6 +16,11 @@ class MedinsError(Exception):
         self.fix = fix
         super().__init__(self.render("en"))
 
+    @property
+    def message(self) -> Text:
+        """What is wrong and how to fix it, without the place."""
+        return self.text if self.fix is None else self.text + Text("；", "; ") + self.fix
+
     def render(self, lang: Lang) -> str:
         head = f"{self.where}: " if self.where else ""
         tail = ""

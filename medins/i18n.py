@@ -111,7 +111,37 @@ LABELS: dict[str, tuple[str, str]] = {
     "multiplier": ("比例乘以系数", "ratio multiplied"),
     "extra_pre_self_pay": ("先行自付一定比例", "extra first self-pay share"),
     "none": ("不降低", "no reduction"),
+    # filing materials (a pack may name others; these are the usual ones)
+    "insurance_credential": (
+        "医保电子凭证、社会保障卡或有效身份证件",
+        "insurance e-credential, social security card or ID",
+    ),
+    "filing_form": ("跨省异地就医备案表", "cross-province filing form"),
+    "hukou": ("户口簿", "household register (hukou) moved to the destination"),
+    "residence_proof": ("居住证或居住证明", "residence permit or proof of residence"),
+    "posting_certificate": ("用人单位派驻证明", "employer's posting certificate"),
+    "promise": ("个人承诺书", "personal promise (承诺书)"),
+    "referral_certificate": ("转诊转院证明", "referral certificate"),
 }
+
+
+def adjustment_label(mode: str, value: object, lang: Lang) -> str:
+    """How an off-site adjustment reads: 'ratio lowered by 10 percentage points', '比例乘以 0.9'."""
+    from decimal import Decimal
+
+    v = Decimal(str(value))
+    points = f"{(v * 100).normalize():f}"
+    texts = {
+        "none": ("按参保地标准，不降低", "local standard, no reduction"),
+        "points": (f"支付比例降低 {points} 个百分点", f"ratio lowered by {points} percentage points"),
+        "multiplier": (f"支付比例乘以 {v}", f"ratio multiplied by {v}"),
+        "extra_pre_self_pay": (
+            f"个人先行自付 {points}% 后按参保地标准",
+            f"patient first pays {points}%, then the local standard",
+        ),
+    }
+    zh, en = texts[mode]
+    return zh if lang == "zh" else en
 
 
 def label(key: str, lang: Lang) -> str:

@@ -88,7 +88,11 @@ def read_toml(path: Path, cls: type[MedinsError] = RuleError) -> dict[str, Any]:
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         where = f"{path}:{m.group(1)}:{m.group(2)}" if m else str(path)
         detail = re.sub(r"\s*\(at line \d+, column \d+\)", "", msg)
-        raise cls(t(f"TOML 语法错误：{detail}", f"invalid TOML: {detail}"), where) from None
+        raise cls(
+            t(f"TOML 语法错误：{detail}", f"invalid TOML: {detail}"),
+            where,
+            t("检查该行的引号、括号和等号", "check the quotes, brackets and = on that line"),
+        ) from None
 
 
 # ------------------------------------------------------------------ validation errors
@@ -160,13 +164,112 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Errors our own validators raise: (key to append to the path, zh, en, fix zh, fix en).
+_CUSTOM: dict[str, tuple[str, str, str, str, str]] = {
+    "end_before_start": (
+        "end",
+        "结束日 {end} 早于开始日 {start}",
+        "end {end} is before start {start}",
+        "请检查备案起止日期",
+        "check the filing's dates",
+    ),
+    "until_before_effective": (
+        "until",
+        "until {until} 早于 effective {effective}",
+        "until {until} is before effective {effective}",
+        "请检查生效期间",
+        "check the effective period",
+    ),
+    "discharge_before_admission": (
+        "discharged",
+        "出院日 {discharged} 早于入院日 {admitted}",
+        "discharged {discharged} is before admitted {admitted}",
+        "请检查就诊日期",
+        "check the visit dates",
+    ),
+    "date_missing": (
+        "",
+        "缺少就诊日期",
+        "no service date",
+        "住院填 admitted，门诊填 date",
+        "give admitted (inpatient) or date",
+    ),
+    "level_missing": (
+        "hospital_level",
+        "缺少医院等级",
+        "no hospital level",
+        "填写 hospital_level（1、2、3）或 hospital 机构编码",
+        "give hospital_level (1, 2, 3) or the hospital code",
+    ),
+    "disease_missing": (
+        "disease",
+        "门诊慢特病就诊需要病种",
+        "a chronic_outpatient visit needs its disease",
+        "填写 disease，如 hypertension",
+        "give disease, e.g. hypertension",
+    ),
+    "item_unnamed": ("", "费用明细缺少项目", "a bill line names no item", "填写 code 或 name", "give code or name"),
+    "item_unpriced": (
+        "",
+        "费用明细缺少金额",
+        "a bill line has no price",
+        "填写 unit_price 或 amount",
+        "give unit_price or amount",
+    ),
+    "amount_mismatch": (
+        "amount",
+        "金额 {amount} 与 数量×单价 = {product} 不符（相差超过0.01）",
+        "amount {amount} differs from quantity × unit_price = {product} by more than 0.01",
+        "",
+        "",
+    ),
+    "summary_parts": (
+        "",
+        "汇总金额的组成部分超过总额",
+        "the summary's parts exceed its total",
+        "检查 total、fully_self_paid、over_ceiling、class_b",
+        "check total, fully_self_paid, over_ceiling, class_b",
+    ),
+    "bill_twice": (
+        "",
+        "同时给出了 [[items]] 和 [summary]",
+        "both [[items]] and [summary] given",
+        "只保留其一",
+        "keep one of them",
+    ),
+    "bill_missing": (
+        "",
+        "没有费用：缺少 [[items]] 明细或 [summary] 汇总",
+        "no bill: neither [[items]] nor [summary]",
+        "添加费用明细或汇总",
+        "add the bill lines or its summary",
+    ),
+    "source_incomplete": ("", "来源信息不完整：{missing}", "a {confidence} source needs {missing}", "", ""),
+    "adjustment_value": (
+        "value",
+        "调整方式与取值不符",
+        "the adjustment's value does not fit its mode",
+        "none 不填 value；其他方式 value 大于 0",
+        "mode none takes no value; other modes need a value above 0",
+    ),
+    "deductible_twice": (
+        "",
+        "同时给出了 deductible 和 deductible_share",
+        "give deductible or deductible_share, not both",
+        "",
+        "",
+    ),
+}
+
+
 def validation_error(
     exc: ValidationError, model: type[BaseModel], where: str, cls: type[MedinsError] = RuleError
 ) -> MedinsError:
     """The first pydantic error as one bilingual line with the key path and a hint."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # an unknown key explains the "missing" error a typo also causes: report it first
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
-    path = key_path(loc)
     etype = err["type"]
     ctx = {k: v for k, v in (err.get("ctx") or {}).items()}
     fix: Text | None = None
@@ -182,7 +285,20 @@ def validation_error(
     elif etype in ("literal_error", "enum"):
         expected = ctx.get("expected", "")
         text = t(f"取值 {err.get('input')!r} 无效", f"invalid value {err.get('input')!r}")
-        fix = t(f"可选：{expected}", f"expected one of {expected}")
+        fix = t(f"可选：{expected.replace(' or ', ', ')}", f"expected one of {expected}")
+    elif etype in _CUSTOM:
+        suffix, zh, en, fix_zh, fix_en = _CUSTOM[etype]
+        safe = {k: str(v) for k, v in ctx.items()}
+        text = t(zh.format(**safe), en.format(**safe))
+        fix = t(fix_zh, fix_en) if fix_zh else None
+        if suffix:
+            loc = (*loc, suffix)
+    elif etype == "string_pattern_mismatch" and ctx.get("pattern") == r"^\d{6}$":
+        text = t(
+            f"地区代码应为6位数字（收到 {err.get('input')!r}）",
+            f"a region code has 6 digits (got {err.get('input')!r})",
+        )
+        fix = t("例如 110000 北京市、130100 石家庄市", "e.g. 110000 Beijing, 130100 Shijiazhuang")
     elif etype in _MESSAGES:
         zh, en = _MESSAGES[etype]
         safe = {k: str(v) for k, v in ctx.items()}
@@ -193,6 +309,7 @@ def validation_error(
     else:
         msg = err["msg"].removeprefix("Value error, ")
         text = t(msg, msg)
+    path = key_path(loc)
     full_where = f"{where}: {path}" if path else where
     return cls(text, full_where, fix)
 

@@ -10,8 +10,8 @@ from tabulate import tabulate
 from medins import regions
 from medins.case_model import YearToDate
 from medins.engine.result import Cited, Eligibility, Settlement
-from medins.i18n import Lang, Text, label
-from medins.money import pct, show
+from medins.i18n import LABELS, Lang, Text, adjustment_label, label
+from medins.money import show
 
 
 def _money(value: Decimal) -> str:
@@ -139,14 +139,17 @@ def share_bar(s: Settlement, lang: Lang) -> str:
 
 
 def adjustment_text(e: Eligibility, lang: Lang) -> str:
-    a = e.adjustment
-    if a.mode == "none":
-        return label("none", lang)
-    if a.mode == "points":
-        return f"{label('points', lang)} {pct(a.value)}"
-    if a.mode == "multiplier":
-        return f"{label('multiplier', lang)} × {a.value}"
-    return f"{label('extra_pre_self_pay', lang)} {pct(a.value)}"
+    return adjustment_label(e.adjustment.mode, e.adjustment.value, lang)
+
+
+def material_name(e: Eligibility, material: str, lang: Lang) -> str:
+    """A material's name in the language: the pack's Chinese name, or the English label."""
+    if "|" in material:
+        sep = "或" if lang == "zh" else " or "
+        return sep.join(material_name(e, m, lang) for m in material.split("|"))
+    if lang == "zh":
+        return e.material_names.get(material, material)
+    return label(material, "en") if material in LABELS else e.material_names.get(material, material)
 
 
 def _t(zh: str, en: str, lang: Lang) -> str:
@@ -254,14 +257,13 @@ def eligibility_table(e: Eligibility, lang: Lang, region_insured: str, region_tr
         )
     )
     if e.materials_required or e.materials_one_of:
-        names = [e.material_names.get(m, m) for m in e.materials_required]
+        names = [material_name(e, m, lang) for m in e.materials_required]
         if e.materials_one_of:
-            names.append(
-                _t("以下之一：", "one of: ", lang) + "/".join(e.material_names.get(m, m) for m in e.materials_one_of)
-            )
-        out.append(_t("所需材料：", "materials required: ", lang) + "；".join(names))
+            names.append(_t("以下之一：", "one of: ", lang) + material_name(e, "|".join(e.materials_one_of), lang))
+        out.append(_t("所需材料：", "materials required: ", lang) + ("；" if lang == "zh" else "; ").join(names))
     if e.materials_missing:
-        out.append(_t("缺少材料：", "materials missing: ", lang) + ", ".join(e.materials_missing))
+        missing = [material_name(e, m, lang) for m in e.materials_missing]
+        out.append(_t("缺少材料：", "materials missing: ", lang) + ("；" if lang == "zh" else "; ").join(missing))
     for r in e.reasons:
         out.append(("✗ " if r.blocking else "· ") + f"{r.code}: {r.text(lang)}")
     return "\n".join(out)

@@ -12,7 +12,7 @@ from tabulate import tabulate
 
 from medins import regions
 from medins.case_model import Case
-from medins.i18n import Lang, label
+from medins.i18n import LABELS, Lang, adjustment_label, label
 from medins.loader import RegionPack, RuleSet, in_force
 from medins.money import pct, show
 from medins.rules_model import (
@@ -148,13 +148,7 @@ def _terms_rows(terms: BenefitTerms, lang: Lang) -> list[list[str]]:
 
 
 def _adj(a: Adjustment, lang: Lang) -> str:
-    if a.mode == "none":
-        return label("none", lang)
-    if a.mode == "points":
-        return f"{label('points', lang)} {pct(a.value)}"
-    if a.mode == "multiplier":
-        return f"× {a.value}"
-    return f"{label('extra_pre_self_pay', lang)} {pct(a.value)}"
+    return adjustment_label(a.mode, a.value, lang)
 
 
 def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str, Any], str]:
@@ -270,7 +264,9 @@ def filing_checklist(rules: RuleSet, insured: str, category: str, on: date, lang
     section = in_force(std.filing, on, "filing", where)
     offsite = in_force(std.offsite, on, "offsite", where)
     rule = section.categories[category]  # type: ignore[index]
-    names = section.materials
+    names = dict(section.materials)
+    if lang == "en":
+        names = {k: section.materials_en.get(k) or (label(k, "en") if k in LABELS else v) for k, v in names.items()}
     data = {
         "insured": insured,
         "name": std.name,
@@ -287,7 +283,7 @@ def filing_checklist(rules: RuleSet, insured: str, category: str, on: date, lang
         "channels": section.channels,
         "with_filing": offsite.categories[category].model_dump(mode="json"),  # type: ignore[index]
         "without_filing": offsite.categories["unfiled"].model_dump(mode="json"),
-        "sources": section.source_ids + offsite.source_ids,
+        "sources": list(dict.fromkeys(section.source_ids + offsite.source_ids)),
         "confidence": confidence_of(section, std),
     }
     zh = lang == "zh"
@@ -295,7 +291,8 @@ def filing_checklist(rules: RuleSet, insured: str, category: str, on: date, lang
     req = [names[m] for m in rule.required]
     if rule.one_of:
         req.append(("以下之一：" if zh else "one of: ") + " / ".join(names[m] for m in rule.one_of))
-    out.append(("所需材料：" if zh else "materials: ") + ("；".join(req) if req else ("无" if zh else "none")))
+    sep = "；" if zh else "; "
+    out.append(("所需材料：" if zh else "materials: ") + (sep.join(req) if req else ("无" if zh else "none")))
     if rule.validity_months:
         out.append(f"有效期：{rule.validity_months} 个月" if zh else f"valid for {rule.validity_months} months")
     else:
@@ -323,7 +320,7 @@ def filing_checklist(rules: RuleSet, insured: str, category: str, on: date, lang
             + ((f"，{days} 天内补办备案" if zh else f"; file within {days} days") if days is not None else "")
         )
     if section.channels:
-        out.append(("办理渠道：" if zh else "where to file: ") + "；".join(section.channels))
+        out.append(("办理渠道：" if zh else "where to file: ") + sep.join(section.channels))
     out.append(("备案后待遇：" if zh else "benefit with this filing: ") + _adj(offsite.categories[category], lang))  # type: ignore[index]
     out.append(
         ("未备案：" if zh else "without a filing: ")

@@ -368,7 +368,7 @@ def validate_file(path: Path, rules_root: Path) -> list[Problem]:
     try:
         loaded = load_rule_file(path)
     except MedinsError as exc:
-        return [Problem("error", "SCHEMA", exc.where or str(path), "", exc.text, None)]
+        return [Problem("error", "SCHEMA", exc.where or str(path), "", exc.message, None)]
     problems: list[Problem] = []
     folder = path.parent.name
     if loaded.region != folder:
@@ -387,10 +387,7 @@ def validate_file(path: Path, rules_root: Path) -> list[Problem]:
     try:
         regions.require(loaded.region, f"{path}: region", RuleError)
     except MedinsError as exc:
-        fix = exc.fix
-        problems.append(
-            Problem("error", "REGION_CODE", str(path), "region", exc.text + (t("；", "; ") + fix if fix else t("", "")))
-        )
+        problems.append(Problem("error", "REGION_CODE", str(path), "region", exc.message))
     if isinstance(loaded, Standards):
         found = list(check_standards(loaded))
     else:

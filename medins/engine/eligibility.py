@@ -32,6 +32,13 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def validity_end(start: date, months: int) -> date:
+    """The last day of a validity of ``months`` from ``start``: the day before the same date that many
+    months later, or the end of that month when it has no such date (31 Aug + 6 months ends 28/29 Feb)."""
+    target = add_months(start, months)
+    return target if target.day < start.day else target - timedelta(days=1)
+
+
 def _cite(std: Standards, section_sources: list[str], role: str = "standards") -> list[Cited]:
     return [Cited(std.region, role, sid, std.sources[sid]) for sid in section_sources if sid in std.sources]
 
@@ -120,11 +127,13 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
             if one_of and not have.intersection(one_of):
                 lacking.append("|".join(one_of))
             missing = tuple(lacking)
+        if filing.destination is not None:
+            regions.require(filing.destination, "filing.destination", CaseError)
         if filing.category == "emergency" and rules.emergency_deemed_filed and filing.start is None:
             if rules.emergency_filing_days is not None:
                 emergency_deadline = settle_day + timedelta(days=rules.emergency_filing_days)
-            deadline = f"，须在 {emergency_deadline} 前补办备案" if emergency_deadline else ""
-            deadline_en = f"; file by {emergency_deadline}" if emergency_deadline else ""
+            deadline = f"，最迟于 {emergency_deadline} 补办备案" if emergency_deadline else ""
+            deadline_en = f"; file on or before {emergency_deadline}" if emergency_deadline else ""
             add(
                 "EMERGENCY_DEEMED_FILED",
                 "急诊抢救视同已备案" + deadline,
@@ -141,7 +150,7 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                 )
             valid_until = filing.end
             if valid_until is None and rule.validity_months is not None:
-                valid_until = add_months(start, rule.validity_months) - timedelta(days=1)
+                valid_until = validity_end(start, rule.validity_months)
             if on < start:
                 if rules.retroactive_before_settlement and start <= settle_day:
                     add(
@@ -170,7 +179,6 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                     "filing.destination",
                     t("填写就医地的地区代码", "give the treatment place's region code"),
                 )
-            regions.require(filing.destination, "filing.destination", CaseError)
             if not destination_matches(filing.destination, visit.region, rules.destination_level):
                 add(
                     "DESTINATION_MISMATCH",
@@ -211,6 +219,9 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                         catalogue.sources[catalogue.institutions_source],
                     )
                 ]
+            if inst is not None:
+                hospital_name = inst.name
+                level = inst.level
             if inst is None or not inst.cross_province:
                 add(
                     "NOT_DESIGNATED",
@@ -218,9 +229,6 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                     f"{visit.hospital} is not a designated cross-province institution",
                     True,
                 )
-            else:
-                hospital_name = inst.name
-                level = inst.level
     if level is None:
         raise CaseError(
             t("不知道医院等级", "hospital level unknown"),

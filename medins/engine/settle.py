@@ -345,7 +345,7 @@ def _tier1(
         fund_used=accum.fund,
         base_used=accum.in_scope,
     )
-    used = f"; {show(accum.deductible)} already paid this year" if annual and accum.deductible else ""
+    used = f" − {show(accum.deductible)}" if annual and accum.deductible else ""
     trail.step(
         "deductible",
         t(
@@ -595,7 +595,7 @@ def reconcile(s: Settlement, tier2: Tier2 | None, ytd: YearToDate) -> None:
             raise SettlementBug(f"{name} is negative")
     if s.basic_fund > s.in_scope - s.offsite_self_pay:
         raise SettlementBug("basic fund pays more than the in-scope amount")
-    if tier2 is not None and tier2.cap is not None and ytd.tier2_fund + s.tier2_fund > tier2.cap:
+    if tier2 is not None and tier2.cap is not None and s.tier2_fund > max(ZERO, tier2.cap - ytd.tier2_fund):
         raise SettlementBug("tier 2 above its cap")
     for v in (s.basic_fund, s.tier2_fund, s.medical_assistance_fund, s.personal_total):
         if v != fen(v):
