@@ -145,7 +145,15 @@ def rules() -> None:
 
 
 @rules.command("list")
-@common(rules_option, format_option, lang_option)
+@common(rules_option, lang_option)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for scripts, markdown for documentation.",
+)
 def rules_list(rules_dir: Path | None, fmt: str, lang: Lang) -> None:
     """List the regions with rule packs: code, name, schemes, effective periods, confidence.
 
@@ -160,7 +168,7 @@ def rules_list(rules_dir: Path | None, fmt: str, lang: Lang) -> None:
     if fmt == "json":
         echo_json(rows)
     else:
-        click.echo(pack_table(rows, lang))
+        click.echo(pack_table(rows, lang, "github" if fmt == "markdown" else "simple"))
 
 
 @rules.command("show")

@@ -86,7 +86,7 @@ def pack_summary(pack: RegionPack) -> dict[str, Any]:
     }
 
 
-def pack_table(rows: list[dict[str, Any]], lang: Lang) -> str:
+def pack_table(rows: list[dict[str, Any]], lang: Lang, style: str = "simple") -> str:
     head = (
         ["代码", "名称", "角色", "险种", "生效期间", "数值（原文/二手/示意）", "原文核实占比"]
         if lang == "zh"
@@ -115,7 +115,7 @@ def pack_table(rows: list[dict[str, Any]], lang: Lang) -> str:
                 r["primary_share"],
             ]
         )
-    return tabulate(body, headers=head, tablefmt="simple")
+    return tabulate(body, headers=head, tablefmt=style, disable_numparse=True)
 
 
 def _bands(bands: list[Band], deductible: Decimal) -> str:
