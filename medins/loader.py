@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from medins.errors import MedinsError, RuleError, t
+from medins.errors import CaseError, MedinsError, RuleError, t
 from medins.i18n import Text
 from medins.rules_model import Catalogue, Drug, DrugList, Standards
 from medins.types import Dated
@@ -399,7 +399,7 @@ class RuleSet:
                 if role == "standards"
                 else t("就医地目录", "treatment-place catalogue")
             )
-            raise RuleError(
+            raise CaseError(
                 t(f"地区 {code} 没有", f"region {code} has no ") + what,
                 where,
                 t(f"可用：{available}", f"available: {available}"),
