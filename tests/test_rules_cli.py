@@ -236,3 +236,20 @@ def test_import_areacodes_on_the_fixture(tmp_path: Path) -> None:
     result = run("rules", "import-areacodes", str(HERE / "fixtures" / "areacodes-sample.csv"), str(out))
     assert result.exit_code == 0
     assert out.read_text(encoding="utf-8").splitlines()[0] == "code,name,level,parent,status,replacement"
+
+
+def test_unusual_value_is_a_warning_not_an_error() -> None:
+    path = BROKEN / "warning-ratio-rises" / "130100" / "standards.toml"
+    result = run("rules", "validate", str(BROKEN / "warning-ratio-rises"), "--lang", "en")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        f"warning: {path}: resident.outpatient[0]: general: level-3 ratio 0.55 is above level-1 0.50 "
+        "[RATIO_RISES_WITH_LEVEL]\n1 files, 0 errors, 1 unexplained warnings, 0 explained warnings\n"
+    )
+
+
+def test_a_pack_can_explain_a_deliberate_oddity() -> None:
+    result = run("rules", "validate", str(BROKEN / "warning-explained"), "--lang", "en")
+    assert result.exit_code == 0
+    assert "(explained: test: level-3 outpatient pays more on purpose)" in result.stdout
+    assert result.stdout.endswith("1 files, 0 errors, 0 unexplained warnings, 1 explained warnings\n")

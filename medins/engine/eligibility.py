@@ -60,8 +60,12 @@ def find_institution(catalogue: Catalogue | None, code: str) -> Institution | No
 
 
 def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, on: date) -> Eligibility:
-    """Decide whether the visit settles directly and which off-site standard applies."""
+    """Decide whether the visit settles directly and which off-site standard applies.
+
+    ``on`` chooses the rule values; the filing is always checked against the visit's own dates.
+    """
     person, visit, filing = case.person, case.visit, case.filing
+    service_day = visit.service_date or on
     reasons: list[Reason] = []
     cited: list[Cited] = []
 
@@ -99,7 +103,7 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
     missing: tuple[str, ...] | None = None
     required: tuple[str, ...] = ()
     one_of: tuple[str, ...] = ()
-    settle_day = visit.settlement_date or on
+    settle_day = visit.settlement_date or service_day
     if filing is None:
         add(
             "FILING_MISSING",
@@ -151,7 +155,7 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
             valid_until = filing.end
             if valid_until is None and rule.validity_months is not None:
                 valid_until = validity_end(start, rule.validity_months)
-            if on < start:
+            if service_day < start:
                 if rules.retroactive_before_settlement and start <= settle_day:
                     add(
                         "RETROACTIVE_OK",
@@ -166,11 +170,11 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                         f"the filing starts {start}, after settlement on {settle_day}",
                         True,
                     )
-            if valid_until is not None and on > valid_until:
+            if valid_until is not None and service_day > valid_until:
                 add(
                     "FILING_EXPIRED",
-                    f"备案有效期至 {valid_until}，就医日 {on} 已过期",
-                    f"the filing expired on {valid_until}, before the visit on {on}",
+                    f"备案有效期至 {valid_until}，就医日 {service_day} 已过期",
+                    f"the filing expired on {valid_until}, before the visit on {service_day}",
                     True,
                 )
             if filing.destination is None:

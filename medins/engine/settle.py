@@ -94,14 +94,15 @@ def _fresh_ytd(ytd: YearToDate, year: int, trail: Trail) -> YearToDate:
 
 def settle(case: Case, rules: RuleSet, as_of: date | None = None) -> Settlement:
     """Settle one bill across the three tiers, with the rule values in force on its service date."""
-    on = as_of or case.visit.service_date
-    assert on is not None  # the case model requires a date
+    service_date = case.visit.service_date
+    assert service_date is not None  # the case model requires a date
+    on = as_of or service_date  # the date that chooses rule values
     trail = Trail()
     std = rules.standards(case.person.insured_region, "person.insured_region")
     catalogue_pack = rules.packs.get(case.visit.region)
     catalogue = catalogue_pack.catalogue if catalogue_pack else None
     group = _group(case, std)
-    ytd = _fresh_ytd(case.ytd, on.year, trail)
+    ytd = _fresh_ytd(case.ytd, service_date.year, trail)
 
     # 0. eligibility decides the reduction and whether the bill settles here or at home
     elig = check_eligibility(case, std, catalogue, on)
@@ -180,10 +181,10 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None) -> Settlement:
     visit_type = _benefit_visit_type(case, elig)
     if tier2_section is not None and visit_type in tier2_section.visit_types:
         tier2_kind = tier2_section.kind
-        tier2_paid, tier2_base = _tier2(tier2_section, std, group, tier1, pre + offsite_pay, ytd, trail)
+        tier2_paid, tier2_base = _tier2(tier2_section, std, group, tier1, (pre, offsite_pay), ytd, trail)
 
     # 4. tier 3, medical assistance
-    assist_paid, assist_base, assist_deferred = _tier3(case, std, on, tier1, pre + offsite_pay, tier2_paid, ytd, trail)
+    assist_paid, assist_base, assist_deferred = _tier3(case, std, on, tier1, (pre, offsite_pay), tier2_paid, ytd, trail)
 
     basic = tier1.paid
     personal = total - basic - tier2_paid - assist_paid
@@ -213,7 +214,7 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None) -> Settlement:
     )
     settlement = Settlement(
         case_id=case.person.id,
-        service_date=on,
+        service_date=service_date,
         eligibility=elig,
         lines=tuple(lines),
         total=total,
@@ -388,8 +389,23 @@ def _offsite_deductible(std: Standards, on: date, elig: Eligibility, visit_type:
     return None
 
 
+def _self_pay_in_base(self_pay: tuple[Decimal, Decimal], include: bool) -> tuple[Decimal, str]:
+    """Class-B pre-self-pay and off-site first self-pay, when the tier counts them in its base."""
+    if not include:
+        return ZERO, ""
+    pre, offsite = self_pay
+    text = f" + {show(pre)} (class B)" + (f" + {show(offsite)} (off-site)" if offsite else "")
+    return pre + offsite, text
+
+
 def _tier2(
-    section: Tier2, std: Standards, group: str, tier1: Banded, pre: Decimal, ytd: YearToDate, trail: Trail
+    section: Tier2,
+    std: Standards,
+    group: str,
+    tier1: Banded,
+    self_pay: tuple[Decimal, Decimal],
+    ytd: YearToDate,
+    trail: Trail,
 ) -> tuple[Decimal, Decimal]:
     """Tier 2 on the year's cumulative base: deductible, bands, cap."""
     src = trail.cite(_cites(std, section.source_ids))
@@ -397,10 +413,9 @@ def _tier2(
         base = tier1.above_cap
         formula = f"above basic cap = {show(base)}"
     else:
-        base = tier1.burden + (pre if section.include_pre_self_pay else ZERO)
-        formula = (
-            f"{show(tier1.burden)}" + (f" + {show(pre)}" if section.include_pre_self_pay else "") + f" = {show(base)}"
-        )
+        extra, extra_text = _self_pay_in_base(self_pay, section.include_pre_self_pay)
+        base = tier1.burden + extra
+        formula = f"{show(tier1.burden)}{extra_text} = {show(base)}"
     name = label(section.kind, "zh"), label(section.kind, "en")
     trail.step("tier2_base", t(f"{name[0]}计算基数", f"{name[1]} base"), formula, base, src)
     result = pay_through_bands(
@@ -443,7 +458,7 @@ def _tier3(
     std: Standards,
     on: date,
     tier1: Banded,
-    pre: Decimal,
+    self_pay: tuple[Decimal, Decimal],
     tier2_paid: Decimal,
     ytd: YearToDate,
     trail: Trail,
@@ -465,16 +480,15 @@ def _tier3(
             t(f"可选：{valid}", f"one of {valid}"),
         )
     src = trail.cite(_cites(std, section.source_ids))
-    base = max(ZERO, tier1.burden + (pre if section.include_pre_self_pay else ZERO) - tier2_paid)
+    extra, extra_text = _self_pay_in_base(self_pay, section.include_pre_self_pay)
+    base = max(ZERO, tier1.burden + extra - tier2_paid)
     trail.step(
         "assistance_base",
         t(
             "医疗救助计算基数（前两重保障后的政策范围内个人负担）",
             "medical assistance base (policy-scope burden after tiers 1–2)",
         ),
-        f"{show(tier1.burden)}"
-        + (f" + {show(pre)}" if section.include_pre_self_pay else "")
-        + f" − {show(tier2_paid)} = {show(base)}",
+        f"{show(tier1.burden)}{extra_text} − {show(tier2_paid)} = {show(base)}",
         base,
         src,
     )
