@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -49,7 +49,7 @@ Level = Annotated[int, Field(ge=1, le=3)]
 
 Scheme = Literal["employee", "resident"]
 VisitType = Literal["inpatient", "outpatient", "chronic_outpatient"]
-VISIT_TYPES: tuple[VisitType, ...] = ("inpatient", "outpatient", "chronic_outpatient")
+VISIT_TYPES: tuple[VisitType, ...] = get_args(VisitType)
 Category = Literal[
     "relocated_retiree",
     "long_term_resident",
@@ -58,14 +58,7 @@ Category = Literal[
     "emergency",
     "other_temporary",
 ]
-CATEGORIES: tuple[Category, ...] = (
-    "relocated_retiree",
-    "long_term_resident",
-    "stationed_worker",
-    "referral",
-    "emergency",
-    "other_temporary",
-)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 LONG_TERM: frozenset[str] = frozenset({"relocated_retiree", "long_term_resident", "stationed_worker"})
 # What the insured place applies to a visit: a filing category, or "unfiled".
 BenefitCategory = Literal[
@@ -85,14 +78,7 @@ AssistanceCategory = Literal[
     "illness_poverty",
     "orphan",
 ]
-ASSISTANCE_CATEGORIES: tuple[str, ...] = (
-    "extreme_poverty",
-    "subsistence",
-    "marginal",
-    "relapse_monitored",
-    "illness_poverty",
-    "orphan",
-)
+ASSISTANCE_CATEGORIES: tuple[str, ...] = get_args(AssistanceCategory)
 NATIONAL_CHRONIC: tuple[str, ...] = (
     "hypertension",
     "diabetes",
