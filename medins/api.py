@@ -68,8 +68,9 @@ def check(case: Case, rules: RuleSet | None = None, as_of: date | None = None) -
     return check_eligibility(case, std, pack.catalogue if pack else None, on)  # type: ignore[arg-type]
 
 
-def estimate(case: Case, rules: RuleSet | None = None, as_of: date | None = None) -> Settlement:
-    """Settle one bill across the three tiers; every step is in ``Settlement.trail``."""
+def estimate(case: Case, rules: RuleSet | None = None, as_of: date | None = None, explain: bool = True) -> Settlement:
+    """Settle one bill across the three tiers; every step is in ``Settlement.trail`` (unless ``explain=False``,
+    which skips building the trail: same amounts, faster for batches)."""
     rules = rules or load_rules()
     _known_disease(case, rules, as_of or case.visit.service_date)  # type: ignore[arg-type]
-    return settle(case, rules, as_of)
+    return settle(case, rules, as_of, explain)

@@ -408,6 +408,71 @@ def filing_requirements(
         click.echo(text)
 
 
+# ----------------------------------------------------------------------------- batch
+
+
+def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
+    return click.option(*decls, type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
+
+
+@cli.command()
+@click.argument("bills", type=click.Path(dir_okay=False, path_type=Path))
+@_table_path("Bill lines, one row per line, referring to bill_id (.csv or .xlsx).", "--items")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Settled bills.")
+@_table_path("Rejected rows (default: OUT with .rejects before the extension).", "--rejects")
+@_table_path("Counts and sums as JSON (the national report figures).", "--summary")
+@_table_path("Fund payments of direct settlements by insured × treatment region × month.", "--clearing")
+@_table_path("Year-to-date state written by a previous run's --ytd-out.", "--ytd-in", "ytd_in")
+@_table_path("Write each person's year-to-date state after this run.", "--ytd-out", "ytd_out")
+@click.option(
+    "--encoding",
+    type=click.Choice(["auto", "utf-8", "gb18030"]),
+    default="auto",
+    show_default=True,
+    help="CSV encoding; auto: UTF-8 (with or without BOM), else GB18030 (which reads GBK).",
+)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no summary table on stderr.")
+@common(rules_option, lang_option)
+def batch(
+    bills: Path,
+    items: Path | None,
+    out: Path,
+    rejects: Path | None,
+    summary: Path | None,
+    clearing: Path | None,
+    ytd_in: Path | None,
+    ytd_out: Path | None,
+    encoding: str,
+    jobs: int,
+    quiet: bool,
+    rules_dir: Path | None,
+    lang: Lang,
+) -> None:
+    """Settle every bill of BILLS, each person's bills in service-date order with year-to-date amounts.
+
+    Exit code 0 when every row was accepted, 3 when some were rejected (see the rejects file),
+    1 when the run could not proceed (then no output file is written).
+
+    \b
+    Examples:
+      medins batch bills.csv --items items.csv -o settled.csv --summary summary.json
+      medins batch march.xlsx -o march-settled.xlsx --clearing clearing.csv --ytd-out ytd.json
+      medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
+    """
+    from medins.batch import BatchOptions, run_batch, summary_table
+
+    opts = BatchOptions(bills, out, items, rejects, summary, clearing, ytd_in, ytd_out, encoding, jobs, rules_dir, lang)
+    label = "结算中" if lang == "zh" else "settling"
+    show_bar = not quiet and sys.stderr.isatty()
+    report = run_batch(
+        opts, (lambda n: click.progressbar(length=n, label=label, file=sys.stderr)) if show_bar else None
+    )
+    if not quiet:
+        click.echo(summary_table(report.summary, lang), err=True)
+    sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
+
+
 def main() -> None:
     """Entry point of the ``medins`` console script."""
     cli.main(prog_name="medins")

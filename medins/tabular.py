@@ -32,9 +32,11 @@ SUFFIXES = (".csv", ".xlsx")
 UTF8_BOM = codecs.BOM_UTF8
 CHUNK = 1 << 20
 
-# Markers a spooled XLSX cell carries when the spreadsheet lost its value (never valid input text).
-FORMULA_NO_VALUE = "\x00formula"
-LOST_DIGITS = "\x00digits:"
+# Markers a spooled XLSX cell carries when the spreadsheet lost its value: they start with a
+# private-use character, which no input text carries.
+MARK = "\ue000"
+FORMULA_NO_VALUE = MARK + "formula"
+LOST_DIGITS = MARK + "digits:"
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet run a text cell as a formula (CSV/formula injection)."""
@@ -69,7 +71,7 @@ def table_kind(path: Path, role: str) -> str:
 
 def cell_problem(value: str) -> Text | None:
     """The reason a spooled XLSX cell cannot be used, or None for an ordinary value."""
-    if not value.startswith("\x00"):
+    if not value.startswith(MARK):
         return None
     if value == FORMULA_NO_VALUE:
         return t(
@@ -99,11 +101,12 @@ def xlsx_cell_text(value: Any, kind: str) -> str:
         return value.isoformat()
     if isinstance(value, (int, float, Decimal)):
         if kind == "id" and abs(value) >= 10**15:
-            return LOST_DIGITS + (f"{value:.15g}" if isinstance(value, float) else str(value))
+            shown = f"{Decimal(f'{value:.15g}'):f}" if isinstance(value, float) else str(value)
+            return LOST_DIGITS + shown
         if isinstance(value, float):
             if value.is_integer() and abs(value) < 10**15:
                 return str(int(value))
-            return repr(value)
+            return f"{Decimal(f'{value:.15g}'):f}"  # what the spreadsheet shows: 15 significant digits
         return str(value)
     return str(value)
 
@@ -170,13 +173,12 @@ class CsvTable:
         self.delimiter = delimiter
         self.header = header
         self.shown = shown  # the name to show in messages (the XLSX for a spool)
+        self.spooled = shown != path
         self.data_start = 0
 
     def _lines(self, f: BinaryIO, pos: list[int]) -> Iterator[str]:
         decode = codecs.getdecoder(self.encoding)
-        line_no = 0
-        for raw in f:
-            line_no += 1
+        for line_no, raw in enumerate(f, 1):
             pos[0] += len(raw)
             try:
                 yield decode(raw)[0]
@@ -195,11 +197,11 @@ class CsvTable:
         with self.path.open("rb") as f:
             f.seek(self.start)
             pos = [self.start]
+            row = 1
             reader = csv.reader(self._lines(f, pos), delimiter=self.delimiter)
             try:
                 next(reader)  # the header
                 self.data_start = pos[0]
-                row = 1
                 start = pos[0]
                 for values in reader:
                     row += 1
@@ -243,7 +245,8 @@ def open_csv(
             head = f.read(CHUNK)
     except OSError as exc:
         raise TableError(t("无法读取文件", "cannot read file"), str(shown), t(str(exc), str(exc))) from None
-    _sniff_binary(head, shown)
+    if shown == path:
+        _sniff_binary(head, shown)
     bom = head.startswith(UTF8_BOM)
     start = len(UTF8_BOM) if bom else 0
     if encoding == "auto":
@@ -259,12 +262,14 @@ def open_csv(
             continue
         found = read_header(path, enc, start)
         if found is None:
+            if encoding != "auto":
+                garbled = enc
             continue
         header, delimiter = found
         try:
             known = check(header)
         except TableError as exc:
-            if exc.known == 0:  # type: ignore[attr-defined]
+            if getattr(exc, "known", 1) == 0:
                 garbled = garbled or enc
             first_error = first_error or exc
             continue
@@ -275,8 +280,8 @@ def open_csv(
     if garbled is not None:
         raise TableError(
             t(
-                f"按 {garbled} 读出的标题行没有一个认识的列名（编码可能不对）",
-                f"read as {garbled}, the header row has no known column name (wrong encoding?)",
+                f"按 {garbled} 读出的标题行不是有效文本或没有一个认识的列名（编码可能不对）",
+                f"read as {garbled}, the header row is not valid text or has no known column name (wrong encoding?)",
             ),
             str(shown),
             t(
@@ -434,10 +439,7 @@ class Outputs:
 
     def discard(self) -> None:
         for temp, _ in self._pending:
-            try:
-                temp.unlink()
-            except FileNotFoundError:
-                pass
+            temp.unlink(missing_ok=True)
         self._pending.clear()
 
     def __enter__(self) -> Outputs:

@@ -128,7 +128,18 @@ def case(summary: dict[str, Any], ytd: dict[str, Any], filed: bool = True) -> An
 def test_every_bill_reconciles_within_caps(
     std: Standards, bill: dict[str, Any], ytd: dict[str, Any], filed: bool
 ) -> None:
-    s = estimate(case(bill, ytd, filed), rules_with(std))
+    rules = rules_with(std)
+    s = estimate(case(bill, ytd, filed), rules)
+    lean = estimate(case(bill, ytd, filed), rules, explain=False)  # the batch path: no trail, same result
+    assert lean.trail == () and s.trail
+    assert (
+        lean.basic_fund,
+        lean.tier2_fund,
+        lean.medical_assistance_fund,
+        lean.personal_total,
+        lean.ytd_after,
+        lean.warnings,
+    ) == (s.basic_fund, s.tier2_fund, s.medical_assistance_fund, s.personal_total, s.ytd_after, s.warnings)
     assert s.total == s.basic_fund + s.tier2_fund + s.medical_assistance_fund + s.personal_total
     assert s.total == s.fully_self_paid + s.over_ceiling + s.pre_self_pay + s.in_scope
     for amount in (s.basic_fund, s.tier2_fund, s.medical_assistance_fund, s.personal_total, s.deductible):

@@ -22,6 +22,7 @@ from medins.rules_model import BenefitTerms, Rate, Standards, Tier2
 class Trail:
     """Collects steps, warnings and the sources used while a bill is settled."""
 
+    on: bool = True  # build the explanation steps (a batch that never shows them skips the work)
     steps: list[Step] = field(default_factory=list)
     warnings: list[Warning_] = field(default_factory=list)
     cited: dict[tuple[str, str, str], Cited] = field(default_factory=dict)
@@ -92,12 +93,15 @@ def _fresh_ytd(ytd: YearToDate, year: int, trail: Trail) -> YearToDate:
     return ytd
 
 
-def settle(case: Case, rules: RuleSet, as_of: date | None = None) -> Settlement:
-    """Settle one bill across the three tiers, with the rule values in force on its service date."""
+def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool = True) -> Settlement:
+    """Settle one bill across the three tiers, with the rule values in force on its service date.
+
+    With ``explain=False`` the trail is left empty (amounts, warnings and sources are the same).
+    """
     service_date = case.visit.service_date
     assert service_date is not None  # the case model requires a date
     on = as_of or service_date  # the date that chooses rule values
-    trail = Trail()
+    trail = Trail(on=explain)
     std = rules.standards(case.person.insured_region, "person.insured_region")
     catalogue_pack = rules.packs.get(case.visit.region)
     catalogue = catalogue_pack.catalogue if catalogue_pack else None
@@ -117,16 +121,17 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None) -> Settlement:
         )
     src = trail.cite(elig.cited)
     verdict = label(elig.settlement, "zh"), label(elig.settlement, "en")
-    trail.step(
-        "eligibility",
-        t(
-            f"资格：{verdict[0]}；待遇类别 {label(elig.benefit_category, 'zh')}；{label(elig.adjustment.mode, 'zh')}",
-            f"eligibility: {verdict[1]}; benefit category {elig.benefit_category}; {label(elig.adjustment.mode, 'en')}",
-        ),
-        "; ".join(r.code for r in elig.reasons) or "OK",
-        None,
-        src,
-    )
+    if trail.on:
+        trail.step(
+            "eligibility",
+            t(
+                f"资格：{verdict[0]}；待遇类别 {label(elig.benefit_category, 'zh')}；{label(elig.adjustment.mode, 'zh')}",
+                f"eligibility: {verdict[1]}; benefit category {elig.benefit_category}; {label(elig.adjustment.mode, 'en')}",
+            ),
+            "; ".join(r.code for r in elig.reasons) or "OK",
+            None,
+            src,
+        )
 
     # 1. the lines, by the treatment place's catalogue
     if catalogue is None:
@@ -163,13 +168,14 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None) -> Settlement:
     over = sum((ln.over_ceiling for ln in lines), ZERO)
     pre = sum((ln.pre_self_pay for ln in lines), ZERO)
     in_scope = sum((ln.in_scope for ln in lines), ZERO)
-    trail.step(
-        "lines",
-        t("就医地目录分类", "classified by the treatment place's catalogue"),
-        f"{show(total)} = {show(fully)} + {show(over)} + {show(pre)} + {show(in_scope)}",
-        in_scope,
-        cat_src,
-    )
+    if trail.on:
+        trail.step(
+            "lines",
+            t("就医地目录分类", "classified by the treatment place's catalogue"),
+            f"{show(total)} = {show(fully)} + {show(over)} + {show(pre)} + {show(in_scope)}",
+            in_scope,
+            cat_src,
+        )
 
     # 2. tier 1, basic medical insurance
     tier1, offsite_pay, tier1_amount = _tier1(case, std, group, elig, on, ytd, in_scope, total, trail)
@@ -188,12 +194,13 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None) -> Settlement:
 
     basic = tier1.paid
     personal = total - basic - tier2_paid - assist_paid
-    trail.step(
-        "personal",
-        t("个人负担", "patient pays"),
-        f"{show(total)} − {show(basic)} − {show(tier2_paid)} − {show(assist_paid)} = {show(personal)}",
-        personal,
-    )
+    if trail.on:
+        trail.step(
+            "personal",
+            t("个人负担", "patient pays"),
+            f"{show(total)} − {show(basic)} − {show(tier2_paid)} − {show(assist_paid)} = {show(personal)}",
+            personal,
+        )
 
     deferred: list[str] = []
     if elig.settlement == "reimburse_at_home":
@@ -302,16 +309,17 @@ def _tier1(
     if adj is not None and adj.mode == "extra_pre_self_pay":
         offsite_pay = fen(in_scope * adj.value)
         amount = in_scope - offsite_pay
-        trail.step(
-            "offsite_self_pay",
-            t(
-                f"异地就医先行自付（{label(elig.benefit_category, 'zh')}）",
-                f"off-site first self-pay ({elig.benefit_category})",
-            ),
-            f"{show(in_scope)} × {pct(adj.value)} = {show(offsite_pay)}",
-            offsite_pay,
-            src,
-        )
+        if trail.on:
+            trail.step(
+                "offsite_self_pay",
+                t(
+                    f"异地就医先行自付（{label(elig.benefit_category, 'zh')}）",
+                    f"off-site first self-pay ({elig.benefit_category})",
+                ),
+                f"{show(in_scope)} × {pct(adj.value)} = {show(offsite_pay)}",
+                offsite_pay,
+                src,
+            )
 
     deductible = rate.deductible
     ded_note = ""
@@ -324,13 +332,14 @@ def _tier1(
         deductible = max(offsite_rule.min, share_amount)
         if offsite_rule.max is not None:
             deductible = min(deductible, offsite_rule.max)
-        trail.step(
-            "offsite_deductible",
-            t("异地就医起付线", "out-of-province deductible"),
-            f"{show(total)} × {pct(offsite_rule.share)} = {show(share_amount)} → [{show(offsite_rule.min)}, {show(offsite_rule.max) if offsite_rule.max is not None else '∞'}] = {show(deductible)}",
-            deductible,
-            src,
-        )
+        if trail.on:
+            trail.step(
+                "offsite_deductible",
+                t("异地就医起付线", "out-of-province deductible"),
+                f"{show(total)} × {pct(offsite_rule.share)} = {show(share_amount)} → [{show(offsite_rule.min)}, {show(offsite_rule.max) if offsite_rule.max is not None else '∞'}] = {show(deductible)}",
+                deductible,
+                src,
+            )
     annual = terms.deductible_basis == "year"
     cap = rate.cap if rate.cap is not None else terms.cap
     bands = adjust_bands(rate.bands, adj)
@@ -347,37 +356,44 @@ def _tier1(
         base_used=accum.in_scope,
     )
     used = f" − {show(accum.deductible)}" if annual and accum.deductible else ""
-    trail.step(
-        "deductible",
-        t(
-            f"起付线（{label(visit_type, 'zh')}，{elig.matched_level} 级）",
-            f"deductible ({visit_type}, level {elig.matched_level}){ded_note}",
-        ),
-        f"min({show(amount)}, {show(deductible)}{used}) = {show(result.deductible)}",
-        result.deductible,
-        src,
-    )
-    if adj is not None and adj.mode in ("points", "multiplier"):
-        op = f"− {pct(adj.value)}" if adj.mode == "points" else f"× {adj.value}"
+    if trail.on:
         trail.step(
-            "offsite_adjustment",
-            t(f"异地就医待遇调整：各档比例 {op}", f"off-site adjustment: each ratio {op}"),
-            ", ".join(f"{pct(a.ratio)}→{pct(b.ratio)}" for a, b in zip(rate.bands, bands, strict=False)),
-            None,
+            "deductible",
+            t(
+                f"起付线（{label(visit_type, 'zh')}，{elig.matched_level} 级）",
+                f"deductible ({visit_type}, level {elig.matched_level}){ded_note}",
+            ),
+            f"min({show(amount)}, {show(deductible)}{used}) = {show(result.deductible)}",
+            result.deductible,
             src,
         )
+    if adj is not None and adj.mode in ("points", "multiplier"):
+        op = f"− {pct(adj.value)}" if adj.mode == "points" else f"× {adj.value}"
+        if trail.on:
+            trail.step(
+                "offsite_adjustment",
+                t(f"异地就医待遇调整：各档比例 {op}", f"off-site adjustment: each ratio {op}"),
+                ", ".join(f"{pct(a.ratio)}→{pct(b.ratio)}" for a, b in zip(rate.bands, bands, strict=False)),
+                None,
+                src,
+            )
     for seg in result.segments:
-        trail.step("band", t("统筹基金按比例支付", "basic fund pays its ratio"), seg.formula(), fen(seg.pay), src)
+        if trail.on:
+            trail.step("band", t("统筹基金按比例支付", "basic fund pays its ratio"), seg.formula(), fen(seg.pay), src)
     if result.capped or result.above_cap:
         mode = "fund payment" if terms.cap_mode == "fund" else "in-scope base"
+        if trail.on:
+            trail.step(
+                "cap",
+                t("达到年度最高支付限额", "annual cap reached"),
+                f"cap {show(cap)} on {mode}; above cap {show(result.above_cap)}",
+                result.above_cap,
+                src,
+            )  # type: ignore[arg-type]
+    if trail.on:
         trail.step(
-            "cap",
-            t("达到年度最高支付限额", "annual cap reached"),
-            f"cap {show(cap)} on {mode}; above cap {show(result.above_cap)}",
-            result.above_cap,
-            src,
-        )  # type: ignore[arg-type]
-    trail.step("basic_fund", t("基本医保统筹支付", "basic medical insurance pays"), show(result.paid), result.paid, src)
+            "basic_fund", t("基本医保统筹支付", "basic medical insurance pays"), show(result.paid), result.paid, src
+        )
     return result, offsite_pay, amount
 
 
@@ -417,7 +433,8 @@ def _tier2(
         base = tier1.burden + extra
         formula = f"{show(tier1.burden)}{extra_text} = {show(base)}"
     name = label(section.kind, "zh"), label(section.kind, "en")
-    trail.step("tier2_base", t(f"{name[0]}计算基数", f"{name[1]} base"), formula, base, src)
+    if trail.on:
+        trail.step("tier2_base", t(f"{name[0]}计算基数", f"{name[1]} base"), formula, base, src)
     result = pay_through_bands(
         base,
         deductible=section.deductible,
@@ -430,26 +447,30 @@ def _tier2(
         base_used=ytd.tier2_base,
     )
     if section.deductible:
-        trail.step(
-            "tier2_deductible",
-            t(f"{name[0]}起付线", f"{name[1]} deductible"),
-            f"{show(section.deductible)}; year base before {show(ytd.tier2_base)}; this bill {show(result.deductible)}",
-            result.deductible,
-            src,
-        )
+        if trail.on:
+            trail.step(
+                "tier2_deductible",
+                t(f"{name[0]}起付线", f"{name[1]} deductible"),
+                f"{show(section.deductible)}; year base before {show(ytd.tier2_base)}; this bill {show(result.deductible)}",
+                result.deductible,
+                src,
+            )
     for seg in result.segments:
-        trail.step(
-            "tier2_band", t(f"{name[0]}按比例支付", f"{name[1]} pays its ratio"), seg.formula(), fen(seg.pay), src
-        )
+        if trail.on:
+            trail.step(
+                "tier2_band", t(f"{name[0]}按比例支付", f"{name[1]} pays its ratio"), seg.formula(), fen(seg.pay), src
+            )
     if result.capped:
-        trail.step(
-            "tier2_cap",
-            t(f"{name[0]}达到年度封顶", f"{name[1]} annual cap reached"),
-            f"cap {show(section.cap)}",
-            result.paid,
-            src,
-        )  # type: ignore[arg-type]
-    trail.step("tier2_fund", t(f"{name[0]}支付", f"{name[1]} pays"), show(result.paid), result.paid, src)
+        if trail.on:
+            trail.step(
+                "tier2_cap",
+                t(f"{name[0]}达到年度封顶", f"{name[1]} annual cap reached"),
+                f"cap {show(section.cap)}",
+                result.paid,
+                src,
+            )  # type: ignore[arg-type]
+    if trail.on:
+        trail.step("tier2_fund", t(f"{name[0]}支付", f"{name[1]} pays"), show(result.paid), result.paid, src)
     return result.paid, base
 
 
@@ -482,25 +503,27 @@ def _tier3(
     src = trail.cite(_cites(std, section.source_ids))
     extra, extra_text = _self_pay_in_base(self_pay, section.include_pre_self_pay)
     base = max(ZERO, tier1.burden + extra - tier2_paid)
-    trail.step(
-        "assistance_base",
-        t(
-            "医疗救助计算基数（前两重保障后的政策范围内个人负担）",
-            "medical assistance base (policy-scope burden after tiers 1–2)",
-        ),
-        f"{show(tier1.burden)}{extra_text} − {show(tier2_paid)} = {show(base)}",
-        base,
-        src,
-    )
+    if trail.on:
+        trail.step(
+            "assistance_base",
+            t(
+                "医疗救助计算基数（前两重保障后的政策范围内个人负担）",
+                "medical assistance base (policy-scope burden after tiers 1–2)",
+            ),
+            f"{show(tier1.burden)}{extra_text} − {show(tier2_paid)} = {show(base)}",
+            base,
+            src,
+        )
     if terms.deductible_share is not None:
         deductible = fen(section.income_reference * terms.deductible_share)  # type: ignore[operator]
-        trail.step(
-            "assistance_deductible",
-            t("医疗救助起付线", "assistance deductible"),
-            f"{show(section.income_reference)} × {pct(terms.deductible_share)} = {show(deductible)}",
-            deductible,
-            src,
-        )  # type: ignore[arg-type]
+        if trail.on:
+            trail.step(
+                "assistance_deductible",
+                t("医疗救助起付线", "assistance deductible"),
+                f"{show(section.income_reference)} × {pct(terms.deductible_share)} = {show(deductible)}",
+                deductible,
+                src,
+            )  # type: ignore[arg-type]
     else:
         deductible = terms.deductible or ZERO
     result = pay_through_bands(
@@ -515,20 +538,22 @@ def _tier3(
         base_used=ytd.assistance_base,
     )
     for seg in result.segments:
+        if trail.on:
+            trail.step(
+                "assistance_band",
+                t(f"医疗救助（{label(category, 'zh')}）", f"medical assistance ({category})"),
+                seg.formula(),
+                fen(seg.pay),
+                src,
+            )
+    if trail.on:
         trail.step(
-            "assistance_band",
-            t(f"医疗救助（{label(category, 'zh')}）", f"medical assistance ({category})"),
-            seg.formula(),
-            fen(seg.pay),
+            "medical_assistance_fund",
+            t("医疗救助支付", "medical assistance pays"),
+            show(result.paid) + ("" if section.direct_settlement else " (claimed at home)"),
+            result.paid,
             src,
         )
-    trail.step(
-        "medical_assistance_fund",
-        t("医疗救助支付", "medical assistance pays"),
-        show(result.paid) + ("" if section.direct_settlement else " (claimed at home)"),
-        result.paid,
-        src,
-    )
     return result.paid, base, not section.direct_settlement
 
 

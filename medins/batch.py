@@ -1,0 +1,1510 @@
+"""Settle many bills at once: each person's bills in service-date order, year-to-date amounts carried.
+
+BILLS holds one row per bill, columns named like the case file, flattened (``person_id``,
+``visit_region``, ``admitted`` …); ITEMS, optionally, one row per bill line referring to ``bill_id``.
+Every row ends up either settled in OUT or listed in REJECTS with its row number, column and reason:
+input rows = accepted + rejected, for bills and for item lines.
+
+The run has three phases:
+
+1. *scan* (main process): read both files once, remembering each record's byte range, not its
+   values; map headers through one alias table; reject duplicate bill ids and orphan item lines;
+2. *settle* (in-process, or in ``--jobs`` worker processes that each own a share of the persons):
+   re-read a bill's records by range, build the case with :func:`medins.api.parse_case`, settle it
+   with :func:`medins.api.estimate` and its person's year-to-date amounts;
+3. *write* (main process): OUT in input order as results arrive, then REJECTS, SUMMARY, CLEARING
+   and the year-to-date state — all to temporary files moved into place only when the run succeeds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import multiprocessing
+import re
+import tempfile
+import traceback
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from medins import regions
+from medins.case_model import YearToDate
+from medins.engine.eligibility import add_months
+from medins.errors import MedinsError, SettlementBug, t
+from medins.i18n import LABELS, Lang, Text, label
+from medins.money import FEN, RATIO_PLACES, ZERO, show
+from medins.tabular import (
+    MARK,
+    CsvTable,
+    Outputs,
+    RangeReader,
+    TableError,
+    TableWriter,
+    cell_problem,
+    open_csv,
+    spool_xlsx,
+    table_kind,
+    xlsx_header,
+)
+from medins.types import ASSISTANCE_CATEGORIES, CATEGORIES, NATIONAL_CHRONIC, VISIT_TYPES
+
+# ----------------------------------------------------------------------------- columns
+
+BILL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bill_id": ("单据号", "结算号", "setl_id", "mdtrt_id"),
+    "person_id": ("人员编号", "身份证号", "psn_no"),
+    "person_name": ("姓名", "psn_name"),
+    "insured_region": ("参保地", "insu_admdvs"),
+    "scheme": ("险种",),
+    "status": ("人员类别",),
+    "assistance": ("救助类别",),
+    "chronic_diseases": ("认定病种",),
+    "filing_category": ("备案类别",),
+    "filing_destination": ("备案就医地",),
+    "filing_start": ("备案开始",),
+    "filing_end": ("备案结束",),
+    "filing_filed_on": ("备案日期",),
+    "filing_materials": ("备案材料",),
+    "visit_region": ("就医地", "mdtrtarea_admvs"),
+    "hospital_level": ("医院等级",),
+    "hospital": ("医院编码", "fixmedins_code"),
+    "visit_type": ("就诊类型",),
+    "disease": ("病种",),
+    "admitted": ("入院日期",),
+    "discharged": ("出院日期",),
+    "date": ("就诊日期",),
+    "total": ("医疗费总额", "medfee_sumamt"),
+    "fully_self_paid": ("全自费", "fulamt_ownpay_amt"),
+    "over_ceiling": ("超限价", "overlmt_selfpay"),
+    "class_b": ("乙类金额",),
+    "pre_self_pay": ("先行自付", "preselfpay_amt"),
+}
+"""The bills file's columns: canonical name → accepted aliases (Chinese headers, national names)."""
+
+ITEM_COLUMNS: dict[str, tuple[str, ...]] = {
+    "bill_id": BILL_COLUMNS["bill_id"],
+    "code": ("项目编码",),
+    "name": ("项目名称",),
+    "dosage_form": ("剂型",),
+    "spec": ("规格",),
+    "kind": ("项目类别",),
+    "quantity": ("数量",),
+    "unit_price": ("单价",),
+    "amount": ("金额",),
+    "restriction_met": ("符合限定支付",),
+}
+"""The items file's columns: canonical name → accepted aliases."""
+
+ID_COLUMNS = frozenset({"bill_id", "person_id", "hospital", "code", "insured_region", "visit_region"})
+DATE_COLUMNS = frozenset({"filing_start", "filing_end", "filing_filed_on", "admitted", "discharged", "date"})
+SUMMARY_COLUMNS = ("total", "fully_self_paid", "over_ceiling", "class_b", "pre_self_pay")
+
+# Section and field of the case file each bill column fills.
+BILL_FIELDS: dict[str, tuple[str, str]] = {
+    "person_id": ("person", "id"),
+    "insured_region": ("person", "insured_region"),
+    "scheme": ("person", "scheme"),
+    "status": ("person", "status"),
+    "assistance": ("person", "assistance"),
+    "chronic_diseases": ("person", "chronic_diseases"),
+    "filing_category": ("filing", "category"),
+    "filing_destination": ("filing", "destination"),
+    "filing_start": ("filing", "start"),
+    "filing_end": ("filing", "end"),
+    "filing_filed_on": ("filing", "filed_on"),
+    "filing_materials": ("filing", "materials"),
+    "visit_region": ("visit", "region"),
+    "hospital_level": ("visit", "hospital_level"),
+    "hospital": ("visit", "hospital"),
+    "visit_type": ("visit", "type"),
+    "disease": ("visit", "disease"),
+    "admitted": ("visit", "admitted"),
+    "discharged": ("visit", "discharged"),
+    "date": ("visit", "date"),
+    **{name: ("summary", name) for name in SUMMARY_COLUMNS},
+}
+FIELD_COLUMNS: dict[str, str] = {f"{sec}.{key}": col for col, (sec, key) in BILL_FIELDS.items()}
+SECTION_FIELDS: dict[str, dict[str, str]] = {}
+for _col, (_sec, _key) in BILL_FIELDS.items():
+    SECTION_FIELDS.setdefault(_sec, {})[_key] = _col
+SECTION_FIELDS["items"] = {c: c for c in ITEM_COLUMNS if c != "bill_id"}
+
+OUT_AMOUNTS = (
+    "total",
+    "fully_self_paid",
+    "over_ceiling",
+    "pre_self_pay",
+    "offsite_self_pay",
+    "in_scope",
+    "deductible",
+    "basic_fund",
+    "critical_illness_fund",
+    "large_amount_fund",
+    "medical_assistance_fund",
+    "fund_total",
+    "personal_total",
+    "paid_at_discharge",
+)
+OUT_HEAD = ("bill_id", "person_id", "insured_region", "visit_region", "visit_type", "service_date")
+OUT_TAIL = ("eligible", "settlement", "benefit_category", "deferred", "warnings")
+REJECT_COLUMNS = ("row", "file", "bill_id", "column", "reason")
+CLEARING_COLUMNS = (
+    "insured_region",
+    "visit_region",
+    "month",
+    "count",
+    "total",
+    "basic_fund",
+    "tier2_fund",
+    "medical_assistance_fund",
+    "fund_total",
+    "declaration_due",
+    "clearing_due",
+)
+
+YTD_FORMAT = "medins-ytd"
+BATCH_SIZE = 128
+
+
+def header_key(text: str) -> str:
+    """A header as compared: trimmed, a trailing unit in brackets dropped, lower case, spaces → ``_``."""
+    key = re.sub(r"\s*[（(][^)）]*[)）]\s*$", "", text.strip().lstrip("\ufeff"))
+    return re.sub(r"[\s\-]+", "_", key.strip()).lower()
+
+
+def _alias_index(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for name, aliases in table.items():
+        for alias in (name, *aliases):
+            index[header_key(alias)] = name
+    return index
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which column of a file holds each canonical column, and the header as written there."""
+
+    role: str
+    index: dict[str, int]
+    names: dict[str, str]
+    ignored: tuple[str, ...]
+
+    def kinds(self, width: int) -> list[str]:
+        """Per input column, how an XLSX cell is read: id, date or text."""
+        kinds = ["text"] * width
+        for name, i in self.index.items():
+            kinds[i] = "id" if name in ID_COLUMNS else "date" if name in DATE_COLUMNS else "text"
+        return kinds
+
+    def shown(self, name: str) -> str:
+        return self.names.get(name, name)
+
+
+def map_columns(
+    header: list[str], table: dict[str, tuple[str, ...]], role: str, required: list[tuple[str, ...]], where: str
+) -> ColumnMap:
+    """Map a header row to canonical columns; exit 1 naming missing columns and the nearest headers."""
+    aliases = _alias_index(table)
+    index: dict[str, int] = {}
+    names: dict[str, str] = {}
+    ignored: list[str] = []
+    for i, cell in enumerate(header):
+        name = aliases.get(header_key(cell))
+        if name is None:
+            if cell:
+                ignored.append(cell)
+            continue
+        if name in index:
+            raise TableError(
+                t(
+                    f"列 “{names[name]}” 和 “{cell}” 都表示 {name}",
+                    f"columns '{names[name]}' and '{cell}' both mean {name}",
+                ),
+                where,
+                t("请删除或改名其中一列", "remove or rename one of them"),
+            )
+        index[name] = i
+        names[name] = cell
+    missing = [group for group in required if not any(n in index for n in group)]
+    if missing:
+        parts_zh, parts_en = [], []
+        for group in missing:
+            wanted = " 或 ".join(group), " or ".join(group)
+            near = nearest_header(ignored, [a for n in group for a in (n, *table[n])])
+            hint = f"（最接近的列：“{near}”）" if near else ""
+            hint_en = f" (nearest header: '{near}')" if near else ""
+            parts_zh.append(wanted[0] + hint)
+            parts_en.append(wanted[1] + hint_en)
+        error = _MissingColumns(
+            t(f"{role}缺少必需的列：{'；'.join(parts_zh)}", f"{role} lacks required columns: {'; '.join(parts_en)}"),
+            where,
+            t(
+                "列名见 README 的 Batch 一节（可用中文列名或国家平台字段名）",
+                "see README, Batch, for column names and aliases",
+            ),
+        )
+        error.known = len(index)
+        raise error
+    return ColumnMap(role, index, names, tuple(ignored))
+
+
+def nearest_header(headers: list[str], names: list[str]) -> str | None:
+    """The header (of those not recognised) most like one of ``names``, if any is alike at all."""
+    best, score = None, 0.0
+    for header in headers:
+        for name in names:
+            ratio = difflib.SequenceMatcher(None, header_key(header), header_key(name)).ratio()
+            if ratio > score:
+                best, score = header, ratio
+    return best if score >= 0.5 else None
+
+
+class _MissingColumns(TableError):
+    known = 0
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def _labels_for(ids: Iterable[str]) -> dict[str, str]:
+    return {LABELS[i][0]: i for i in ids if i in LABELS}
+
+
+VALUE_ALIASES: dict[str, dict[str, str]] = {
+    "scheme": {
+        **_labels_for(("employee", "resident")),
+        "职工": "employee",
+        "职工基本医疗保险": "employee",
+        "居民": "resident",
+        "城乡居民": "resident",
+        "城乡居民基本医疗保险": "resident",
+    },
+    "status": _labels_for(("in_service", "retired")),
+    "assistance": {
+        **_labels_for(ASSISTANCE_CATEGORIES),
+        "特困": "extreme_poverty",
+        "低保": "subsistence",
+        "低保边缘": "marginal",
+        "防返贫监测": "relapse_monitored",
+        "因病致贫": "illness_poverty",
+    },
+    "filing_category": {
+        **_labels_for(CATEGORIES),
+        "异地安置退休": "relocated_retiree",
+        "异地长期居住": "long_term_resident",
+        "常驻异地工作": "stationed_worker",
+        "异地转诊": "referral",
+        "转诊": "referral",
+        "急诊抢救": "emergency",
+        "急诊": "emergency",
+        "其他临时外出": "other_temporary",
+        "临时外出": "other_temporary",
+    },
+    "visit_type": {
+        **_labels_for(VISIT_TYPES),
+        "住院": "inpatient",
+        "门诊": "outpatient",
+        "门诊慢特病": "chronic_outpatient",
+        "慢特病": "chronic_outpatient",
+    },
+    "disease": _labels_for(NATIONAL_CHRONIC),
+    "kind": {
+        "药品": "drug",
+        "西药": "drug",
+        "中成药": "drug",
+        "中药饮片": "drug",
+        "诊疗项目": "service",
+        "医疗服务项目": "service",
+        "服务项目": "service",
+        "医用耗材": "consumable",
+        "耗材": "consumable",
+    },
+}
+VALUE_ALIASES["chronic_diseases"] = VALUE_ALIASES["disease"]
+
+_DATE = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+)
+_DATE8 = re.compile(r"(\d{4})(\d{2})(\d{2})(?:\d{6})?")
+_LEVEL = re.compile(r"([123一二三])\s*(?:级|甲|乙|丙|\.0*$|$)")
+_TRUE = frozenset({"true", "t", "1", "yes", "y", "是", "符合"})
+_FALSE = frozenset({"false", "f", "0", "no", "n", "否", "不符合"})
+
+
+def norm_date(value: str) -> str:
+    """``2025/3/10``, ``2025年3月10日``, ``20250310``, ``2025-03-10 08:30`` → ``2025-03-10``; else as given."""
+    m = _DATE.fullmatch(value) or _DATE8.fullmatch(value)
+    if m is None:
+        return value
+    return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+
+
+def day_number(value: str) -> int:
+    """The ordinal of a date written as ``norm_date`` accepts; 0 when it is not a date."""
+    try:
+        return date.fromisoformat(norm_date(value)).toordinal()
+    except ValueError:
+        return 0
+
+
+def norm_level(value: str) -> str:
+    """``3``, ``3.0``, ``3级``, ``三级甲等``, ``三甲`` → ``3``; else as given."""
+    m = _LEVEL.match(value)
+    return str("123一二三".index(m.group(1)) % 3 + 1) if m else value
+
+
+def norm_bool(value: str) -> bool | str:
+    low = value.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    return value
+
+
+def norm_choice(column: str, value: str) -> str:
+    aliases = VALUE_ALIASES.get(column)
+    if aliases is None:
+        return value
+    return aliases.get(value) or (value.lower() if value.isascii() else value)
+
+
+def split_list(column: str, value: str) -> list[str]:
+    return [norm_choice(column, v.strip()) for v in re.split(r"[;；]", value) if v.strip()]
+
+
+# ----------------------------------------------------------------------------- rejects
+
+
+def _reason(exc: MedinsError, lang: Lang, keep_where: bool) -> str:
+    text = exc.render(lang) if keep_where else exc.text(lang)
+    if not keep_where and exc.fix is not None:
+        fix = exc.fix(lang)
+        if fix:
+            text += ("；" if lang == "zh" else "; ") + fix
+    return text
+
+
+_ITEM_PATH = re.compile(r"items\[(\d+)\](?:\.(\w+))?")
+_WORD = re.compile(r"[a-z_]+")
+
+
+def error_column(path: str, message: str) -> tuple[str | None, int | None, bool]:
+    """Map a case key path to ``(column, item index, known)``: ``visit.admitted`` → ``admitted``.
+
+    A section-level error (``visit``) is mapped by the first field its message (fix first) names.
+    """
+    m = _ITEM_PATH.fullmatch(path)
+    if m is not None:
+        column = m.group(2)
+        if column is None or column not in SECTION_FIELDS["items"]:
+            column = next((w for w in _WORD.findall(message) if w in SECTION_FIELDS["items"]), None)
+        return column, int(m.group(1)), True
+    path = re.sub(r"\[\d+\]$", "", path)
+    if path in FIELD_COLUMNS:
+        return FIELD_COLUMNS[path], None, True
+    if path in SECTION_FIELDS:
+        fields = SECTION_FIELDS[path]
+        word = next((w for w in _WORD.findall(message) if w in fields), None)
+        return (fields[word] if word else None), None, True
+    if path in ("", "person", "ytd"):
+        return None, None, True
+    return None, None, False
+
+
+# ----------------------------------------------------------------------------- settling (workers)
+
+
+@dataclass(frozen=True)
+class Source:
+    """How a worker re-reads a table: the (possibly spooled) CSV, its encoding and delimiter."""
+
+    path: Path
+    encoding: str
+    delimiter: str
+    columns: ColumnMap
+    spooled: bool = False
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a settling process needs (picklable, for ``--jobs``)."""
+
+    rules_dir: Path
+    bills: Source
+    items: Source | None
+    lang: Lang
+    want_state: bool
+
+
+# A task: (bill, row, start, end, item runs ((start, end, first row, count), ...), person id,
+#          first bill of the person, last bill of the person, year-to-date state to start from)
+Task = tuple[int, int, int, int, tuple[tuple[int, int, int, int], ...], str, bool, bool, str | None]
+# A reject: (file order 0 bills / 1 items, row, file, bill id, column, reason)
+Reject = tuple[int, int, str, str, str, str]
+
+
+class Aggregates:
+    """Sums for the summary (by dimension) and for clearing (by insured × visit region × month)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[str, str], list[Any]] = {}
+        self.clearing: dict[tuple[str, str, str], list[Any]] = {}
+
+    def add(self, keys: tuple[tuple[str, str], ...], amounts: tuple[Decimal, ...], direct: bool) -> None:
+        for key in keys:
+            acc = self.groups.get(key)
+            if acc is None:
+                acc = self.groups[key] = [0, 0] + [ZERO] * len(amounts)
+            acc[0] += 1
+            acc[1] += direct
+            for i, v in enumerate(amounts, 2):
+                acc[i] += v
+
+    def clear(self, key: tuple[str, str, str], amounts: tuple[Decimal, ...]) -> None:
+        acc = self.clearing.get(key)
+        if acc is None:
+            acc = self.clearing[key] = [0] + [ZERO] * len(amounts)
+        acc[0] += 1
+        for i, v in enumerate(amounts, 1):
+            acc[i] += v
+
+    def merge(self, other: Aggregates) -> None:
+        for target, source in ((self.groups, other.groups), (self.clearing, other.clearing)):
+            for key, acc in source.items():
+                mine = target.get(key)
+                if mine is None:
+                    target[key] = list(acc)
+                else:
+                    for i, v in enumerate(acc):
+                        mine[i] += v
+
+
+GROUP_AMOUNTS = (
+    "total",
+    "basic_fund",
+    "critical_illness_fund",
+    "large_amount_fund",
+    "medical_assistance_fund",
+    "fund_total",
+    "personal_total",
+)
+
+
+class Settler:
+    """Settles tasks: reads a bill's records, builds the case, settles it, keeps persons' amounts."""
+
+    def __init__(self, cfg: WorkerConfig) -> None:
+        from medins.api import load_rules
+
+        self.cfg = cfg
+        self.lang = cfg.lang
+        self.rules = load_rules(cfg.rules_dir)
+        self.bills = RangeReader(cfg.bills.path, cfg.bills.encoding, cfg.bills.delimiter)
+        self.items = RangeReader(cfg.items.path, cfg.items.encoding, cfg.items.delimiter) if cfg.items else None
+        bcols = cfg.bills.columns
+        self.bill_cols = sorted(bcols.index.items(), key=lambda kv: kv[1])
+        self.bill_width = max(bcols.index.values()) + 1
+        icols = cfg.items.columns.index if cfg.items else {}
+        self.item_cols = sorted(((n, i) for n, i in icols.items() if n != "bill_id"), key=lambda kv: kv[1])
+        self.item_width = max(icols.values(), default=0) + 1
+        self.cells_checked = cfg.bills.spooled or bool(cfg.items and cfg.items.spooled)
+        self.bill_names = bcols.names
+        self.item_names = cfg.items.columns.names if cfg.items else {}
+        self.with_name = "person_name" in bcols.index
+        self.state: dict[str, tuple[str | None, str | None]] = {}
+        self.agg = Aggregates()
+        self._groups: dict[tuple[str, str], dict[str, str]] = {}
+
+    def close(self) -> None:
+        self.bills.close()
+        if self.items:
+            self.items.close()
+
+    # -- one batch of tasks
+    def run(self, tasks: list[Task]) -> list[tuple[Any, ...]]:
+        return [self.settle(task) for task in tasks]
+
+    def settle(self, task: Task) -> tuple[Any, ...]:
+        b, row, start, end, runs, pid, first, last, ytd_in = task
+        ytd_json, last_day = (ytd_in, None) if first else self.state.pop(pid)
+        values = self.bills.read(start, end)[0]
+        items: list[tuple[int, list[str]]] = []
+        for r_start, r_end, r_row, count in runs:
+            records = self.items.read(r_start, r_end)  # type: ignore[union-attr]
+            if len(records) != count:
+                raise SettlementBug(f"items rows {r_row}+{count}: re-read {len(records)} records")
+            items.extend(zip(range(r_row, r_row + count), records, strict=True))
+        out, rejects, ytd_after, day = self._one(row, values, items, ytd_json)
+        if out is not None:
+            ytd_json, last_day = ytd_after, day
+        final = None
+        if not last:
+            self.state[pid] = (ytd_json, last_day)
+        elif self.cfg.want_state and last_day is not None:
+            final = (pid, last_day, ytd_json)
+        return b, out, rejects, len(items) if out is not None else 0, final
+
+    def _one(
+        self, row: int, values: list[str], items: list[tuple[int, list[str]]], ytd_json: str | None
+    ) -> tuple[list[str] | None, list[Reject], str | None, str | None]:
+        from medins.api import estimate, parse_case
+
+        lang = self.lang
+        if len(values) < self.bill_width:
+            values += [""] * (self.bill_width - len(values))
+        v = {name: s for name, i in self.bill_cols if (s := values[i].strip())}
+        bid = v.get("bill_id", "")
+
+        def reject(column: str, reason: str, item_row: int | None = None, item_column: str = "") -> tuple:
+            out: list[Reject] = []
+            if item_row is not None:
+                out.append((1, item_row, "items", bid, item_column, reason))
+                reason = t(f"明细第 {item_row} 行：", f"items row {item_row}: ")(lang) + reason
+            out.append((0, row, "bills", bid, column, reason))
+            belongs = t(
+                f"所属单据 {bid}（单据第 {row} 行）被拒绝", f"belongs to rejected bill {bid} (bills row {row})"
+            )(lang)
+            out.extend((1, r, "items", bid, "", belongs) for r, _ in items if r != item_row)
+            return None, out, None, None
+
+        if self.cells_checked:
+            problem = self._cell_problem(v, items)
+            if problem is not None:
+                column, reason, item_row = problem
+                return reject("" if item_row else column, reason, item_row, column if item_row else "")
+        data = self._case_data(v)
+        if items:
+            data["items"] = [self._item_data(rec) for _, rec in items]
+        elif "total" in v:
+            data["summary"] = {k: v[k] for k in SUMMARY_COLUMNS if k in v}
+        else:
+            return reject(
+                self.bill_names.get("total", "total"),
+                t(
+                    "没有费用明细（ITEMS 中没有此单据号的行）也没有医疗费总额",
+                    "no item lines (ITEMS has no row with this bill_id) and no total",
+                )(lang),
+            )
+        if ytd_json is not None:
+            data["ytd"] = YearToDate.model_validate_json(ytd_json)
+        try:
+            case = parse_case(data, "bill")
+            s = estimate(case, self.rules)
+        except MedinsError as exc:
+            where = exc.where[len("bill: ") :] if exc.where.startswith("bill: ") else exc.where
+            where = "" if where == "bill" else where
+            column, item, known = error_column(where, f"{exc.fix.en if exc.fix else ''} {exc.text.en}")
+            reason = _reason(exc, lang, keep_where=not known)
+            if item is not None and item < len(items):
+                return reject("", reason, items[item][0], self.item_names.get(column or "", column or ""))
+            return reject(self.bill_names.get(column or "", column or ""), reason)
+        return self._out(bid, v, case, s), [], s.ytd_after.model_dump_json(), s.service_date.isoformat()
+
+    def _cell_problem(
+        self, v: dict[str, str], items: list[tuple[int, list[str]]]
+    ) -> tuple[str, str, int | None] | None:
+        """The first cell an XLSX lost (formula without value, ID with lost digits): column, reason, item row."""
+        for name, s in v.items():
+            if s[0] == MARK:
+                return self.bill_names[name], cell_problem(s)(self.lang), None  # type: ignore[misc]
+        for item_row, rec in items:
+            for name, i in self.item_cols:
+                if i < len(rec) and rec[i].startswith(MARK):
+                    return self.item_names[name], cell_problem(rec[i])(self.lang), item_row  # type: ignore[misc]
+        return None
+
+    def _item_data(self, rec: list[str]) -> dict[str, Any]:
+        """One item line as the case file's ``[[items]]`` entry."""
+        if len(rec) < self.item_width:
+            rec += [""] * (self.item_width - len(rec))
+        item: dict[str, Any] = {name: s for name, i in self.item_cols if (s := rec[i].strip())}
+        if "restriction_met" in item:
+            item["restriction_met"] = norm_bool(item["restriction_met"])
+        if "kind" in item:
+            item["kind"] = norm_choice("kind", item["kind"])
+        return item
+
+    def _case_data(self, v: dict[str, str]) -> dict[str, Any]:
+        data: dict[str, Any] = {"person": {}, "visit": {}}
+        for name, s in v.items():
+            target = BILL_FIELDS.get(name)
+            if target is None:
+                continue
+            section, key = target
+            if name in DATE_COLUMNS:
+                value: Any = norm_date(s)
+            elif name in ("chronic_diseases", "filing_materials"):
+                value = split_list(name, s)
+            elif name == "hospital_level":
+                value = norm_level(s)
+            elif name == "status":
+                value = self._status(v, s)
+            else:
+                value = norm_choice(name, s)
+            data.setdefault(section, {})[key] = value
+        data.pop("summary", None)
+        return data
+
+    def _status(self, v: dict[str, str], s: str) -> str:
+        """A person group by id or by its label (in_service/retired, or the pack's group labels)."""
+        scheme = norm_choice("scheme", v.get("scheme", ""))
+        key = (v.get("insured_region", ""), scheme)
+        labels = self._groups.get(key)
+        if labels is None:
+            labels = dict(VALUE_ALIASES["status"])
+            pack = self.rules.packs.get(key[0])
+            part = getattr(pack.standards, scheme, None) if pack and pack.standards and scheme else None
+            for gid, text in (getattr(part, "group_labels", None) or {}).items():
+                labels.setdefault(text, gid)
+            self._groups[key] = labels
+        return labels.get(s, s)
+
+    def _out(self, bid: str, v: dict[str, str], case: Any, s: Any) -> list[str]:
+        amounts = (
+            s.total,
+            s.fully_self_paid,
+            s.over_ceiling,
+            s.pre_self_pay,
+            s.offsite_self_pay,
+            s.in_scope,
+            s.deductible,
+            s.basic_fund,
+            s.critical_illness_fund,
+            s.large_amount_fund,
+            s.medical_assistance_fund,
+            s.fund_total,
+            s.personal_total,
+            s.paid_at_discharge,
+        )
+        e = s.eligibility
+        person, visit = case.person, case.visit
+        head = [bid, person.id or ""]
+        if self.with_name:
+            head.append(v.get("person_name", ""))
+        row = [
+            *head,
+            person.insured_region,
+            visit.region,
+            visit.type,
+            s.service_date.isoformat(),
+            *[f"{a:.2f}" for a in amounts],
+            f"{s.fund_ratio:.4f}",
+            "true" if e.eligible else "false",
+            e.settlement,
+            e.benefit_category,
+            ";".join(s.deferred),
+            ";".join(dict.fromkeys(w.code for w in s.warnings)),
+        ]
+        direct = e.settlement == "direct"
+        self.agg.add(
+            (
+                ("all", ""),
+                ("visit_type", visit.type),
+                ("benefit_category", e.benefit_category),
+                ("insured_region", person.insured_region),
+            ),
+            (
+                s.total,
+                s.basic_fund,
+                s.critical_illness_fund,
+                s.large_amount_fund,
+                s.medical_assistance_fund,
+                s.fund_total,
+                s.personal_total,
+            ),
+            direct,
+        )
+        if direct:
+            deferred = s.deferred
+            basic = ZERO if "basic" in deferred else s.basic_fund
+            tier2 = ZERO if "tier2" in deferred else s.tier2_fund
+            assist = ZERO if "medical_assistance" in deferred else s.medical_assistance_fund
+            day = visit.settlement_date
+            self.agg.clear(
+                (person.insured_region, visit.region, f"{day.year:04d}-{day.month:02d}"),
+                (s.total, basic, tier2, assist, basic + tier2 + assist),
+            )
+        return row
+
+
+def _worker_main(cfg: WorkerConfig, inbox: Any, outbox: Any) -> None:
+    """A ``--jobs`` process: settle the batches it is sent, then send its aggregates."""
+    try:
+        settler = Settler(cfg)
+        while (tasks := inbox.get()) is not None:
+            outbox.put(("results", settler.run(tasks)))
+        settler.close()
+        outbox.put(("done", settler.agg))
+    except BaseException as exc:  # sent to the main process, which stops the run
+        outbox.put(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+@dataclass
+class BatchOptions:
+    """What ``medins batch`` was asked to do."""
+
+    bills: Path
+    out: Path
+    items: Path | None = None
+    rejects: Path | None = None
+    summary: Path | None = None
+    clearing: Path | None = None
+    ytd_in: Path | None = None
+    ytd_out: Path | None = None
+    encoding: str = "auto"
+    jobs: int = 1
+    rules_dir: Path | None = None
+    lang: Lang = "zh"
+
+    @property
+    def rejects_path(self) -> Path:
+        """``--rejects``, else OUT with ``.rejects`` before the extension."""
+        return self.rejects or self.out.with_name(f"{self.out.stem}.rejects{self.out.suffix}")
+
+
+@dataclass
+class BatchReport:
+    """Counts and sums of a finished run; ``summary`` is what ``--summary`` writes."""
+
+    bills_input: int
+    bills_rejected: int
+    items_input: int
+    items_rejected: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> int:
+        return self.bills_rejected + self.items_rejected
+
+
+@dataclass
+class _Scan:
+    """What the scan keeps of the bills: per bill, byte range, row, person, day; ids to match items."""
+
+    table: CsvTable
+    rows: array = field(default_factory=lambda: array("i"))
+    starts: array = field(default_factory=lambda: array("q"))
+    ends: array = field(default_factory=lambda: array("q"))
+    person: array = field(default_factory=lambda: array("i"))
+    day: array = field(default_factory=lambda: array("i"))
+    rejected: bytearray = field(default_factory=bytearray)
+    ids: list[str] = field(default_factory=list)
+    by_id: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, list[int]] = field(default_factory=dict)
+    persons: list[str] = field(default_factory=list)
+
+
+class _Runs:
+    """Item lines grouped by bill as runs of consecutive rows, chained per bill."""
+
+    def __init__(self, bills: int) -> None:
+        self.start, self.end = array("q"), array("q")
+        self.row, self.count, self.next = array("i"), array("i"), array("i")
+        self.first = array("i", [-1]) * bills
+        self.last = array("i", [-1]) * bills
+
+    def add(self, bill: int, row: int, start: int, end: int) -> int:
+        n = len(self.start)
+        self.start.append(start)
+        self.end.append(end)
+        self.row.append(row)
+        self.count.append(1)
+        self.next.append(-1)
+        if self.first[bill] < 0:
+            self.first[bill] = n
+        else:
+            self.next[self.last[bill]] = n
+        self.last[bill] = n
+        return n
+
+    def of(self, bill: int) -> tuple[tuple[int, int, int, int], ...]:
+        out = []
+        k = self.first[bill]
+        while k >= 0:
+            out.append((self.start[k], self.end[k], self.row[k], self.count[k]))
+            k = self.next[k]
+        return tuple(out)
+
+
+def bill_required(has_items: bool) -> list[tuple[str, ...]]:
+    req = [
+        ("bill_id",),
+        ("person_id",),
+        ("insured_region",),
+        ("scheme",),
+        ("visit_region",),
+        ("visit_type",),
+        ("admitted", "date"),
+        ("hospital_level", "hospital"),
+    ]
+    if not has_items:
+        req.append(("total",))
+    return req
+
+
+ITEM_REQUIRED = [("bill_id",), ("code", "name"), ("unit_price", "amount")]
+
+
+def _open_table(
+    path: Path,
+    role: str,
+    table: dict[str, tuple[str, ...]],
+    required: list[tuple[str, ...]],
+    encoding: str,
+    spool_dir: Path,
+) -> tuple[CsvTable, ColumnMap]:
+    kind = table_kind(path, role)
+    if not path.is_file():
+        raise TableError(t("找不到文件", "file not found"), str(path))
+    found: list[ColumnMap] = []
+
+    def check(header: list[str]) -> int:
+        found.clear()
+        found.append(map_columns(header, table, role, required, str(path)))
+        return len(found[0].index)
+
+    if kind == "xlsx":
+        header = xlsx_header(path, path)
+        check(header)
+        spool = spool_xlsx(path, path, found[0].kinds(len(header)), spool_dir)
+        csv_table, _ = open_csv(spool, "utf-8", check, shown=path)
+    else:
+        csv_table, _ = open_csv(path, encoding, check)
+    return csv_table, found[0]
+
+
+def _load_ytd(path: Path) -> dict[str, tuple[int, str, str]]:
+    """``--ytd-in``: person → (last service day, its ISO date, year-to-date JSON)."""
+    from medins.loader import parse_model
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TableError(t("无法读取文件", "cannot read file"), str(path), t(str(exc), str(exc))) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TableError(t(f"不是有效的 JSON：{exc}", f"not valid JSON: {exc}"), str(path)) from None
+    if not isinstance(data, dict) or data.get("format") != YTD_FORMAT or not isinstance(data.get("persons"), dict):
+        raise TableError(
+            t("不是 medins 年度累计文件", "not a medins year-to-date file"),
+            str(path),
+            t("请使用上一次运行 --ytd-out 写出的文件", "use the file a previous run wrote with --ytd-out"),
+        )
+    state: dict[str, tuple[int, str, str]] = {}
+    for pid, entry in data["persons"].items():
+        where = f"{path}: persons.{pid}"
+        if not isinstance(entry, dict):
+            raise TableError(t("应为表", "should be an object"), where)
+        last = str(entry.get("last_service_date", ""))
+        day = day_number(last)
+        if not day:
+            raise TableError(t("缺少有效的 last_service_date", "last_service_date missing or invalid"), where)
+        ytd = parse_model(entry.get("ytd") or {}, YearToDate, f"{where}.ytd", TableError)
+        state[pid] = (day, last, ytd.model_dump_json())
+    return state
+
+
+def _check_paths(opts: BatchOptions) -> list[Path]:
+    table_kind(opts.out, "OUT")
+    table_kind(opts.rejects_path, "--rejects")
+    if opts.clearing:
+        table_kind(opts.clearing, "--clearing")
+    for p in (opts.out, opts.rejects_path, opts.summary, opts.clearing, opts.ytd_out):
+        if p is not None and not p.resolve().parent.is_dir():
+            raise TableError(t("输出目录不存在", "the output folder does not exist"), str(p.parent))
+    inputs = {p.resolve() for p in (opts.bills, opts.items) if p}
+    state_in = opts.ytd_in.resolve() if opts.ytd_in else None
+    outputs = [p for p in (opts.out, opts.rejects_path, opts.summary, opts.clearing, opts.ytd_out) if p]
+    seen: set[Path] = set()
+    for p in outputs:
+        r = p.resolve()
+        if r in inputs or (r == state_in and p is not opts.ytd_out):
+            raise TableError(
+                t("输出文件不能覆盖输入文件", "an output would overwrite an input"),
+                str(p),
+                t("请换一个输出文件名", "choose another output name"),
+            )
+        if r in seen:
+            raise TableError(t("两个输出写到同一个文件", "two outputs name the same file"), str(p))
+        seen.add(r)
+    return outputs
+
+
+def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) -> BatchReport:
+    """Settle every bill of BILLS (with ITEMS) and write OUT, REJECTS and the asked-for reports.
+
+    A file that cannot be used raises a ``MedinsError`` (exit 1) and leaves no output behind; a bad
+    row is rejected and the run goes on.
+    """
+    from medins.api import load_rules
+    from medins.loader import resolve_rules_dir
+
+    _check_paths(opts)
+    lang = opts.lang
+    rules_root = resolve_rules_dir(opts.rules_dir).resolve()
+    rules = load_rules(rules_root)
+    ytd_in = _load_ytd(opts.ytd_in) if opts.ytd_in else {}
+    rejects: list[Reject] = []
+    with tempfile.TemporaryDirectory(prefix="medins-batch-") as spool, Outputs() as outputs:
+        spool_dir = Path(spool)
+        bills_table, bill_cols = _open_table(
+            opts.bills, "BILLS", BILL_COLUMNS, bill_required(opts.items is not None), opts.encoding, spool_dir
+        )
+        items_table = item_cols = None
+        if opts.items:
+            items_table, item_cols = _open_table(
+                opts.items, "ITEMS", ITEM_COLUMNS, ITEM_REQUIRED, opts.encoding, spool_dir
+            )
+        scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
+        n = len(scan.ids)
+        runs = _Runs(n)
+        items_input = _scan_items(items_table, item_cols, scan, runs, rejects, lang) if items_table else 0
+        if items_table is not None:
+            for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
+                rules.drugs(edition)  # load once here, before worker processes fork
+        order, person_start, person_end, reordered = _chains(scan)
+
+        cfg = WorkerConfig(
+            rules_root,
+            Source(bills_table.path, bills_table.encoding, bills_table.delimiter, bill_cols, bills_table.spooled),
+            Source(items_table.path, items_table.encoding, items_table.delimiter, item_cols, items_table.spooled)  # type: ignore[arg-type]
+            if items_table
+            else None,
+            lang,
+            opts.ytd_out is not None,
+        )
+        out_columns = list(OUT_HEAD)
+        if "person_name" in bill_cols.index:
+            out_columns.insert(2, "person_name")
+        out_columns += [*OUT_AMOUNTS, "fund_ratio", *OUT_TAIL]
+        kinds = ["text"] * len(out_columns)
+        for i, c in enumerate(out_columns):
+            kinds[i] = "money" if c in OUT_AMOUNTS else "ratio" if c == "fund_ratio" else kinds[i]
+        kinds[out_columns.index("eligible")] = "bool"
+        writer = TableWriter(outputs.temp_for(opts.out), opts.out, out_columns, kinds, "settled")
+        tasks = _tasks(scan, runs, order, person_start, person_end, ytd_in)
+        sink = _Sink(scan, writer, rejects, progress)
+        bar = progress(n) if progress else nullcontext()
+        with bar as b:
+            sink.bar = b
+            if opts.jobs <= 1:
+                agg, finals = _settle_here(cfg, tasks, sink)
+            else:
+                agg, finals = _settle_in_workers(cfg, tasks, sink, opts.jobs, scan)
+        writer.close()
+        if sink.next < n:
+            raise SettlementBug(f"only {sink.next} of {n} bills were finished")
+
+        rejects.sort(key=lambda r: (r[0], r[1]))
+        bills_rejected = sum(1 for r in rejects if r[0] == 0)
+        items_rejected = len(rejects) - bills_rejected
+        if n - bills_rejected != sink.accepted or items_input - items_rejected != sink.items_ok:
+            raise SettlementBug("input rows do not equal accepted + rejected rows")
+        rw = TableWriter(
+            outputs.temp_for(opts.rejects_path),
+            opts.rejects_path,
+            list(REJECT_COLUMNS),
+            ["int", "text", "text", "text", "text"],
+            "rejects",
+        )
+        for r in rejects:
+            rw.write([str(r[1]), r[2], r[3], r[4], r[5]])
+        rw.close()
+        report = BatchReport(n, bills_rejected, items_input, items_rejected)
+        persons = len({scan.person[b] for b in sink.accepted_bills})
+        report.summary = _summary(
+            opts, report, agg, scan, reordered, persons, bill_cols, item_cols, bills_table, items_table
+        )
+        if opts.clearing:
+            _write_clearing(outputs, opts.clearing, agg)
+        if opts.summary:
+            temp = outputs.temp_for(opts.summary)
+            temp.write_text(json.dumps(report.summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        if opts.ytd_out:
+            _write_ytd(outputs.temp_for(opts.ytd_out), ytd_in, finals)
+        outputs.commit()
+    return report
+
+
+def _scan_bills(
+    table: CsvTable, cols: ColumnMap, ytd_in: dict[str, tuple[int, str, str]], rejects: list[Reject], lang: Lang
+) -> _Scan:
+    scan = _Scan(table)
+    ib, ip = cols.index["bill_id"], cols.index["person_id"]
+    dates = [(cols.index[c], c) for c in ("admitted", "date", "discharged") if c in cols.index]
+    person_no: dict[str, int] = {}
+    for row, start, end, values in table.records():
+        width = len(values)
+        bid = values[ib].strip() if ib < width else ""
+        pid = values[ip].strip() if ip < width else ""
+        day = 0
+        day_col = ""
+        for i, name in dates:
+            if i < width and (s := values[i].strip()):
+                day = day_number(s)
+                day_col = name
+                break
+        b = len(scan.ids)
+        scan.rows.append(row)
+        scan.starts.append(start)
+        scan.ends.append(end)
+        scan.day.append(day)
+        scan.ids.append(bid)
+        p = person_no.get(pid)
+        if p is None:
+            p = person_no[pid] = len(scan.persons)
+            scan.persons.append(pid)
+        scan.person.append(p)
+        reason: Text | None = None
+        column = "bill_id"
+        if not bid:
+            reason = t("缺少单据号", "bill_id missing")
+        elif bid[0] == MARK:
+            reason = cell_problem(bid)
+        elif not pid:
+            reason, column = (
+                t("缺少人员编号（用于累计年度金额）", "person_id missing (needed to carry year-to-date amounts)"),
+                "person_id",
+            )
+        elif pid[0] == MARK:
+            reason, column = cell_problem(pid), "person_id"
+        elif pid in ytd_in and day and day < ytd_in[pid][0]:
+            last = ytd_in[pid][1]
+            shown = date.fromordinal(day).isoformat()
+            reason, column = (
+                t(
+                    f"就医日期 {shown} 早于年度累计文件中此人的最后就医日期 {last}：属于已结算的月份",
+                    f"dated {shown}, before this person's last service date {last} in --ytd-in: it belongs to a month already settled",
+                ),
+                day_col,
+            )
+        if bid and bid[0] != MARK:
+            if bid in scan.duplicates:
+                scan.duplicates[bid].append(b)
+            elif bid in scan.by_id:
+                scan.duplicates[bid] = [scan.by_id.pop(bid), b]
+            else:
+                scan.by_id[bid] = b
+        if reason is not None:
+            rejects.append((0, row, "bills", bid, cols.shown(column), reason(lang)))
+            scan.rejected.append(1)
+        else:
+            scan.rejected.append(0)
+    for bid, dups in scan.duplicates.items():
+        rows = [scan.rows[b] for b in dups]
+        text = t(
+            f"单据号 {bid} 重复：第 {'、'.join(map(str, rows))} 行",
+            f"bill_id {bid} is shared by rows {', '.join(map(str, rows))}",
+        )(lang)
+        for b in dups:
+            if not scan.rejected[b]:
+                scan.rejected[b] = 1
+                rejects.append((0, scan.rows[b], "bills", bid, cols.shown("bill_id"), text))
+    return scan
+
+
+def _scan_items(table: CsvTable, cols: ColumnMap, scan: _Scan, runs: _Runs, rejects: list[Reject], lang: Lang) -> int:
+    ib = cols.index["bill_id"]
+    by_id, rejected = scan.by_id, scan.rejected
+    column = cols.shown("bill_id")
+    last_bill = last_row = -1
+    current = -1
+    count = 0
+    for row, start, end, values in table.records():
+        count += 1
+        bid = values[ib].strip() if ib < len(values) else ""
+        b = by_id.get(bid, -1)
+        if b >= 0 and not rejected[b]:
+            if b == last_bill and row == last_row + 1:
+                runs.end[current] = end
+                runs.count[current] += 1
+            else:
+                current = runs.add(b, row, start, end)
+            last_bill, last_row = b, row
+            continue
+        last_bill = -1
+        if not bid:
+            reason = t("缺少单据号", "bill_id missing")(lang)
+        elif bid[0] == MARK:
+            reason = cell_problem(bid)(lang)  # type: ignore[misc]
+        elif bid in scan.duplicates:
+            rows = "、".join(str(scan.rows[x]) for x in scan.duplicates[bid])
+            reason = t(
+                f"所属单据号 {bid} 重复（单据第 {rows} 行）",
+                f"its bill_id {bid} is duplicated (bills rows {rows.replace('、', ', ')})",
+            )(lang)
+        elif b >= 0:
+            reason = t(
+                f"所属单据 {bid}（单据第 {scan.rows[b]} 行）被拒绝",
+                f"belongs to rejected bill {bid} (bills row {scan.rows[b]})",
+            )(lang)
+        else:
+            reason = t(f"单据文件中没有单据号 {bid}", f"no bill with bill_id {bid} in BILLS")(lang)
+        rejects.append((1, row, "items", bid, column if not bid or b < 0 else "", reason))
+    return count
+
+
+def _chains(scan: _Scan) -> tuple[array, array, array, int]:
+    """Each person's bills to settle, in service-date order (ties: file order), as one array."""
+    todo = [b for b in range(len(scan.ids)) if not scan.rejected[b]]
+    person, day = scan.person, scan.day
+    todo.sort(key=lambda b: (person[b], day[b], b))
+    order = array("i", todo)
+    persons = len(scan.persons)
+    start = array("i", [0]) * persons
+    end = array("i", [0]) * persons
+    reordered = 0
+    k = 0
+    while k < len(order):
+        p = person[order[k]]
+        j = k
+        while j + 1 < len(order) and person[order[j + 1]] == p:
+            j += 1
+        start[p], end[p] = k, j + 1
+        if any(order[x] > order[x + 1] for x in range(k, j)):
+            reordered += 1
+        k = j + 1
+    return order, start, end, reordered
+
+
+def _tasks(
+    scan: _Scan,
+    runs: _Runs,
+    order: array,
+    person_start: array,
+    person_end: array,
+    ytd_in: dict[str, tuple[int, str, str]],
+) -> Iterator[tuple[int, Task]]:
+    """Tasks in input order; a bill whose person has earlier-dated bills further down brings them first."""
+    pos = array("i", person_start)
+    queued = bytearray(scan.rejected)
+    person = scan.person
+    for b in range(len(scan.ids)):
+        if queued[b]:
+            continue
+        p = person[b]
+        while True:
+            k = pos[p]
+            j = order[k]
+            pos[p] = k + 1
+            queued[j] = 1
+            pid = scan.persons[p]
+            first = k == person_start[p]
+            entry = ytd_in.get(pid) if first else None
+            yield (
+                p,
+                (
+                    j,
+                    scan.rows[j],
+                    scan.starts[j],
+                    scan.ends[j],
+                    runs.of(j),
+                    pid,
+                    first,
+                    k + 1 == person_end[p],
+                    entry[2] if entry else None,
+                ),
+            )
+            if j == b:
+                break
+
+
+class _Sink:
+    """Takes results: OUT rows in input order, rejects, counts, the progress bar."""
+
+    def __init__(self, scan: _Scan, writer: TableWriter, rejects: list[Reject], progress: Any) -> None:
+        self.done = bytearray(scan.rejected)
+        self.pending: dict[int, list[str]] = {}
+        self.writer = writer
+        self.rejects = rejects
+        self.next = 0
+        self.accepted = 0
+        self.accepted_bills = array("i")
+        self.items_ok = 0
+        self.finals: list[tuple[str, str, str]] = []
+        self.bar: Any = None
+        self._skip = 0
+
+    def take(self, results: list[tuple[Any, ...]]) -> None:
+        for b, out, rejects, items_ok, final in results:
+            self.done[b] = 1
+            if out is not None:
+                self.pending[b] = out
+                self.accepted_bills.append(b)
+                self.accepted += 1
+                self.items_ok += items_ok
+            elif rejects:
+                self.rejects.extend(rejects)
+            if final is not None:
+                self.finals.append(final)
+        before = self.next
+        done, pending, n = self.done, self.pending, len(self.done)
+        while self.next < n and done[self.next]:
+            row = pending.pop(self.next, None)
+            if row is not None:
+                self.writer.write(row)
+            self.next += 1
+        if self.bar is not None and hasattr(self.bar, "update"):
+            self.bar.update(self.next - before)
+
+
+def _settle_here(cfg: WorkerConfig, tasks: Iterator[tuple[int, Task]], sink: _Sink) -> tuple[Aggregates, list]:
+    settler = Settler(cfg)
+    try:
+        batch: list[Task] = []
+        sink.take([])
+        for _, task in tasks:
+            batch.append(task)
+            if len(batch) >= BATCH_SIZE:
+                sink.take(settler.run(batch))
+                batch = []
+        sink.take(settler.run(batch))
+    finally:
+        settler.close()
+    return settler.agg, sink.finals
+
+
+def _settle_in_workers(
+    cfg: WorkerConfig, tasks: Iterator[tuple[int, Task]], sink: _Sink, jobs: int, scan: _Scan
+) -> tuple[Aggregates, list]:
+    """Persons are shared out to ``jobs`` processes (person number modulo jobs); each keeps its persons'
+    year-to-date amounts, so a person's bills settle in order in one process."""
+    ctx = multiprocessing.get_context()
+    outbox = ctx.Queue()
+    inboxes = [ctx.Queue() for _ in range(jobs)]
+    procs = [ctx.Process(target=_worker_main, args=(cfg, inboxes[k], outbox), daemon=True) for k in range(jobs)]
+    for proc in procs:
+        proc.start()
+    agg = Aggregates()
+    outstanding = 0
+    limit = BATCH_SIZE * jobs * 8
+    finished = 0
+
+    def receive() -> None:
+        nonlocal outstanding, finished
+        kind, payload = outbox.get()
+        if kind == "results":
+            outstanding -= len(payload)
+            sink.take(payload)
+        elif kind == "done":
+            agg.merge(payload)
+            finished += 1
+        else:
+            name, message, tb = payload
+            if name == "SettlementBug":
+                raise SettlementBug(f"{message}\n{tb}")
+            raise RuntimeError(f"a batch worker failed: {name}: {message}\n{tb}")
+
+    try:
+        buffers: list[list[Task]] = [[] for _ in range(jobs)]
+        sink.take([])
+        for p, task in tasks:
+            w = p % jobs
+            buffers[w].append(task)
+            if len(buffers[w]) >= BATCH_SIZE:
+                inboxes[w].put(buffers[w])
+                outstanding += len(buffers[w])
+                buffers[w] = []
+                while outstanding > limit:
+                    receive()
+                if len(sink.pending) > limit:
+                    for k in range(jobs):
+                        if buffers[k]:
+                            inboxes[k].put(buffers[k])
+                            outstanding += len(buffers[k])
+                            buffers[k] = []
+        for k in range(jobs):
+            if buffers[k]:
+                inboxes[k].put(buffers[k])
+                outstanding += len(buffers[k])
+            inboxes[k].put(None)
+        while finished < jobs:
+            receive()
+        for proc in procs:
+            proc.join()
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+    return agg, sink.finals
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+def _ratio(part: Decimal, whole: Decimal) -> str:
+    if not whole:
+        return "0.0000"
+    return f"{(part / whole).quantize(RATIO_PLACES, rounding=ROUND_HALF_UP)}"
+
+
+def _average(total: Decimal, count: int) -> str:
+    if not count:
+        return "0.00"
+    return f"{(total / count).quantize(FEN, rounding=ROUND_HALF_UP)}"
+
+
+def group_stats(acc: list[Any] | None) -> dict[str, Any]:
+    """Count, expenses, each tier's fund payment, fund total, fund ratio and averages of a group."""
+    acc = acc or [0, 0] + [ZERO] * len(GROUP_AMOUNTS)
+    count, direct = acc[0], acc[1]
+    sums = dict(zip(GROUP_AMOUNTS, acc[2:], strict=True))
+    stats: dict[str, Any] = {"count": count, "direct": direct}
+    stats.update({k: show(v) for k, v in sums.items()})
+    stats["fund_ratio"] = _ratio(sums["fund_total"], sums["total"])
+    stats["average_total"] = _average(sums["total"], count)
+    stats["average_fund"] = _average(sums["fund_total"], count)
+    return stats
+
+
+def _summary(
+    opts: BatchOptions,
+    report: BatchReport,
+    agg: Aggregates,
+    scan: _Scan,
+    reordered: int,
+    settled_persons: int,
+    bill_cols: ColumnMap,
+    item_cols: ColumnMap | None,
+    bills_table: CsvTable,
+    items_table: CsvTable | None,
+) -> dict[str, Any]:
+    def by(dim: str) -> dict[str, Any]:
+        keys = sorted(k for d, k in agg.groups if d == dim)
+        return {k: group_stats(agg.groups[(dim, k)]) for k in keys}
+
+    def cols(c: ColumnMap | None) -> dict[str, Any] | None:
+        return None if c is None else {"used": dict(c.names), "ignored": list(c.ignored)}
+
+    spooled = "utf-8 (xlsx)"
+    return {
+        "inputs": {
+            "bills": opts.bills.name,
+            "items": opts.items.name if opts.items else None,
+            "encoding": {
+                "bills": spooled if opts.bills.suffix.lower() == ".xlsx" else bills_table.encoding,
+                "items": None
+                if items_table is None
+                else spooled
+                if opts.items and opts.items.suffix.lower() == ".xlsx"
+                else items_table.encoding,
+            },
+            "columns": {"bills": cols(bill_cols), "items": cols(item_cols)},
+        },
+        "bills": {
+            "input": report.bills_input,
+            "accepted": report.bills_input - report.bills_rejected,
+            "rejected": report.bills_rejected,
+        },
+        "item_lines": {
+            "input": report.items_input,
+            "accepted": report.items_input - report.items_rejected,
+            "rejected": report.items_rejected,
+        },
+        "persons": {"input": len(scan.persons), "settled": settled_persons, "reordered": reordered},
+        "overall": group_stats(agg.groups.get(("all", ""))),
+        "by_visit_type": by("visit_type"),
+        "by_benefit_category": by("benefit_category"),
+        "by_insured_region": by("insured_region"),
+    }
+
+
+def summary_table(summary: dict[str, Any], lang: Lang) -> str:
+    """The short table printed on stderr: counts, then expenses and funds by group."""
+    from tabulate import tabulate
+
+    b, i = summary["bills"], summary["item_lines"]
+    zh = lang == "zh"
+    lines = [
+        (
+            f"单据 {b['input']} 张：通过 {b['accepted']}，拒绝 {b['rejected']}；"
+            f"明细 {i['input']} 行：通过 {i['accepted']}，拒绝 {i['rejected']}；"
+            f"{summary['persons']['reordered']} 人的单据按就医日期重新排序"
+        )
+        if zh
+        else (
+            f"bills {b['input']}: {b['accepted']} accepted, {b['rejected']} rejected; "
+            f"item lines {i['input']}: {i['accepted']} accepted, {i['rejected']} rejected; "
+            f"{summary['persons']['reordered']} persons' bills settled in service-date order, not file order"
+        )
+    ]
+    head = (
+        ["", "单据数", "医疗费总额", "基金支付合计", "基金支付比例", "次均费用"]
+        if zh
+        else ["", "bills", "total", "funds", "fund ratio", "average"]
+    )
+    rows = []
+
+    def add(name: str, s: dict[str, Any]) -> None:
+        rows.append([name, s["count"], s["total"], s["fund_total"], s["fund_ratio"], s["average_total"]])
+
+    add("全部" if zh else "all", summary["overall"])
+    for dim, name in (("by_visit_type", ("就诊类型", "visit")), ("by_benefit_category", ("待遇类别", "benefit"))):
+        for key, s in summary[dim].items():
+            add(f"{name[0 if zh else 1]}: {label(key, lang)}", s)
+    for key, s in summary["by_insured_region"].items():
+        add(f"{'参保地' if zh else 'insured'}: {key} {regions.name(key)}", s)
+    lines.append(
+        tabulate(rows, headers=head, tablefmt="simple", colalign=("left",) + ("right",) * 5, disable_numparse=True)
+    )
+    return "\n".join(lines)
+
+
+def clearing_dates(month: str) -> tuple[date, date]:
+    """Declaration due (the 20th of the following month) and clearing due (two months after that)."""
+    year, mon = int(month[:4]), int(month[5:7])
+    declaration = add_months(date(year, mon, 20), 1)
+    return declaration, add_months(declaration, 2)
+
+
+def _write_clearing(outputs: Outputs, path: Path, agg: Aggregates) -> None:
+    kinds = ["text", "text", "text", "int", "money", "money", "money", "money", "money", "text", "text"]
+    w = TableWriter(outputs.temp_for(path), path, list(CLEARING_COLUMNS), kinds, "clearing")
+    for (insured, treated, month), acc in sorted(agg.clearing.items(), key=lambda kv: (kv[0][2], kv[0][0], kv[0][1])):
+        declaration, clearing = clearing_dates(month)
+        w.write(
+            [
+                insured,
+                treated,
+                month,
+                str(acc[0]),
+                *[f"{v:.2f}" for v in acc[1:]],
+                declaration.isoformat(),
+                clearing.isoformat(),
+            ]
+        )
+    w.close()
+
+
+def _write_ytd(temp: Path, ytd_in: dict[str, tuple[int, str, str]], finals: list[tuple[str, str, str]]) -> None:
+    """The year-to-date state: per person the amounts after their last settled bill, and its date."""
+    state = {pid: (last, ytd) for pid, (_, last, ytd) in ytd_in.items()}
+    for pid, last, ytd in finals:
+        state[pid] = (last, ytd)
+    with temp.open("w", encoding="utf-8") as f:
+        f.write(f'{{"format": "{YTD_FORMAT}", "version": 1, "persons": {{')
+        for k, pid in enumerate(sorted(state)):
+            last, ytd = state[pid]
+            f.write(("," if k else "") + f"\n  {json.dumps(pid, ensure_ascii=False)}: ")
+            f.write(f'{{"last_service_date": "{last}", "ytd": {ytd}}}')
+        f.write("\n}}\n")
+
+
+__all__ = [
+    "BILL_COLUMNS",
+    "ITEM_COLUMNS",
+    "BatchOptions",
+    "BatchReport",
+    "run_batch",
+    "summary_table",
+]
