@@ -169,6 +169,7 @@ CLEARING_COLUMNS = (
 )
 
 YTD_FORMAT = "medins-ytd"
+EMPTY_YTD = YearToDate()
 BATCH_SIZE = 128
 
 
@@ -539,7 +540,11 @@ class Settler:
         for r_start, r_end, r_row, count in runs:
             records = self.items.read(r_start, r_end)  # type: ignore[union-attr]
             if len(records) != count:
-                raise SettlementBug(f"items rows {r_row}+{count}: re-read {len(records)} records")
+                raise TableError(
+                    t("明细文件在运行中被修改", "the items file changed while it was being read"),
+                    f"items rows {r_row}–{r_row + count - 1}",
+                    t("请在文件不再变动时重新运行", "run again once the file no longer changes"),
+                )
             items.extend(zip(range(r_row, r_row + count), records, strict=True))
         out, rejects, ytd_after, day = self._one(row, values, items, ytd_json)
         if out is not None:
@@ -592,11 +597,11 @@ class Settler:
                     "no item lines (ITEMS has no row with this bill_id) and no total",
                 )(lang),
             )
-        if ytd_json is not None:
-            data["ytd"] = YearToDate.model_validate_json(ytd_json)
+        # an explicit empty state: the model's default would be deep-copied for every new person
+        data["ytd"] = YearToDate.model_validate_json(ytd_json) if ytd_json is not None else EMPTY_YTD
         try:
             case = parse_case(data, "bill")
-            s = estimate(case, self.rules)
+            s = estimate(case, self.rules, explain=False)  # the same amounts, without the trail's text
         except MedinsError as exc:
             where = exc.where[len("bill: ") :] if exc.where.startswith("bill: ") else exc.where
             where = "" if where == "bill" else where
@@ -742,7 +747,9 @@ def _worker_main(cfg: WorkerConfig, inbox: Any, outbox: Any) -> None:
             outbox.put(("results", settler.run(tasks)))
         settler.close()
         outbox.put(("done", settler.agg))
-    except BaseException as exc:  # sent to the main process, which stops the run
+    except MedinsError as exc:  # a file problem: the main process stops the run with this message
+        outbox.put(("medins", (exc.text, exc.where, exc.fix)))
+    except BaseException as exc:  # a defect: sent to the main process, which stops the run
         outbox.put(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
 
 
@@ -1298,6 +1305,8 @@ def _settle_in_workers(
         elif kind == "done":
             agg.merge(payload)
             finished += 1
+        elif kind == "medins":
+            raise TableError(*payload)
         else:
             name, message, tb = payload
             if name == "SettlementBug":

@@ -158,8 +158,8 @@ class YearToDate(Frozen):
 
     year: int | None = None
     admissions: int = Field(0, ge=0)
-    inpatient: Accum = Accum()
-    outpatient: Accum = Accum()
+    inpatient: Accum = Field(default_factory=Accum)
+    outpatient: Accum = Field(default_factory=Accum)
     chronic: dict[str, Accum] = Field(default_factory=dict)
     tier2_base: Money = Decimal(0)
     tier2_fund: Money = Decimal(0)
@@ -180,7 +180,7 @@ class Case(Frozen):
     visit: Visit
     items: list[Item] | None = None
     summary: Summary | None = None
-    ytd: YearToDate = YearToDate()
+    ytd: YearToDate = Field(default_factory=YearToDate)
 
     @model_validator(mode="after")
     def _one_bill(self) -> Case:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -24,9 +24,12 @@ def _decimal(value: Any) -> Decimal:
         result = Decimal(repr(value))
     elif isinstance(value, str):
         try:
-            result = parse_money(value)
-        except ValueError:
-            raise PydanticCustomError("decimal_parsing", "Input should be a number") from None
+            result = Decimal(value)  # the common case: a plain decimal string
+        except InvalidOperation:
+            try:
+                result = parse_money(value)  # 1,234.50 / ¥12 / 12元
+            except ValueError:
+                raise PydanticCustomError("decimal_parsing", "Input should be a number") from None
     else:
         raise PydanticCustomError("decimal_type", "Input should be a number")
     if not result.is_finite():

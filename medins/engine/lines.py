@@ -75,19 +75,47 @@ def _find_drug(index: DrugIndex, item: Item, where: str) -> Drug | None:
     )
 
 
-def resolve_item(
-    item: Item,
-    catalogue: Catalogue,
-    settings: CatalogueSettings,
-    drugs: DrugIndex,
-    local: dict[str, LocalItem],
-    where: str,
-) -> Resolved | None:
-    """Find the item in the treatment place's catalogue: national drug list, then local items."""
-    overrides = {o.code: o.pre_self_pay for o in settings.overrides}
-    ceilings = {(c.code, _norm(c.spec) if c.spec else None): c.price for c in settings.ceilings}
-    ratios = settings.pre_self_pay
-    found_local = local.get(item.code or "") or (local.get(item.name or "") if not item.code else None)
+@dataclass(frozen=True, slots=True)
+class CatalogueIndex:
+    """A treatment place's catalogue and settings, indexed once for the lines of many bills."""
+
+    catalogue: Catalogue
+    settings: CatalogueSettings
+    local: dict[str, LocalItem]
+    overrides: dict[str, Decimal]
+    ceilings: dict[tuple[str, str | None], Decimal]
+
+    @classmethod
+    def build(cls, catalogue: Catalogue, settings: CatalogueSettings) -> CatalogueIndex:
+        local: dict[str, LocalItem] = {}
+        for li in catalogue.items:
+            local[li.code] = li
+            local.setdefault(li.name, li)
+        return cls(
+            catalogue,
+            settings,
+            local,
+            {o.code: o.pre_self_pay for o in settings.overrides},
+            {(c.code, _norm(c.spec) if c.spec else None): c.price for c in settings.ceilings},
+        )
+
+
+# Keyed by identity; the index holds its catalogue and settings, so an id is never reused while cached.
+_INDEXES: dict[tuple[int, int], CatalogueIndex] = {}
+
+
+def catalogue_index(catalogue: Catalogue, settings: CatalogueSettings) -> CatalogueIndex:
+    key = (id(catalogue), id(settings))
+    index = _INDEXES.get(key)
+    if index is None:
+        index = _INDEXES[key] = CatalogueIndex.build(catalogue, settings)
+    return index
+
+
+def resolve_item(item: Item, index: CatalogueIndex, drugs: DrugIndex, where: str) -> Resolved | None:
+    """Find the item in the treatment place's catalogue: local items, then the national drug list."""
+    overrides, ceilings, ratios = index.overrides, index.ceilings, index.settings.pre_self_pay
+    found_local = index.local.get(item.code or "") or (index.local.get(item.name or "") if not item.code else None)
     if found_local is not None:
         kind = found_local.kind
         pre = found_local.pre_self_pay if found_local.pre_self_pay is not None else getattr(ratios, kind)
@@ -105,15 +133,16 @@ def resolve_item(
     if drug.herbal == "excluded":
         cls = "C"
     elif drug.herbal == "paid":
-        cls = settings.herbal_pieces_class
+        cls = index.settings.herbal_pieces_class
     else:
         cls = drug.drug_class or "C"
     ceiling, note = _drug_ceiling(drug, item.spec)
-    local_ceiling = ceilings.get((drug.code, _norm(item.spec) if item.spec else None)) or ceilings.get(
-        (drug.code, None)
-    )
-    if local_ceiling is not None:
-        ceiling, note = local_ceiling, None
+    if ceilings:
+        local_ceiling = ceilings.get((drug.code, _norm(item.spec) if item.spec else None)) or ceilings.get(
+            (drug.code, None)
+        )
+        if local_ceiling is not None:
+            ceiling, note = local_ceiling, None
     return Resolved(drug.code, "drug", cls, overrides.get(drug.code, ratios.drug), ceiling, drug.restriction, note)
 
 
@@ -175,14 +204,8 @@ def classify_items(
     warn: Callable[[str, object], None],
 ) -> list[Line]:
     """Classify every line of an itemised bill."""
-    local: dict[str, LocalItem] = {}
-    for li in catalogue.items:
-        local[li.code] = li
-        local.setdefault(li.name, li)
-    return [
-        split_line(i, item, resolve_item(item, catalogue, settings, drugs, local, f"items[{i}]"), warn)
-        for i, item in enumerate(items)
-    ]
+    index = catalogue_index(catalogue, settings)
+    return [split_line(i, item, resolve_item(item, index, drugs, f"items[{i}]"), warn) for i, item in enumerate(items)]
 
 
 def classify_summary(summary: Summary, settings: CatalogueSettings, warn: Callable[[str, object], None]) -> Line:

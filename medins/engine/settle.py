@@ -36,6 +36,8 @@ class Trail:
     def cite(self, items: list[Cited] | tuple[Cited, ...]) -> tuple[str, ...]:
         for c in items:
             self.cited.setdefault((c.region, c.role, c.id), c)
+        if not self.on:
+            return ()
         return tuple(dict.fromkeys(f"{c.region}:{c.id}" for c in items))
 
 
@@ -446,8 +448,8 @@ def _tier2(
         fund_used=ytd.tier2_fund,
         base_used=ytd.tier2_base,
     )
-    if section.deductible:
-        if trail.on:
+    if trail.on:
+        if section.deductible:
             trail.step(
                 "tier2_deductible",
                 t(f"{name[0]}起付线", f"{name[1]} deductible"),
@@ -455,21 +457,18 @@ def _tier2(
                 result.deductible,
                 src,
             )
-    for seg in result.segments:
-        if trail.on:
+        for seg in result.segments:
             trail.step(
                 "tier2_band", t(f"{name[0]}按比例支付", f"{name[1]} pays its ratio"), seg.formula(), fen(seg.pay), src
             )
-    if result.capped:
-        if trail.on:
+        if result.capped:
             trail.step(
                 "tier2_cap",
                 t(f"{name[0]}达到年度封顶", f"{name[1]} annual cap reached"),
-                f"cap {show(section.cap)}",
+                f"cap {show(section.cap)}",  # type: ignore[arg-type]
                 result.paid,
                 src,
-            )  # type: ignore[arg-type]
-    if trail.on:
+            )
         trail.step("tier2_fund", t(f"{name[0]}支付", f"{name[1]} pays"), show(result.paid), result.paid, src)
     return result.paid, base
 
