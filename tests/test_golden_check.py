@@ -201,7 +201,7 @@ def test_check_exits_1_with_one_line(runner: CliRunner, tmp_path: Path, filing: 
 
 # ----------------------------------------------------------------------------- filing requirements
 
-# The same in rules/130100/standards.toml and rules/110000/standards.toml, [filing.categories].
+# The same in every shipped standards.toml, [filing.categories].
 REQUIRED = {
     "relocated_retiree": (["insurance_credential", "filing_form"], ["hukou", "residence_proof", "promise"], None),
     "long_term_resident": (["insurance_credential", "filing_form"], ["residence_proof", "promise"], None),
@@ -212,7 +212,7 @@ REQUIRED = {
 }
 
 
-@pytest.mark.parametrize("insured", ["130100", "110000"])
+@pytest.mark.parametrize("insured", ["110000", "130100", "230400", "310000", "330400"])
 @pytest.mark.parametrize("category", CATEGORIES)
 def test_filing_requirements_json(runner: CliRunner, insured: str, category: str) -> None:
     result = runner.invoke(
