@@ -128,18 +128,26 @@ def test_assistance_follows_the_national_guidance(code: str) -> None:
 # --- illustrative packs: the note a user reads states the values the pack uses -------------------
 NOTED = {
     # 110000 illustrative-beijing: "职工住院起付线1300元（再次650元），三级医院在职 起付线–3万85%、3万–4万90%、4万–10万95%"
-    "110000": lambda s: (rate(in_force(s.employee.inpatient, ON, "", ""), "in_service", 3).deductible == D(1300)
-                         and [b.ratio for b in rate(in_force(s.employee.inpatient, ON, "", ""), "in_service", 3).bands]
-                         == [D("0.85"), D("0.90"), D("0.95")]),
+    "110000": lambda s: (
+        rate(in_force(s.employee.inpatient, ON, "", ""), "in_service", 3).deductible == D(1300)
+        and [b.ratio for b in rate(in_force(s.employee.inpatient, ON, "", ""), "in_service", 3).bands]
+        == [D("0.85"), D("0.90"), D("0.95")]
+    ),
     # 330400 illustrative-jiaxing: "居民住院起付线300/600/900元、85/75/65%"
-    "330400": lambda s: [rate(in_force(s.resident.inpatient, ON, "", ""), "general", lv).deductible for lv in (1, 2, 3)]
-    == [D(300), D(600), D(900)],
+    "330400": lambda s: (
+        [rate(in_force(s.resident.inpatient, ON, "", ""), "general", lv).deductible for lv in (1, 2, 3)]
+        == [D(300), D(600), D(900)]
+    ),
     # 230400 illustrative-hegang: "大病保险起付线1.2万元、1.2万–5万60%、5万–10万65%、10万以上75%、封顶35万元"
-    "230400": lambda s: (in_force(s.resident.tier2, ON, "", "").deductible == D(12000)
-                         and in_force(s.resident.tier2, ON, "", "").cap == D(350000)),
+    "230400": lambda s: (
+        in_force(s.resident.tier2, ON, "", "").deductible == D(12000)
+        and in_force(s.resident.tier2, ON, "", "").cap == D(350000)
+    ),
     # 130100 illustrative-hebei: "居民住院一、二、三级起付线200/500/1000元、比例85%/75%/60%"
-    "130100": lambda s: [rate(in_force(s.resident.inpatient, ON, "", ""), "general", lv).bands[0].ratio
-                         for lv in (1, 2, 3)] == [D("0.85"), D("0.75"), D("0.60")],
+    "130100": lambda s: (
+        [rate(in_force(s.resident.inpatient, ON, "", ""), "general", lv).bands[0].ratio for lv in (1, 2, 3)]
+        == [D("0.85"), D("0.75"), D("0.60")]
+    ),
 }
 
 
