@@ -13,6 +13,15 @@ from medins.money import parse_money
 
 
 def _decimal(value: Any) -> Decimal:
+    if type(value) is str:  # the common case first: a plain decimal string from TOML, CSV or a flag
+        try:
+            result = Decimal(value)
+        except InvalidOperation:
+            pass
+        else:
+            if result.is_finite():
+                return result
+            raise PydanticCustomError("not_finite", "nan and inf are not amounts")
     if isinstance(value, bool):
         raise PydanticCustomError("decimal_type", "Input should be a number")
     if isinstance(value, Decimal):

@@ -6,7 +6,7 @@ amount = fully self-paid + over-ceiling + pre-self-pay + in-scope, to the fen, f
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from medins.case_model import Item, Summary
@@ -84,6 +84,10 @@ class CatalogueIndex:
     local: dict[str, LocalItem]
     overrides: dict[str, Decimal]
     ceilings: dict[tuple[str, str | None], Decimal]
+    # what resolve_item found, by (drug index, code, name, dosage form, spec): bills repeat their items
+    resolved: dict[tuple[int, str | None, str | None, str | None, str | None], tuple[DrugIndex, Resolved | None]] = (
+        field(default_factory=dict)
+    )
 
     @classmethod
     def build(cls, catalogue: Catalogue, settings: CatalogueSettings) -> CatalogueIndex:
@@ -112,8 +116,23 @@ def catalogue_index(catalogue: Catalogue, settings: CatalogueSettings) -> Catalo
     return index
 
 
+RESOLVED_CACHE_LIMIT = 200_000  # distinct items remembered per catalogue index
+
+
 def resolve_item(item: Item, index: CatalogueIndex, drugs: DrugIndex, where: str) -> Resolved | None:
     """Find the item in the treatment place's catalogue: local items, then the national drug list."""
+    key = (id(drugs), item.code, item.name, item.dosage_form, item.spec)
+    cache = index.resolved
+    hit = cache.get(key)
+    if hit is not None and hit[0] is drugs:  # the entry keeps its index alive, so the id is its own
+        return hit[1]
+    found = _resolve(item, index, drugs, where)
+    if len(cache) < RESOLVED_CACHE_LIMIT:
+        cache[key] = (drugs, found)
+    return found
+
+
+def _resolve(item: Item, index: CatalogueIndex, drugs: DrugIndex, where: str) -> Resolved | None:
     overrides, ceilings, ratios = index.overrides, index.ceilings, index.settings.pre_self_pay
     found_local = index.local.get(item.code or "") or (index.local.get(item.name or "") if not item.code else None)
     if found_local is not None:
