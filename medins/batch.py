@@ -519,7 +519,7 @@ class Settler:
         self.bill_names = bcols.names
         self.item_names = cfg.items.columns.names if cfg.items else {}
         self.with_name = "person_name" in bcols.index
-        self.state: dict[str, tuple[YearToDate | str | None, str | None]] = {}
+        self.state: dict[str, tuple[str | None, str | None]] = {}
         self.agg = Aggregates()
         self._groups: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -534,7 +534,7 @@ class Settler:
 
     def settle(self, task: Task) -> tuple[Any, ...]:
         b, row, start, end, runs, pid, first, last, ytd_in = task
-        # within a worker a person's amounts stay objects; JSON only crosses process boundaries
+        # a person's amounts wait between their bills as compact JSON: objects would hold far more memory
         ytd, last_day = (ytd_in, None) if first else self.state.pop(pid)
         values = self.bills.read(start, end)[0]
         items: list[tuple[int, list[str]]] = []
@@ -549,16 +549,16 @@ class Settler:
             items.extend(zip(range(r_row, r_row + count), records, strict=True))
         out, rejects, ytd_after, day = self._one(row, values, items, ytd)
         if out is not None:
-            ytd, last_day = ytd_after, day
+            ytd, last_day = ytd_after.model_dump_json(), day  # type: ignore[union-attr]
         final = None
         if not last:
             self.state[pid] = (ytd, last_day)
         elif self.cfg.want_state and last_day is not None:
-            final = (pid, last_day, ytd if isinstance(ytd, str) else ytd.model_dump_json())  # type: ignore[union-attr]
+            final = (pid, last_day, ytd)
         return b, out, rejects, len(items) if out is not None else 0, final
 
     def _one(
-        self, row: int, values: list[str], items: list[tuple[int, list[str]]], ytd: YearToDate | str | None
+        self, row: int, values: list[str], items: list[tuple[int, list[str]]], ytd_json: str | None
     ) -> tuple[list[str] | None, list[Reject], YearToDate | None, str | None]:
         from medins.api import estimate, parse_case
 
@@ -599,11 +599,7 @@ class Settler:
                 )(lang),
             )
         # an explicit empty state: the model's default would be deep-copied for every new person
-        if ytd is None:
-            ytd = EMPTY_YTD
-        elif isinstance(ytd, str):
-            ytd = YearToDate.model_validate_json(ytd)  # from --ytd-in
-        data["ytd"] = ytd
+        data["ytd"] = YearToDate.model_validate_json(ytd_json) if ytd_json is not None else EMPTY_YTD
         try:
             case = parse_case(data, "bill")
             s = estimate(case, self.rules, explain=False)  # the same amounts, without the trail's text
