@@ -34,10 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from medins import regions
+from medins.api import estimate, load_rules, parse_case
 from medins.case_model import YearToDate
 from medins.engine.eligibility import add_months
 from medins.errors import MedinsError, SettlementBug, t
 from medins.i18n import LABELS, Lang, Text, label
+from medins.loader import parse_model, resolve_rules_dir
 from medins.money import FEN, RATIO_PLACES, ZERO, show
 from medins.tabular import (
     MARK,
@@ -502,8 +504,6 @@ class Settler:
     """Settles tasks: reads a bill's records, builds the case, settles it, keeps persons' amounts."""
 
     def __init__(self, cfg: WorkerConfig) -> None:
-        from medins.api import load_rules
-
         self.cfg = cfg
         self.lang = cfg.lang
         self.rules = load_rules(cfg.rules_dir)
@@ -560,8 +560,6 @@ class Settler:
     def _one(
         self, row: int, values: list[str], items: list[tuple[int, list[str]]], ytd_json: str | None
     ) -> tuple[list[str] | None, list[Reject], YearToDate | None, str | None]:
-        from medins.api import estimate, parse_case
-
         lang = self.lang
         if len(values) < self.bill_width:
             values += [""] * (self.bill_width - len(values))
@@ -893,8 +891,6 @@ def _open_table(
 
 def _load_ytd(path: Path) -> dict[str, tuple[int, str, str]]:
     """``--ytd-in``: person → (last service day, its ISO date, year-to-date JSON)."""
-    from medins.loader import parse_model
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -953,9 +949,6 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
     A file that cannot be used raises a ``MedinsError`` (exit 1) and leaves no output behind; a bad
     row is rejected and the run goes on.
     """
-    from medins.api import load_rules
-    from medins.loader import resolve_rules_dir
-
     _check_paths(opts)
     lang = opts.lang
     rules_root = resolve_rules_dir(opts.rules_dir).resolve()

@@ -384,6 +384,7 @@ class RuleSet:
     root: Path
     packs: dict[str, RegionPack]
     _drug_lists: dict[str, DrugIndex] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # the engine's indexes of these rules
 
     def pack(self, code: str, role: str, where: str) -> RegionPack:
         pack = self.packs.get(code)

@@ -13,32 +13,23 @@ from medins.money import parse_money
 
 
 def _decimal(value: Any) -> Decimal:
-    if type(value) is str:  # the common case first: a plain decimal string from TOML, CSV or a flag
+    if isinstance(value, str):  # first: the common case, text from CSV, flags or JSON
         try:
-            result = Decimal(value)
+            result = Decimal(value)  # a plain decimal string
         except InvalidOperation:
-            pass
-        else:
-            if result.is_finite():
-                return result
-            raise PydanticCustomError("not_finite", "nan and inf are not amounts")
-    if isinstance(value, bool):
+            try:
+                result = parse_money(value)  # 1,234.50 / ¥12 / 12元
+            except ValueError:
+                raise PydanticCustomError("decimal_parsing", "Input should be a number") from None
+    elif isinstance(value, bool):
         raise PydanticCustomError("decimal_type", "Input should be a number")
-    if isinstance(value, Decimal):
+    elif isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, float):
         # TOML is parsed with parse_float=Decimal; a float here comes from Python callers.
         result = Decimal(repr(value))
-    elif isinstance(value, str):
-        try:
-            result = Decimal(value)  # the common case: a plain decimal string
-        except InvalidOperation:
-            try:
-                result = parse_money(value)  # 1,234.50 / ¥12 / 12元
-            except ValueError:
-                raise PydanticCustomError("decimal_parsing", "Input should be a number") from None
     else:
         raise PydanticCustomError("decimal_type", "Input should be a number")
     if not result.is_finite():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from medins.case_model import Item, Summary
 from medins.engine.result import Line
@@ -77,20 +78,19 @@ def _find_drug(index: DrugIndex, item: Item, where: str) -> Drug | None:
 
 @dataclass(frozen=True, slots=True)
 class CatalogueIndex:
-    """A treatment place's catalogue and settings, indexed once for the lines of many bills."""
+    """A treatment place's catalogue, settings and drug list, indexed once for the lines of many bills."""
 
     catalogue: Catalogue
     settings: CatalogueSettings
+    drugs: DrugIndex
     local: dict[str, LocalItem]
     overrides: dict[str, Decimal]
     ceilings: dict[tuple[str, str | None], Decimal]
-    # what resolve_item found, by (drug index, code, name, dosage form, spec): bills repeat their items
-    resolved: dict[tuple[int, str | None, str | None, str | None, str | None], tuple[DrugIndex, Resolved | None]] = (
-        field(default_factory=dict)
-    )
+    # what resolve_item found, by (code, name, dosage form, spec): bills repeat their items
+    resolved: dict[tuple[str | None, str | None, str | None, str | None], Resolved | None] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, catalogue: Catalogue, settings: CatalogueSettings) -> CatalogueIndex:
+    def build(cls, catalogue: Catalogue, settings: CatalogueSettings, drugs: DrugIndex) -> CatalogueIndex:
         local: dict[str, LocalItem] = {}
         for li in catalogue.items:
             local[li.code] = li
@@ -98,41 +98,43 @@ class CatalogueIndex:
         return cls(
             catalogue,
             settings,
+            drugs,
             local,
             {o.code: o.pre_self_pay for o in settings.overrides},
             {(c.code, _norm(c.spec) if c.spec else None): c.price for c in settings.ceilings},
         )
 
 
-# Keyed by identity; the index holds its catalogue and settings, so an id is never reused while cached.
-_INDEXES: dict[tuple[int, int], CatalogueIndex] = {}
+def catalogue_index(
+    cache: dict[Any, Any], catalogue: Catalogue, settings: CatalogueSettings, drugs: DrugIndex
+) -> CatalogueIndex:
+    """The index for these settings, kept in ``cache`` (the rule set's, so it lives and dies with it).
 
-
-def catalogue_index(catalogue: Catalogue, settings: CatalogueSettings) -> CatalogueIndex:
-    key = (id(catalogue), id(settings))
-    index = _INDEXES.get(key)
+    Keyed by identity: the index holds what its key names, so an id is never reused while cached.
+    """
+    key = ("catalogue_index", id(catalogue), id(settings), id(drugs))
+    index = cache.get(key)
     if index is None:
-        index = _INDEXES[key] = CatalogueIndex.build(catalogue, settings)
+        index = cache[key] = CatalogueIndex.build(catalogue, settings, drugs)
     return index
 
 
 RESOLVED_CACHE_LIMIT = 200_000  # distinct items remembered per catalogue index
 
 
-def resolve_item(item: Item, index: CatalogueIndex, drugs: DrugIndex, where: str) -> Resolved | None:
+def resolve_item(item: Item, index: CatalogueIndex, where: str) -> Resolved | None:
     """Find the item in the treatment place's catalogue: local items, then the national drug list."""
-    key = (id(drugs), item.code, item.name, item.dosage_form, item.spec)
+    key = (item.code, item.name, item.dosage_form, item.spec)
     cache = index.resolved
-    hit = cache.get(key)
-    if hit is not None and hit[0] is drugs:  # the entry keeps its index alive, so the id is its own
-        return hit[1]
-    found = _resolve(item, index, drugs, where)
+    if key in cache:
+        return cache[key]
+    found = _resolve(item, index, where)
     if len(cache) < RESOLVED_CACHE_LIMIT:
-        cache[key] = (drugs, found)
+        cache[key] = found
     return found
 
 
-def _resolve(item: Item, index: CatalogueIndex, drugs: DrugIndex, where: str) -> Resolved | None:
+def _resolve(item: Item, index: CatalogueIndex, where: str) -> Resolved | None:
     overrides, ceilings, ratios = index.overrides, index.ceilings, index.settings.pre_self_pay
     found_local = index.local.get(item.code or "") or (index.local.get(item.name or "") if not item.code else None)
     if found_local is not None:
@@ -146,7 +148,7 @@ def _resolve(item: Item, index: CatalogueIndex, drugs: DrugIndex, where: str) ->
             ceilings.get((found_local.code, None), found_local.ceiling),
             found_local.restriction or "",
         )
-    drug = _find_drug(drugs, item, where)
+    drug = _find_drug(index.drugs, item, where)
     if drug is None:
         return None
     if drug.herbal == "excluded":
@@ -215,16 +217,9 @@ def split_line(index: int, item: Item, found: Resolved | None, warn: Callable[[s
     return Line(index, name, found.code, found.kind, found.item_class, amount, ZERO, over, pre, amount - over - pre)
 
 
-def classify_items(
-    items: list[Item],
-    catalogue: Catalogue,
-    settings: CatalogueSettings,
-    drugs: DrugIndex,
-    warn: Callable[[str, object], None],
-) -> list[Line]:
+def classify_items(items: list[Item], index: CatalogueIndex, warn: Callable[[str, object], None]) -> list[Line]:
     """Classify every line of an itemised bill."""
-    index = catalogue_index(catalogue, settings)
-    return [split_line(i, item, resolve_item(item, index, drugs, f"items[{i}]"), warn) for i, item in enumerate(items)]
+    return [split_line(i, item, resolve_item(item, index, f"items[{i}]"), warn) for i, item in enumerate(items)]
 
 
 def classify_summary(summary: Summary, settings: CatalogueSettings, warn: Callable[[str, object], None]) -> Line:

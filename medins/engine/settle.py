@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from medins.case_model import Accum, Case, YearToDate
 from medins.engine.eligibility import check_eligibility
-from medins.engine.lines import classify_items, classify_summary
+from medins.engine.lines import catalogue_index, classify_items, classify_summary
 from medins.engine.result import Cited, Eligibility, Settlement, Step, Warning_
 from medins.engine.tiers import Banded, adjust_bands, pay_through_bands
 from medins.errors import CaseError, SettlementBug, t
@@ -162,7 +162,7 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
                     f"drug list {dl.edition} applies {dl.effective}–{dl.until or '…'}; the visit on {on} is outside it",
                 ),
             )
-        lines = classify_items(case.items, catalogue, settings, index, trail.warn)
+        lines = classify_items(case.items, catalogue_index(rules.cache, catalogue, settings, index), trail.warn)
     else:
         lines = [classify_summary(case.summary, settings, trail.warn)]  # type: ignore[arg-type]
     total = sum((ln.amount for ln in lines), ZERO)
