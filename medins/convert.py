@@ -9,6 +9,7 @@ disk atomically. Money stays ``Decimal`` throughout and is written as strings.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import re
@@ -140,23 +141,164 @@ def parse_payment_standards(text: str) -> list[dict[str, Any]]:
     return ceilings
 
 
+class SourceError(ValueError):
+    """A raw file that does not have the shape a converter expects; ``key`` is where, e.g. ``data.list[3].id``."""
+
+    def __init__(self, key: str, problem: str, zh: str | None = None) -> None:
+        self.key = key
+        self.problem = problem
+        self.zh = zh if zh is not None else problem
+        super().__init__(f"{key}: {problem}" if key else problem)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A raw value as a message quotes it, cut when long."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _text(value: object) -> str:
     """A source field as stripped text: None becomes ""."""
     return "" if value is None else str(value).strip()
 
 
-def _drug(record: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+_TEXT_FIELDS = (
+    "name",
+    "kindName",
+    "dosageForm",
+    "drugTypeName",
+    "categoryName",
+    "remark",
+    "paymentStandards",
+    "agreementPeriod",
+)
+_MAX_ID = 10**9
+
+
+def _check_record(record: object, key: str) -> None:
+    """A service record has an integer ``id``, a ``name``, text fields and a ``category`` object."""
+    if not isinstance(record, dict):
+        raise SourceError(
+            key, f"a record should be an object, got {_shown(record)}", f"记录应为对象，收到 {_shown(record)}"
+        )
+    if "id" not in record:
+        raise SourceError(f"{key}.id", "missing", "缺少")
+    rid = record["id"]
+    if not isinstance(rid, int) or isinstance(rid, bool) or not 0 < rid < _MAX_ID:
+        raise SourceError(
+            f"{key}.id",
+            f"should be a whole number from 1 to {_MAX_ID - 1}, got {_shown(rid)}",
+            f"应为 1 到 {_MAX_ID - 1} 的整数，收到 {_shown(rid)}",
+        )
+    for name in _TEXT_FIELDS:
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            raise SourceError(
+                f"{key}.{name}",
+                f"should be text, got {_shown(value)} (record id {rid})",
+                f"应为文本，收到 {_shown(value)}（记录 id {rid}）",
+            )
+    if not _text(record.get("name")):
+        raise SourceError(f"{key}.name", f"missing or empty (record id {rid})", f"缺少或为空（记录 id {rid}）")
+    kind = _text(record.get("kindName"))
+    if kind and kind not in _CLASSES:
+        raise SourceError(
+            f"{key}.kindName",
+            f"{_shown(kind)} is not a class: expected {' or '.join(_CLASSES)} (record id {rid})",
+            f"{_shown(kind)} 不是甲乙分类：应为 {' 或 '.join(_CLASSES)}（记录 id {rid}）",
+        )
+    category = record.get("category")
+    if category is not None:
+        if not isinstance(category, dict):
+            raise SourceError(
+                f"{key}.category",
+                f"should be an object, got {_shown(category)} (record id {rid})",
+                f"应为对象，收到 {_shown(category)}（记录 id {rid}）",
+            )
+        code = category.get("code")
+        if code is not None and not isinstance(code, str):
+            raise SourceError(
+                f"{key}.category.code",
+                f"should be text, got {_shown(code)} (record id {rid})",
+                f"应为文本，收到 {_shown(code)}（记录 id {rid}）",
+            )
+
+
+def _records(raw: object) -> list[dict[str, Any]]:
+    """The records of a service page, its shape checked: ``{"data": {"list": [...], "total": n}}``."""
+    if isinstance(raw, list):
+        bare = bool(raw) and all(isinstance(r, dict) for r in raw)
+        hint = ': a bare list of records? wrap it as {"data": {"list": [...]}}' if bare else ""
+        hint_zh = '：若是记录列表，请包装为 {"data": {"list": [...]}}' if bare else ""
+        raise SourceError(
+            "",
+            f"the top level is a list, not an object with data.list{hint}",
+            f"顶层是列表，而不是含 data.list 的对象{hint_zh}",
+        )
+    if not isinstance(raw, dict):
+        raise SourceError(
+            "",
+            f"the top level should be an object with data.list, got {_shown(raw)}",
+            f"顶层应为含 data.list 的对象，收到 {_shown(raw)}",
+        )
+    if raw.get("success") is False:
+        raise SourceError(
+            "success", f"the service reported failure: {raw.get('msg')!r}", f"服务返回失败：{raw.get('msg')!r}"
+        )
+    if "data" not in raw:
+        raise SourceError(
+            "data", "missing: expected the service's page with data.list", "缺少：应为含 data.list 的服务页面"
+        )
+    data = raw["data"]
+    if not isinstance(data, dict):
+        raise SourceError(
+            "data", f"should be an object with list, got {_shown(data)}", f"应为含 list 的对象，收到 {_shown(data)}"
+        )
+    if "list" not in data:
+        raise SourceError("data.list", "missing", "缺少")
+    records = data["list"]
+    if not isinstance(records, list):
+        raise SourceError(
+            "data.list", f"should be a list of records, got {_shown(records)}", f"应为记录列表，收到 {_shown(records)}"
+        )
+    if not records:
+        raise SourceError("data.list", "empty: the page holds no records (got [])", "为空：页面没有记录（收到 []）")
+    for i, record in enumerate(records):
+        _check_record(record, f"data.list[{i}]")
+    total = data.get("total")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool)):
+        raise SourceError(
+            "data.total", f"should be a whole number, got {_shown(total)}", f"应为整数，收到 {_shown(total)}"
+        )
+    if total is not None and total != len(records):
+        raise SourceError(
+            "data.total",
+            f"{len(records)} records but the service reports {total}",
+            f"有 {len(records)} 条记录，但服务报告共 {total} 条（页面不完整）",
+        )
+    ids = [record["id"] for record in records]
+    if len(set(ids)) != len(ids):
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        raise SourceError("data.list", f"repeated record ids {repeated}", f"记录 id 重复：{repeated}")
+    return records
+
+
+def _drug(record: Mapping[str, Any], prefix: str, key: str = "") -> dict[str, Any]:
     """One drug of the project's list from one service record.
 
     Fields map as documented in ``convert_nrdl``; a payment standard that cannot be parsed raises
-    ValueError naming the record.
+    SourceError naming the record.
     """
     category = record.get("category") or {}
     ceiling_text = _text(record.get("paymentStandards"))
     try:
         ceilings = parse_payment_standards(ceiling_text)
     except ValueError as exc:
-        raise ValueError(f"record id {record['id']}: {exc}") from exc
+        raise SourceError(
+            f"{key}.paymentStandards" if key else "",
+            f"record id {record['id']}: {exc}",
+            f"记录 id {record['id']}：支付标准无法解析：{ceiling_text!r}",
+        ) from exc
     section = _text(record.get("drugTypeName"))
     return {
         "code": f"{prefix}-{record['id']:04d}",
@@ -187,23 +329,14 @@ def convert_nrdl(
     One drug per record, in source order. ``code`` is the edition prefix and the record id
     (``NRDL2024-0001``); class comes from ``kindName`` (甲类 A, 乙类 B), ``herbal`` from the herbal
     pieces' sections; ceilings are parsed from ``paymentStandards``, whose text is kept. ``source``
-    defaults to the 2024 edition's, its note counting the records converted. Raise ValueError if the
-    service reports failure, the page is incomplete, an id repeats or a price does not parse.
+    defaults to the 2024 edition's, its note counting the records converted. A file that cannot be
+    read as JSON is a RuleError (``loader.read_json``); a SourceError (a ValueError) names the key
+    when the service reports failure, the page is incomplete or not the service's shape, an id
+    repeats or a price does not parse.
     """
-    raw = json.loads(Path(src).read_text(encoding="utf-8"), parse_float=Decimal)
-    if raw.get("success") is False:
-        raise ValueError(f"{src}: the service reported failure: {raw.get('msg')!r}")
-    data = raw["data"]
-    records = data["list"]
-    total = data.get("total")
-    if total is not None and total != len(records):
-        raise ValueError(f"{src}: {len(records)} records but the service reports {total}")
-    ids = [record["id"] for record in records]
-    if any(not isinstance(i, int) or isinstance(i, bool) for i in ids):
-        raise ValueError(f"{src}: record ids must be integers")
-    if len(set(ids)) != len(ids):
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        raise ValueError(f"{src}: repeated record ids {repeated}")
+    from medins.loader import read_json
+
+    records = _records(read_json(Path(src)))
     prefix = edition_prefix(edition)
     if source is None:
         source = {**NRDL_2024_SOURCE, "note": NRDL_2024_SOURCE["note"].format(count=len(records))}
@@ -213,7 +346,7 @@ def convert_nrdl(
         "effective": effective,
         "until": until,
         "source": dict(source),
-        "drugs": [_drug(record, prefix) for record in records],
+        "drugs": [_drug(record, prefix, f"data.list[{i}]") for i, record in enumerate(records)],
     }
 
 
@@ -315,30 +448,48 @@ def convert_areacodes(src: Path) -> list[dict[str, str]]:
     city ``XXXX00`` if in use, else the province; "" for 省级. Raise ValueError on a wrong header,
     a malformed code or level, or a code in use twice.
     """
-    with Path(src).open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
+    from medins.loader import read_text
+
+    reader = csv.reader(io.StringIO(read_text(Path(src), what="CSV"), newline=""))
+    by_code: dict[str, list[dict[str, str]]] = {}
+    line = 1
+    try:
         header = next(reader, None)
         if header != AREACODES_HEADER:
-            raise ValueError(f"{src}: unexpected header {header}")
-        by_code: dict[str, list[dict[str, str]]] = {}
-        for line, values in enumerate(reader, start=2):
+            raise SourceError("line 1", f"unexpected header {header}", f"表头不符：{header}")
+        for values in reader:
+            line = reader.line_num
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(AREACODES_HEADER):
-                raise ValueError(f"{src}, line {line}: {len(values)} fields")
+                raise SourceError(
+                    f"line {line}",
+                    f"{len(values)} fields, the header {len(AREACODES_HEADER)} (an unbalanced quote or comma?)",
+                    f"{len(values)} 个字段，表头 {len(AREACODES_HEADER)} 个（引号或逗号不成对？）",
+                )
             entry = dict(zip(AREACODES_HEADER, (v.strip() for v in values), strict=True))
+            bad = next((k for k, v in entry.items() if "\x00" in v), None)
+            if bad is not None:
+                raise SourceError(f"line {line}, {bad}", f"a NUL byte in {entry[bad]!r}", f"{entry[bad]!r} 含 NUL 字节")
             code = entry["代码"]
             if not re.fullmatch(r"[0-9]{6}", code):
-                raise ValueError(f"{src}, line {line}: bad code {code!r}")
+                raise SourceError(f"line {line}, 代码", f"bad code {code!r}", f"代码 {code!r} 无效")
             if entry["级别"] not in _LEVELS:
-                raise ValueError(f"{src}, line {line}: bad level {entry['级别']!r}")
+                raise SourceError(f"line {line}, 级别", f"bad level {entry['级别']!r}", f"级别 {entry['级别']!r} 无效")
+            for column in ("启用时间", "变更/弃用时间"):
+                if not re.fullmatch(r"([0-9]{4})?", entry[column]):
+                    raise SourceError(
+                        f"line {line}, {column}", f"{entry[column]!r} is not a year", f"{entry[column]!r} 不是年份"
+                    )
             by_code.setdefault(code, []).append(entry)
+    except csv.Error as exc:
+        raise SourceError(f"line {reader.line_num}", str(exc)) from None
 
     chosen: dict[str, tuple[Mapping[str, str], bool]] = {}
     for code, entries in by_code.items():
         in_use = [e for e in entries if e["状态"] == "在用"]
         if len(in_use) > 1:
-            raise ValueError(f"{src}: code {code} is in use twice")
+            raise SourceError(f"代码 {code}", "in use twice", "有两条在用记录")
         chosen[code] = (in_use[0], True) if in_use else (_latest(entries), False)
     codes_in_use = {code for code, (_, used) in chosen.items() if used}
 
@@ -381,35 +532,74 @@ def write_regions(rows: Iterable[Mapping[str, str]], out: Path) -> None:
     write_atomic(out, write)
 
 
-def convert_nrdl_file(src: Path, out: Path, edition: str = NRDL_2024_EDITION) -> int:
-    """Convert and write a drug list; return the number of drugs. Bad input is a RuleError."""
+def _write_error(out: Path, exc: OSError) -> Exception:
     from medins.errors import RuleError, t
-    from medins.rules_model import DrugList
+
+    detail = exc.strerror or str(exc)
+    blocking = next((d for d in out.parents if d.exists() and not d.is_dir()), None)
+    if blocking is not None:
+        detail = f"{blocking} is a file, not a folder"
+    return RuleError(
+        t(f"无法写入：{detail}", f"cannot write: {detail}"),
+        str(out),
+        t("请选择可写的文件位置", "choose a place you can write to"),
+    )
+
+
+def convert_nrdl_file(src: Path, out: Path, edition: str = NRDL_2024_EDITION) -> int:
+    """Convert and write a drug list; return the number of drugs.
+
+    Bad input is a RuleError naming the file and the key (``data.list[3].id``) and quoting the value;
+    an edition that is not a plain file name, and an output that cannot be written, too.
+    """
+    from medins.errors import RuleError, t
+    from medins.loader import parse_model
+    from medins.rules_model import DrugList, check_edition
 
     try:
-        data = convert_nrdl(src, edition=edition)
-        DrugList.model_validate(data)
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        check_edition(edition)
+    except ValueError:
         raise RuleError(
-            t(f"无法转换药品目录：{exc}", f"cannot convert the drug list: {exc}"),
-            str(src),
-            t("应为国家医保药品目录服务返回的 JSON（data.list）", "expected the national service's JSON (data.list)"),
+            t(f"{edition!r} 不是药品目录版本名", f"{edition!r} is not a drug-list edition name"),
+            "--edition",
+            t("用不含 /、\\ 或 .. 的名称，如 nrdl-2024", "give a name without /, \\ or .., e.g. nrdl-2024"),
         ) from None
-    write_drug_list(data, out)
+    try:
+        data = convert_nrdl(src, edition=edition)
+    except SourceError as exc:
+        raise RuleError(
+            t(f"无法转换药品目录：{exc.zh}", f"cannot convert the drug list: {exc.problem}"),
+            f"{src}: {exc.key}" if exc.key else str(src),
+            t(
+                '应为国家医保药品目录服务返回的 JSON：{"data": {"list": [记录…]}}',
+                'expected the national service\'s JSON: {"data": {"list": [records…]}}',
+            ),
+        ) from None
+    parse_model(data, DrugList, f"{src} -> {out}")
+    try:
+        write_drug_list(data, out)
+    except OSError as exc:
+        raise _write_error(out, exc) from None
     return len(data["drugs"])
 
 
 def convert_areacodes_file(src: Path, out: Path) -> int:
-    """Convert and write the region table; return the number of codes. Bad input is a RuleError."""
+    """Convert and write the region table; return the number of codes.
+
+    Bad input is a RuleError naming the file and the line and column, quoting the value.
+    """
     from medins.errors import RuleError, t
 
     try:
         rows = convert_areacodes(src)
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+    except SourceError as exc:
         raise RuleError(
-            t(f"无法转换行政区划代码：{exc}", f"cannot convert the area codes: {exc}"),
-            str(src),
+            t(f"无法转换行政区划代码：{exc.zh}", f"cannot convert the area codes: {exc.problem}"),
+            f"{src}: {exc.key}" if exc.key else str(src),
             t("应为含表头 代码,一级行政区,... 的 CSV", "expected the CSV with header 代码,一级行政区,..."),
         ) from None
-    write_regions(rows, out)
+    try:
+        write_regions(rows, out)
+    except OSError as exc:
+        raise _write_error(out, exc) from None
     return len(rows)

@@ -8,6 +8,7 @@ A rules directory holds one folder per pooling region, named by its 6-digit code
 from __future__ import annotations
 
 import difflib
+import errno
 import json
 import os
 import re
@@ -25,8 +26,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from medins import regions
 from medins.errors import CaseError, MedinsError, RuleError, t
 from medins.i18n import Text
+from medins.money import MAX_AMOUNT
 from medins.rules_model import Catalogue, Drug, DrugList, Standards
 from medins.types import Dated
 
@@ -57,6 +60,15 @@ def resolve_rules_dir(option: str | os.PathLike[str] | None) -> Path:
     if chosen is None:
         return shipped_rules_dir()
     path = Path(chosen)
+    if path.is_file():
+        raise RuleError(
+            t("规则目录应为文件夹，这是一个文件", "the rules directory is a file, not a folder"),
+            str(path),
+            t(
+                "请用 --rules 或 MEDINS_RULES 指向含地区文件夹的目录",
+                "point --rules or MEDINS_RULES at a folder of region folders",
+            ),
+        )
     if not path.is_dir():
         raise RuleError(
             t("规则目录不存在", "rules directory does not exist"),
@@ -69,20 +81,73 @@ def resolve_rules_dir(option: str | os.PathLike[str] | None) -> Path:
     return path
 
 
-def read_toml(path: Path, cls: type[MedinsError] = RuleError) -> dict[str, Any]:
-    """Parse a TOML file with exact decimals; a syntax error names file, line and column."""
+MAX_DEPTH = 32
+"""How deeply tables and lists may nest in a rule, case or data file (real files nest under 10)."""
+
+
+def _too_deep(data: Any, limit: int = MAX_DEPTH) -> str | None:
+    """The key path of the first value nested deeper than ``limit``, or None; iterative, no recursion."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, loc = stack.pop()
+        if len(loc) > limit:
+            return key_path(loc) or "(top)"
+        if isinstance(value, dict):
+            stack.extend((v, (*loc, str(k))) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, (*loc, i)) for i, v in enumerate(value))
+    return None
+
+
+def _nested_error(path: Path, cls: type[MedinsError], at: str | None) -> MedinsError:
+    where = f"{path}: {at}" if at else str(path)
+    return cls(
+        t(f"嵌套过深（超过 {MAX_DEPTH} 层）", f"nested too deeply (more than {MAX_DEPTH} levels)"),
+        where,
+        t("检查括号是否成对，或文件是否选错", "check the brackets pair up, or that this is the right file"),
+    )
+
+
+def read_text(path: Path, cls: type[MedinsError] = RuleError, what: str = "text") -> str:
+    """A file's text as UTF-8 (a BOM allowed); other encodings and unreadable files are errors."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise cls(t("无法读取文件", "cannot read file"), str(path), t(str(exc), str(exc))) from None
+        if path.is_symlink() and not path.exists():
+            target = os.readlink(path)
+            text = (
+                t(f"符号链接循环（指向 {target!r}）", f"symbolic link loop (to {target!r})")
+                if exc.errno == errno.ELOOP
+                else t(f"符号链接指向不存在的文件 {target!r}", f"symbolic link to a missing file {target!r}")
+            )
+            raise cls(text, str(path), t("修复或删除该链接", "fix or remove the link")) from None
+        detail = exc.strerror or str(exc)
+        raise cls(t(f"无法读取文件：{detail}", f"cannot read file: {detail}"), str(path)) from None
+    if not raw.strip():
+        raise cls(t("文件为空", "the file is empty"), str(path), t(f"应为 {what} 文本", f"expected {what} text"))
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise cls(t("是 UTF-16 编码", "UTF-16 encoded, not UTF-8"), str(path), t("请另存为 UTF-8", "save it as UTF-8"))
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        bad = raw[exc.start : exc.start + 4].hex(" ")
         raise cls(
-            t("不是 UTF-8 编码", "not UTF-8 encoded"), str(path), t("请另存为 UTF-8", "save it as UTF-8")
+            t(f"不是 UTF-8 编码：第 {line} 行有字节 {bad}", f"not UTF-8: bytes {bad} on line {line}"),
+            f"{path}:{line}",
+            t("请另存为 UTF-8", "save it as UTF-8"),
         ) from None
+
+
+def read_toml(path: Path, cls: type[MedinsError] = RuleError) -> dict[str, Any]:
+    """Parse a TOML file with exact decimals; a syntax error names file, line and column.
+
+    Refused with ``cls``: an unreadable or empty file, text not in UTF-8, a syntax error, a number
+    too long to read, and tables or lists nested more than ``MAX_DEPTH`` deep.
+    """
+    text = read_text(path, cls, "TOML")
     try:
-        return tomllib.loads(text, parse_float=Decimal)
+        data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -93,6 +158,54 @@ def read_toml(path: Path, cls: type[MedinsError] = RuleError) -> dict[str, Any]:
             where,
             t("检查该行的引号、括号和等号", "check the quotes, brackets and = on that line"),
         ) from None
+    except RecursionError:
+        raise _nested_error(path, cls, None) from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise _long_number(path, cls) from None
+    deep = _too_deep(data)
+    if deep is not None:
+        raise _nested_error(path, cls, deep)
+    return data
+
+
+def _long_number(path: Path, cls: type[MedinsError]) -> MedinsError:
+    return cls(
+        t("数值过长（超过 4300 位），无法读取", "a number too long to read (more than 4300 digits)"),
+        str(path),
+        t("检查数值是否误粘贴", "check the number was not pasted in by mistake"),
+    )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_json(path: Path, cls: type[MedinsError] = RuleError) -> Any:
+    """Parse a JSON file with exact decimals (``parse_float=Decimal``); every fault is one ``cls`` error.
+
+    Refused: an unreadable or empty file, UTF-16 or other non-UTF-8 text, a syntax error (with line
+    and column), ``NaN``/``Infinity``, a number too long to read, and values nested more than
+    ``MAX_DEPTH`` deep. The shape of the value is the caller's to check.
+    """
+    text = read_text(path, cls, "JSON")
+    try:
+        data = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise cls(
+            t(f"JSON 语法错误：{exc.msg}", f"invalid JSON: {exc.msg}"),
+            f"{path}:{exc.lineno}:{exc.colno}",
+            t("检查该处的引号、括号和逗号", "check the quotes, brackets and commas there"),
+        ) from None
+    except RecursionError:
+        raise _nested_error(path, cls, None) from None
+    except ValueError as exc:
+        if "is not a number JSON allows" in str(exc):
+            raise cls(t(f"不是有效数值：{exc}", f"not a valid number: {exc}"), str(path)) from None
+        raise _long_number(path, cls) from None
+    deep = _too_deep(data)
+    if deep is not None:
+        raise _nested_error(path, cls, deep)
+    return data
 
 
 # ------------------------------------------------------------------ validation errors
@@ -144,10 +257,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "decimal_type": ("应为数字", "should be a number"),
     "not_finite": ("nan 和 inf 不是有效金额或比例", "nan and inf are not valid amounts or ratios"),
     "greater_than_equal": ("不能小于 {ge}", "must be at least {ge}"),
-    "less_than_equal": (
-        "不能大于 {le}（比例写成 0 到 1 之间的小数，如 0.85）",
-        "must be at most {le} (write ratios as 0-1, e.g. 0.85)",
-    ),
+    "less_than_equal": ("不能大于 {le}", "must be at most {le}"),
     "greater_than": ("必须大于 {gt}", "must be greater than {gt}"),
     "date_from_datetime_parsing": ("应为日期 YYYY-MM-DD", "should be a date YYYY-MM-DD"),
     "date_parsing": ("应为日期 YYYY-MM-DD", "should be a date YYYY-MM-DD"),
@@ -155,7 +265,13 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "string_type": ("应为文本", "should be text"),
     "int_type": ("应为整数", "should be a whole number"),
     "int_parsing": ("应为整数", "should be a whole number"),
+    "int_from_float": ("应为整数", "should be a whole number"),
+    "float_type": ("应为数字", "should be a number"),
+    "float_parsing": ("应为数字", "should be a number"),
     "bool_type": ("应为 true 或 false", "should be true or false"),
+    "bool_parsing": ("应为 true 或 false", "should be true or false"),
+    "string_too_short": ("不能为空", "must not be empty"),
+    "too_long": ("最多 {max_length} 项", "at most {max_length} entries"),
     "list_type": ("应为列表", "should be a list"),
     "dict_type": ("应为表", "should be a table"),
     "model_type": ("应为表", "should be a table"),
@@ -244,14 +360,71 @@ _CUSTOM: dict[str, tuple[str, str, str, str, str]] = {
         "添加费用明细或汇总",
         "add the bill lines or its summary",
     ),
-    "source_incomplete": ("", "来源信息不完整：{missing}", "a {confidence} source needs {missing}", "", ""),
+    "source_incomplete": (
+        "",
+        "{confidence} 来源缺少 {missing}",
+        "a source marked {confidence} needs {missing}",
+        "",
+        "",
+    ),
     "adjustment_value": (
         "value",
-        "调整方式与取值不符",
-        "the adjustment's value does not fit its mode",
+        "调整方式 {mode} 与取值 {value} 不符",
+        "the adjustment's value {value} does not fit its mode {mode}",
         "none 不填 value；其他方式 value 大于 0",
         "mode none takes no value; other modes need a value above 0",
     ),
+    "edition_name": (
+        "",
+        "{value} 不是药品目录版本名（不能含 /、\\ 或 ..）",
+        "{value} is not a drug-list edition name (no /, \\ or ..)",
+        "写 drug-lists/ 中文件的名称，不带 .json，如 nrdl-2024",
+        "give the name of a file in drug-lists/ without .json, e.g. nrdl-2024",
+    ),
+    "rule_amount_places": (
+        "",
+        "{value} 的小数超过两位",
+        "{value} has more than 2 decimals",
+        "金额精确到分，如 1000 或 1000.50",
+        "amounts are to the fen, e.g. 1000 or 1000.50",
+    ),
+    "income_reference_missing": (
+        "income_reference",
+        "{categories} 按收入比例计算起付线（deductible_share），但没有 income_reference",
+        "deductible_share of {categories} needs the section's income_reference",
+        "填写 income_reference（上年居民人均可支配收入），或改用 deductible",
+        "give income_reference (last year's per-capita disposable income), or use deductible",
+    ),
+    "date_with_time": (
+        "",
+        "{value} 带有时刻",
+        "{value} has a time of day",
+        "只写日期，如 {day}",
+        "write the date only, e.g. {day}",
+    ),
+    "date_digits": (
+        "",
+        "{value} 是数字，不是日期",
+        "{value} is a number, not a date",
+        "写成 {day}",
+        "write it as {day}",
+    ),
+    "date_number": (
+        "",
+        "{value} 是数字，不是日期",
+        "{value} is a number, not a date",
+        "写成 YYYY-MM-DD，如 2025-01-01",
+        "write YYYY-MM-DD, e.g. 2025-01-01",
+    ),
+    "source_url": (
+        "",
+        "{value} 不是网址",
+        "{value} is not a web address",
+        "写出处的完整网址，如 https://www.nhsa.gov.cn/…",
+        "give the full address of the text, e.g. https://www.nhsa.gov.cn/…",
+    ),
+    "date_text": ("", "{value} 不是日期 YYYY-MM-DD", "{value} is not a date YYYY-MM-DD", "", ""),
+    "date_invalid": ("", "{value} 不是日历上的日期", "{value} is not a day of the calendar", "", ""),
     "deductible_twice": (
         "",
         "同时给出了 deductible 和 deductible_share",
@@ -262,53 +435,124 @@ _CUSTOM: dict[str, tuple[str, str, str, str, str]] = {
 }
 
 
+class _Blank(dict[str, str]):
+    """Format values where a message's field the error did not give stays empty."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value as a message quotes it: text in quotes, numbers and dates as written, long values cut."""
+    if isinstance(value, bool):
+        shown = "true" if value else "false"
+    elif isinstance(value, Decimal) and not value.is_finite():
+        shown = {"NaN": "nan", "sNaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}.get(str(value), str(value))
+    elif isinstance(value, (Decimal, int, date)):
+        shown = str(value)
+    elif isinstance(value, str):
+        shown = repr(value)
+    else:
+        try:
+            shown = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            shown = f"<{type(value).__name__}>"  # a value nested too deeply to print
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _got(value: Any) -> Text:
+    return t(f"（收到 {_shown(value)}）", f" (got {_shown(value)})")
+
+
+# Names pydantic gives the members of a union (``str | list[str]``) in an error's location.
+_UNION_TAGS = re.compile(r"(str|int|float|bool|decimal|date|datetime|none|constrained-[a-z]+|lax-or-strict)")
+
+
+def _key_loc(loc: tuple[str | int, ...], etype: str, data: Any = None) -> tuple[str | int, ...]:
+    """An error's location as keys of the file: the names pydantic adds for union members dropped.
+
+    With the data validated, a part is kept when it is a key (or index) of the value reached so far,
+    or the missing key itself; without it, known member names are dropped.
+    """
+    out: list[str | int] = []
+    current, known = data, data is not None
+    for k, part in enumerate(loc):
+        is_key = isinstance(part, str) and isinstance(current, dict) and part in current
+        if not is_key and isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue
+        if not known:
+            if not (isinstance(part, str) and _UNION_TAGS.fullmatch(part)):
+                out.append(part)
+            continue
+        if (isinstance(part, int) and isinstance(current, list) and 0 <= part < len(current)) or (
+            isinstance(part, str) and isinstance(current, dict) and part in current
+        ):
+            out.append(part)
+            current = current[part]
+        elif isinstance(part, str) and isinstance(current, dict) and etype == "missing" and k == len(loc) - 1:
+            out.append(part)
+    return tuple(out)
+
+
 def validation_error(
-    exc: ValidationError, model: type[BaseModel], where: str, cls: type[MedinsError] = RuleError
+    exc: ValidationError,
+    model: type[BaseModel],
+    where: str,
+    cls: type[MedinsError] = RuleError,
+    data: Any = None,
 ) -> MedinsError:
-    """The first pydantic error as one bilingual line with the key path and a hint."""
+    """The first pydantic error as one bilingual line with the key path, the value quoted and a hint.
+
+    ``data``, the mapping validated, lets the key path leave out the names pydantic gives union
+    members (``source.str``).
+    """
     errors = exc.errors(include_url=False)
     # an unknown key explains the "missing" error a typo also causes: report it first
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
     etype = err["type"]
+    loc = _key_loc(tuple(err["loc"]), etype, data)
+    if etype == "extra_forbidden" and not loc and err["loc"]:
+        loc = (err["loc"][-1],)  # an unknown key whose name looks like a union member's (``date``)
     ctx = {k: v for k, v in (err.get("ctx") or {}).items()}
     fix: Text | None = None
     if etype == "extra_forbidden":
         owner = _model_at(model, loc[:-1])
         names = sorted((f.alias or n) for n, f in owner.model_fields.items()) if owner else []
         close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.5)
-        text = t("未知的键", "unknown key")
+        text = t(f"未知的键 {_shown(loc[-1])}", f"unknown key {_shown(loc[-1])}")
         if close:
             fix = t(f"是否应为 “{close[0]}”？", f"did you mean '{close[0]}'?")
         elif names:
             fix = t("可用的键：" + ", ".join(names), "valid keys: " + ", ".join(names))
     elif etype in ("literal_error", "enum"):
         expected = ctx.get("expected", "")
-        text = t(f"取值 {err.get('input')!r} 无效", f"invalid value {err.get('input')!r}")
+        shown = _shown(err.get("input"))
+        text = t(f"取值 {shown} 无效", f"invalid value {shown}")
         fix = t(f"可选：{expected.replace(' or ', ', ')}", f"expected one of {expected}")
     elif etype in _CUSTOM:
         suffix, zh, en, fix_zh, fix_en = _CUSTOM[etype]
-        safe = {k: str(v) for k, v in ctx.items()}
-        text = t(zh.format(**safe), en.format(**safe))
-        fix = t(fix_zh, fix_en) if fix_zh else None
+        safe = _Blank({k: str(v) for k, v in ctx.items()})
+        text = t(zh.format_map(safe), en.format_map(safe))
+        fix = t(fix_zh.format_map(safe), fix_en.format_map(safe)) if fix_zh else None
         if suffix:
             loc = (*loc, suffix)
     elif etype == "string_pattern_mismatch" and ctx.get("pattern") == r"^\d{6}$":
-        text = t(
-            f"地区代码应为6位数字（收到 {err.get('input')!r}）",
-            f"a region code has 6 digits (got {err.get('input')!r})",
-        )
+        text = t("地区代码应为6位数字", "a region code has 6 digits") + _got(err.get("input"))
         fix = t("例如 110000 北京市、130100 石家庄市", "e.g. 110000 Beijing, 130100 Shijiazhuang")
     elif etype in _MESSAGES:
         zh, en = _MESSAGES[etype]
-        safe = {k: str(v) for k, v in ctx.items()}
-        try:
-            text = t(zh.format(**safe), en.format(**safe))
-        except KeyError:
-            text = t(zh, en)
+        safe = _Blank({k: _shown(v) for k, v in ctx.items()})
+        text = t(zh.format_map(safe), en.format_map(safe))
+        if etype != "missing":
+            text = text + _got(err.get("input"))
+        if etype == "less_than_equal" and ctx.get("le") == 1:
+            fix = t("比例写成 0 到 1 之间的小数，如 0.85", "write ratios as 0-1, e.g. 0.85")
+        elif etype == "less_than_equal" and ctx.get("le") == int(MAX_AMOUNT):
+            fix = t(f"金额以元为单位，不超过 {MAX_AMOUNT:,} 元", f"amounts are in yuan, at most {MAX_AMOUNT:,}")
     else:
+        # an error type without a message of ours: pydantic's English text, the value quoted
         msg = err["msg"].removeprefix("Value error, ")
-        text = t(msg, msg)
+        text = t(msg, msg) + _got(err.get("input"))
     path = key_path(loc)
     full_where = f"{where}: {path}" if path else where
     return cls(text, full_where, fix)
@@ -318,7 +562,7 @@ def parse_model(data: dict[str, Any], model: type[M], where: str, cls: type[Medi
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, model, where, cls) from None
+        raise validation_error(exc, model, where, cls, data) from None
 
 
 # ------------------------------------------------------------------ dated choice
@@ -428,19 +672,14 @@ class RuleSet:
 
 
 def load_drug_list(path: Path) -> DrugList:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
-    except OSError:
+    """Read a converted drug list; any fault is a RuleError naming the file and the key path."""
+    if not (path.exists() or path.is_symlink()):
         raise RuleError(
             t("找不到药品目录文件", "drug list file not found"),
             str(path),
             t("用 medins rules import-nrdl 生成", "create it with medins rules import-nrdl"),
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise RuleError(
-            t(f"JSON 语法错误：{exc.msg}", f"invalid JSON: {exc.msg}"), f"{path}:{exc.lineno}:{exc.colno}"
-        ) from None
-    return parse_model(data, DrugList, str(path))
+        )
+    return parse_model(read_json(path), DrugList, str(path))
 
 
 def load_rule_file(path: Path) -> Catalogue | Standards:
@@ -461,18 +700,54 @@ def load_rule_file(path: Path) -> Catalogue | Standards:
     )
 
 
+def is_region_code(name: str) -> bool:
+    """Whether a folder name is a 6-digit region code (the folders medins reads rule files from)."""
+    return re.fullmatch(r"\d{6}", name) is not None
+
+
+def present(path: Path) -> bool:
+    """Whether a path is there, counting a broken symbolic link (reading it then says why it fails)."""
+    return path.exists() or path.is_symlink()
+
+
 def region_folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and re.fullmatch(r"\d{6}", p.name))
+    return sorted(p for p in root.iterdir() if p.is_dir() and is_region_code(p.name))
+
+
+def _no_rules(root: Path) -> RuleError:
+    return RuleError(
+        t("规则目录中没有规则文件", "no rule files in this rules directory"),
+        str(root),
+        t(
+            f"medins 读取 <地区代码>/{CATALOGUE_FILE}、<地区代码>/{STANDARDS_FILE} 和 {DRUG_LIST_DIR}/*.json，"
+            "如 130100/standards.toml",
+            f"medins reads <region code>/{CATALOGUE_FILE}, <region code>/{STANDARDS_FILE} and "
+            f"{DRUG_LIST_DIR}/*.json, e.g. 130100/standards.toml",
+        ),
+    )
 
 
 def load_rules(root: Path) -> RuleSet:
-    """Load every region folder of a rules directory (without the semantic checks of ``validate``)."""
+    """Load every region folder of a rules directory (without the semantic checks of ``validate``).
+
+    Refused: a directory with no rule file, rule files in a folder not named by a region code, and
+    a pack whose region code is unknown or retired.
+    """
     packs: dict[str, RegionPack] = {}
-    for folder in region_folders(root):
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        names = [n for n in (CATALOGUE_FILE, STANDARDS_FILE) if present(folder / n)]
+        if not is_region_code(folder.name):
+            if names:
+                raise RuleError(
+                    t(f"文件夹名 {folder.name!r} 不是地区代码", f"folder name {folder.name!r} is not a region code"),
+                    str(folder / names[0]),
+                    t("文件夹名须为6位地区代码，如 130100", "name the folder by the 6-digit region code, e.g. 130100"),
+                )
+            continue
         pack = RegionPack(folder.name, folder)
         for name, attr in ((CATALOGUE_FILE, "catalogue"), (STANDARDS_FILE, "standards")):
             path = folder / name
-            if path.exists():
+            if name in names:
                 loaded = load_rule_file(path)
                 if loaded.kind != attr:
                     raise RuleError(
@@ -487,7 +762,10 @@ def load_rules(root: Path) -> RuleSet:
                         f"{path}: region",
                         t("文件夹名须为该地区代码", "name the folder by the region code"),
                     )
+                regions.require(loaded.region, f"{path}: region", RuleError)
                 setattr(pack, attr, loaded)
         if pack.catalogue or pack.standards:
             packs[folder.name] = pack
+    if not packs:
+        raise _no_rules(root)
     return RuleSet(root, packs)

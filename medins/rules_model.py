@@ -6,18 +6,20 @@ names its sources; every source says what it is and how far it can be trusted.
 
 from __future__ import annotations
 
-from datetime import date
+import re
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
+from medins.money import MAX_AMOUNT
 from medins.types import (
     AssistanceCategory,
     BenefitCategory,
     Category,
     Dated,
+    Day,
     Frozen,
     Level,
     Money,
@@ -25,6 +27,48 @@ from medins.types import (
     RegionCode,
     VisitType,
 )
+
+
+def _to_the_fen(value: Decimal) -> Decimal:
+    if value != value.quantize(Decimal("0.01")):
+        raise PydanticCustomError("rule_amount_places", "{value} has more than 2 decimals", {"value": str(value)})
+    return value
+
+
+RuleMoney = Annotated[Money, Field(le=int(MAX_AMOUNT)), AfterValidator(_to_the_fen)]
+"""An amount of a rule file in yuan: 0 to ``MAX_AMOUNT`` (the ceiling of one bill), to the fen."""
+
+_EDITION = re.compile(r"\w[\w.-]*")
+
+
+def check_edition(value: str) -> str:
+    """A drug-list edition is a plain file name in ``drug-lists/``: no folder, no ``..``, no ``.json``."""
+    if not _EDITION.fullmatch(value) or ".." in value or value.endswith(".json"):
+        raise PydanticCustomError("edition_name", "{value} is not a drug-list edition name", {"value": repr(value)})
+    return value
+
+
+Edition = Annotated[str, AfterValidator(check_edition)]
+"""The name of a drug-list edition, e.g. ``nrdl-2024`` (read from ``drug-lists/nrdl-2024.json``)."""
+
+
+def _web_address(value: str) -> str:
+    if not re.fullmatch(r"https?://[^\s/]+\S*", value):
+        raise PydanticCustomError("source_url", "{value} is not a web address", {"value": repr(value)})
+    return value
+
+
+Url = Annotated[str, AfterValidator(_web_address)]
+"""A source's address: ``http://`` or ``https://`` and a host, no spaces."""
+
+Count = Annotated[int, Strict()]
+"""A whole number of a rule file (months, days): a TOML integer, never text or 6.0."""
+
+RuleLevel = Annotated[Level, Strict()]
+"""A hospital level in a rule file: the TOML integer 1, 2 or 3 (never ``true`` or ``"3"``)."""
+
+Flag = Annotated[bool, Strict()]
+"""A yes/no of a rule file: TOML ``true`` or ``false`` only, never ``"yes"`` or ``1``."""
 
 Confidence = Literal["primary", "secondary", "illustrative"]
 CONFIDENCE_ORDER: dict[str, int] = {"illustrative": 0, "secondary": 1, "primary": 2}
@@ -42,9 +86,9 @@ class Source(Frozen):
     document: str | None = Field(None, description="Document number (文号), e.g. 医保发〔2022〕22号.")
     issuer: str | None = None
     title: str | None = None
-    url: str | None = None
-    effective: date | None = None
-    verified: date | None = Field(None, description="When the value was last checked against the text.")
+    url: Url | None = None
+    effective: Day | None = None
+    verified: Day | None = Field(None, description="When the value was last checked against the text.")
     quote: str | None = Field(None, description="A short quotation of the text containing the value.")
     note: str | None = None
 
@@ -53,7 +97,9 @@ class Source(Frozen):
         if self.confidence == "illustrative":
             if not self.note:
                 raise PydanticCustomError(
-                    "source_incomplete", "an illustrative source needs a note saying why the value is used"
+                    "source_incomplete",
+                    "an illustrative source needs a note saying why the value is used",
+                    {"confidence": self.confidence, "missing": "note"},
                 )
         else:
             missing = [k for k in ("issuer", "title", "url") if not getattr(self, k)]
@@ -68,6 +114,13 @@ class Source(Frozen):
                     {"confidence": self.confidence, "missing": ", ".join(missing)},
                 )
         return self
+
+
+class Section(Dated):
+    """A dated section of a rule file; its dates are TOML dates, never numbers or date-times."""
+
+    effective: Day
+    until: Day | None = None
 
 
 class Explanation(Frozen):
@@ -88,8 +141,8 @@ class Band(Frozen):
     only the last band may be open-ended.
     """
 
-    from_: Money | None = Field(None, alias="from")
-    to: Money | None = None
+    from_: RuleMoney | None = Field(None, alias="from")
+    to: RuleMoney | None = None
     ratio: Ratio
 
 
@@ -97,13 +150,13 @@ class Rate(Frozen):
     """Deductible and bands for some person groups at some hospital levels (``"*"`` means all)."""
 
     group: str | list[str] = "*"
-    level: Level | list[Level] | Literal["*"] = "*"
-    deductible: Money = Decimal(0)
-    later_deductible: Money | None = Field(
+    level: RuleLevel | list[RuleLevel] | Literal["*"] = "*"
+    deductible: RuleMoney = Decimal(0)
+    later_deductible: RuleMoney | None = Field(
         None, description="Deductible for the 2nd and later admissions of a year, when lower."
     )
     bands: list[Band] = Field(min_length=1)
-    cap: Money | None = Field(None, description="Overrides the benefit's cap for these groups.")
+    cap: RuleMoney | None = Field(None, description="Overrides the benefit's cap for these groups.")
 
     def matches(self, group: str, level: int) -> bool:
         groups = [self.group] if isinstance(self.group, str) else self.group
@@ -125,7 +178,7 @@ class BenefitTerms(Frozen):
         "fund",
         description="'fund': cap on what the fund pays in the year; 'base': cap on the in-scope expense.",
     )
-    cap: Money | None = Field(None, description="Annual cap; none means no cap.")
+    cap: RuleMoney | None = Field(None, description="Annual cap; none means no cap.")
     rates: list[Rate] = Field(min_length=1)
 
     @property
@@ -133,11 +186,11 @@ class BenefitTerms(Frozen):
         return self.band_basis or self.deductible_basis
 
 
-class Benefit(Dated, BenefitTerms):
+class Benefit(Section, BenefitTerms):
     """Dated benefit terms for inpatient or general outpatient visits."""
 
 
-class ChronicSection(Dated):
+class ChronicSection(Section):
     """Outpatient chronic and special diseases: each disease with its own terms."""
 
     cross_province: list[str] = Field(
@@ -147,7 +200,7 @@ class ChronicSection(Dated):
     labels: dict[str, str] = Field(default_factory=dict, description="Chinese names of local diseases.")
 
 
-class Tier2(Dated):
+class Tier2(Section):
     """Tier 2: residents' critical-illness insurance or employees' large-amount supplement."""
 
     kind: Literal["critical_illness", "large_amount"]
@@ -155,14 +208,14 @@ class Tier2(Dated):
         description="'personal_burden': the policy-scope personal burden left by tier 1; "
         "'above_basic_cap': the in-scope expense above the basic fund's cap."
     )
-    include_pre_self_pay: bool = Field(False, description="Whether class-B pre-self-pay counts in the base.")
+    include_pre_self_pay: Flag = Field(False, description="Whether class-B pre-self-pay counts in the base.")
     visit_types: list[VisitType] = ["inpatient", "outpatient", "chronic_outpatient"]
-    deductible: Money = Decimal(0)
+    deductible: RuleMoney = Decimal(0)
     bands: list[Band] = Field(min_length=1)
     group_bands: dict[str, list[Band]] = Field(
         default_factory=dict, description="Bands for particular person groups, e.g. retirees."
     )
-    cap: Money | None = None
+    cap: RuleMoney | None = None
 
     def bands_for(self, group: str) -> list[Band]:
         return self.group_bands.get(group, self.bands)
@@ -194,10 +247,11 @@ class Adjustment(Frozen):
 
     @model_validator(mode="after")
     def _value_fits_mode(self) -> Adjustment:
+        ctx = {"mode": repr(self.mode), "value": str(self.value)}
         if self.mode == "none" and self.value != 0:
-            raise PydanticCustomError("adjustment_value", "mode 'none' takes no value")
+            raise PydanticCustomError("adjustment_value", "mode 'none' takes no value", ctx)
         if self.mode != "none" and self.value == 0:
-            raise PydanticCustomError("adjustment_value", "mode '{mode}' needs a value above 0", {"mode": self.mode})
+            raise PydanticCustomError("adjustment_value", "mode {mode} needs a value above 0", ctx)
         return self
 
 
@@ -205,16 +259,16 @@ class OffsiteDeductible(Frozen):
     """A separate out-of-province deductible: a share of the bill within a floor and a ceiling."""
 
     share: Ratio
-    min: Money = Decimal(0)
-    max: Money | None = None
+    min: RuleMoney = Decimal(0)
+    max: RuleMoney | None = None
     categories: list[BenefitCategory]
     visit_types: list[VisitType] = ["inpatient"]
 
 
-class OffsiteSection(Dated):
+class OffsiteSection(Section):
     """How the insured place treats its people treated in another province."""
 
-    level_map: dict[str, Level] = Field(
+    level_map: dict[Literal["1", "2", "3"], RuleLevel] = Field(
         default_factory=dict,
         description="Treatment-place hospital level -> the local level whose ratios apply, e.g. {3 = 3}.",
     )
@@ -231,17 +285,17 @@ class FilingCategoryRule(Frozen):
 
     required: list[str] = Field(default_factory=list, description="Materials all required.")
     one_of: list[str] = Field(default_factory=list, description="At least one of these is required.")
-    validity_months: int | None = Field(None, ge=1, description="None: open-ended (长期有效).")
-    min_months_before_change: int | None = Field(None, ge=0)
+    validity_months: Count | None = Field(None, ge=1, le=1200, description="None: open-ended (长期有效).")
+    min_months_before_change: Count | None = Field(None, ge=0, le=1200)
 
 
-class FilingSection(Dated):
+class FilingSection(Section):
     """The insured place's filing rules (备案)."""
 
     destination_level: Literal["province", "city"] = "province"
-    retroactive_before_settlement: bool = True
-    emergency_deemed_filed: bool = True
-    emergency_filing_days: int | None = Field(None, ge=0)
+    retroactive_before_settlement: Flag = True
+    emergency_deemed_filed: Flag = True
+    emergency_filing_days: Count | None = Field(None, ge=0, le=3660)
     channels: list[str] = Field(default_factory=list, description="Where one may file.")
     materials: dict[str, str] = Field(description="Material id -> its Chinese name.")
     materials_en: dict[str, str] = Field(default_factory=dict)
@@ -251,10 +305,10 @@ class FilingSection(Dated):
 class AssistanceTerms(Frozen):
     """Medical assistance for one category: deductible (amount or share of income), ratio, cap."""
 
-    deductible: Money | None = None
+    deductible: RuleMoney | None = None
     deductible_share: Ratio | None = Field(None, description="Share of the section's income_reference.")
     ratio: Ratio
-    cap: Money | None = None
+    cap: RuleMoney | None = None
 
     @model_validator(mode="after")
     def _one_deductible(self) -> AssistanceTerms:
@@ -263,16 +317,28 @@ class AssistanceTerms(Frozen):
         return self
 
 
-class AssistanceSection(Dated):
+class AssistanceSection(Section):
     """Tier 3, medical assistance, by category."""
 
-    direct_settlement: bool = Field(description="Whether it settles directly across provinces.")
-    include_pre_self_pay: bool = False
-    income_reference: Money | None = Field(
+    direct_settlement: Flag = Field(description="Whether it settles directly across provinces.")
+    include_pre_self_pay: Flag = False
+    income_reference: RuleMoney | None = Field(
         None, description="Last year's per-capita disposable income that deductible shares refer to."
     )
     income_note: str | None = None
     categories: dict[AssistanceCategory, AssistanceTerms]
+
+    @model_validator(mode="after")
+    def _income_for_shares(self) -> AssistanceSection:
+        if self.income_reference is None:
+            shares = [c for c, terms in self.categories.items() if terms.deductible_share is not None]
+            if shares:
+                raise PydanticCustomError(
+                    "income_reference_missing",
+                    "deductible_share of {categories} needs income_reference",
+                    {"categories": ", ".join(shares)},
+                )
+        return self
 
 
 class Standards(Frozen):
@@ -315,10 +381,10 @@ class Ceiling(Frozen):
 
     code: str
     spec: str | None = None
-    price: Money
+    price: RuleMoney
 
 
-class CatalogueSettings(Dated):
+class CatalogueSettings(Section):
     """Dated catalogue settings of a treatment place."""
 
     pre_self_pay: PreSelfPay
@@ -338,7 +404,7 @@ class LocalItem(Frozen):
     item_class: Literal["A", "B", "C"] = Field(alias="class")
     unit: str | None = None
     pre_self_pay: Ratio | None = None
-    ceiling: Money | None = None
+    ceiling: RuleMoney | None = None
     restriction: str | None = None
 
 
@@ -347,8 +413,8 @@ class Institution(Frozen):
 
     code: str = Field(pattern=r"^H\d{11}$")
     name: str
-    level: Level
-    cross_province: bool = True
+    level: RuleLevel
+    cross_province: Flag = True
 
 
 class Catalogue(Frozen):
@@ -357,7 +423,7 @@ class Catalogue(Frozen):
     kind: Literal["catalogue"]
     region: RegionCode
     name: str
-    drug_list: str = Field(description="Edition of the national drug list, e.g. nrdl-2024.")
+    drug_list: Edition = Field(description="Edition of the national drug list, e.g. nrdl-2024.")
     notes: list[str] = Field(default_factory=list)
     explanations: list[Explanation] = Field(default_factory=list)
     sources: dict[str, Source] = Field(min_length=1)
@@ -376,7 +442,7 @@ class DrugCeiling(Frozen):
     """A payment standard of a negotiated drug for one specification."""
 
     spec: str
-    price: Money
+    price: RuleMoney
 
 
 class Drug(Frozen):
@@ -400,8 +466,18 @@ class DrugList(Frozen):
     """A national drug list edition converted into the project's own file."""
 
     kind: Literal["drug_list"]
-    edition: str
-    effective: date
-    until: date | None = None
+    edition: Edition
+    effective: Day
+    until: Day | None = None
     source: Source
     drugs: list[Drug]
+
+    @model_validator(mode="after")
+    def _until_after_effective(self) -> DrugList:
+        if self.until is not None and self.until < self.effective:
+            raise PydanticCustomError(
+                "until_before_effective",
+                "until {until} is before effective {effective}",
+                {"until": str(self.until), "effective": str(self.effective)},
+            )
+        return self

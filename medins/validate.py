@@ -16,8 +16,11 @@ from medins.loader import (
     CATALOGUE_FILE,
     DRUG_LIST_DIR,
     STANDARDS_FILE,
+    is_region_code,
+    load_drug_list,
     load_rule_file,
-    region_folders,
+    present,
+    read_toml,
 )
 from medins.rules_model import (
     Band,
@@ -25,6 +28,7 @@ from medins.rules_model import (
     Catalogue,
     Explanation,
     Standards,
+    check_edition,
 )
 from medins.types import ASSISTANCE_CATEGORIES, CATEGORIES, Dated
 
@@ -100,6 +104,12 @@ def _periods(sections: Sequence[Dated], path: str) -> Iterator[tuple[str, str, T
 
 
 def _sources(section: Dated, known: dict[str, object], path: str) -> Iterator[tuple[str, str, Text]]:
+    if not section.source_ids:
+        yield (
+            "SOURCE_MISSING",
+            f"{path}.source",
+            t("source = [] 没有指明来源", "source = [] names no source"),
+        )
     for sid in section.source_ids:
         if sid not in known:
             yield (
@@ -146,7 +156,10 @@ def _benefit_terms(terms: BenefitTerms, groups: list[str], path: str) -> Iterato
             yield (
                 "LATER_DEDUCTIBLE_HIGHER",
                 f"{here}.later_deductible",
-                t("再次住院起付线高于首次", "later-admission deductible is above the first"),
+                t(
+                    f"再次住院起付线 {rate.later_deductible} 高于首次 {rate.deductible}",
+                    f"later-admission deductible {rate.later_deductible} is above the first {rate.deductible}",
+                ),
             )
     for g in groups:
         for level in (1, 2, 3):
@@ -218,7 +231,7 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
                         "error",
                         "DISEASE_UNDEFINED",
                         f"{p}.cross_province",
-                        t(f"病种 {disease} 没有待遇定义", f"disease {disease} has no terms in diseases"),
+                        t(f"病种 {disease!r} 没有待遇定义", f"disease {disease!r} has no terms in diseases"),
                     )
             for disease, terms in section.diseases.items():
                 for code, path, text in _benefit_terms(terms, scheme.groups, f"{p}.diseases.{disease}"):
@@ -237,14 +250,20 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
                         "error",
                         "GROUP_UNKNOWN",
                         f"{p}.group_bands.{g}",
-                        t(f"人员类别 “{g}” 未在 groups 中声明", f"group '{g}' is not declared in groups"),
+                        t(
+                            f"人员类别 “{g}” 未在 groups 中声明（{', '.join(scheme.groups)}）",
+                            f"group '{g}' is not declared in groups ({', '.join(scheme.groups)})",
+                        ),
                     )
             if section.cap is not None and section.cap <= section.deductible and section.base == "above_basic_cap":
                 yield (
                     "error",
                     "CAP_BELOW_DEDUCTIBLE",
                     f"{p}.cap",
-                    t("封顶线不高于起付线", "cap is not above the deductible"),
+                    t(
+                        f"封顶线 {section.cap} 不高于起付线 {section.deductible}",
+                        f"cap {section.cap} is not above the deductible {section.deductible}",
+                    ),
                 )
     for name in ("offsite", "filing", "assistance"):
         sections = getattr(std, name)
@@ -291,20 +310,9 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
                         "error",
                         "MATERIAL_UNKNOWN",
                         f"filing[{i}].categories.{cat}",
-                        t(f"材料 {m} 未在 materials 中定义", f"material {m} is not defined in materials"),
+                        t(f"材料 {m!r} 未在 materials 中定义", f"material {m!r} is not defined in materials"),
                     )
     for i, section in enumerate(std.assistance):
-        for cat, terms in section.categories.items():
-            if terms.deductible_share is not None and section.income_reference is None:
-                yield (
-                    "error",
-                    "INCOME_REFERENCE_MISSING",
-                    f"assistance[{i}].categories.{cat}.deductible_share",
-                    t(
-                        "按收入比例计算起付线，但没有 income_reference",
-                        "deductible_share needs the section's income_reference",
-                    ),
-                )
         for cat in ASSISTANCE_CATEGORIES[:2]:
             terms = section.categories.get(cat)  # type: ignore[call-overload]
             if terms is not None and terms.ratio < Decimal("0.7"):
@@ -332,8 +340,9 @@ def check_catalogue(cat: Catalogue, rules_root: Path) -> Iterator[tuple[str, str
             "SOURCE_UNKNOWN",
             "institutions_source",
             t(
-                "定点机构名单需要 institutions_source 指向 [sources]",
-                "the institution list needs institutions_source naming a [sources] entry",
+                f"定点机构名单需要 institutions_source 指向 [sources]（收到 {cat.institutions_source!r}）",
+                f"the institution list needs institutions_source naming a [sources] entry "
+                f"(got {cat.institutions_source!r})",
             ),
         )
     if not (rules_root / DRUG_LIST_DIR / f"{cat.drug_list}.json").exists():
@@ -341,7 +350,10 @@ def check_catalogue(cat: Catalogue, rules_root: Path) -> Iterator[tuple[str, str
             "error",
             "DRUG_LIST_MISSING",
             "drug_list",
-            t(f"找不到药品目录 {cat.drug_list}", f"drug list {cat.drug_list} not found in {DRUG_LIST_DIR}/"),
+            t(
+                f"找不到药品目录 {cat.drug_list!r}（{DRUG_LIST_DIR}/{cat.drug_list}.json）",
+                f"drug list {cat.drug_list!r} not found ({DRUG_LIST_DIR}/{cat.drug_list}.json)",
+            ),
         )
     seen: set[str] = set()
     for i, item in enumerate(cat.items):
@@ -350,7 +362,7 @@ def check_catalogue(cat: Catalogue, rules_root: Path) -> Iterator[tuple[str, str
                 "error",
                 "ITEM_DUPLICATE",
                 f"items[{i}].code",
-                t(f"项目编码 {item.code} 重复", f"item code {item.code} repeated"),
+                t(f"项目编码 {item.code!r} 重复", f"item code {item.code!r} repeated"),
             )
         seen.add(item.code)
 
@@ -363,15 +375,115 @@ def _explained(problem: tuple[str, str, str, Text], explanations: list[Explanati
     return None
 
 
+READ_NAMES = (CATALOGUE_FILE, STANDARDS_FILE)
+"""The file names medins reads in a region folder."""
+
+_READS = t(
+    f"medins 只读取地区文件夹中的 {CATALOGUE_FILE}、{STANDARDS_FILE} 和 {DRUG_LIST_DIR}/*.json",
+    f"medins reads only {CATALOGUE_FILE} and {STANDARDS_FILE} in a region folder and {DRUG_LIST_DIR}/*.json",
+)
+
+
+def _unread(path: Path) -> Problem:
+    return Problem(
+        "warning",
+        "UNREAD_FILE",
+        str(path),
+        "",
+        t(f"medins 不读取文件 {path.name!r}：", f"medins does not read a file named {path.name!r}: ") + _READS,
+    )
+
+
+def validate_drug_list(path: Path) -> list[Problem]:
+    """The problems of a drug-list file, read exactly as ``estimate`` reads it, then its codes."""
+    try:
+        drugs = load_drug_list(path)
+    except MedinsError as exc:
+        return [Problem("error", "DRUG_LIST", exc.where or str(path), "", exc.message)]
+    problems: list[Problem] = []
+    if drugs.edition != path.stem:
+        problems.append(
+            Problem(
+                "warning",
+                "EDITION_MISMATCH",
+                str(path),
+                "edition",
+                t(
+                    f"edition = {drugs.edition!r}，但文件名是 {path.name}（目录按文件名引用）",
+                    f"edition = {drugs.edition!r} but the file is {path.name} (catalogues refer to the file name)",
+                ),
+            )
+        )
+    seen: dict[str, int] = {}
+    for i, drug in enumerate(drugs.drugs):
+        if drug.code in seen:
+            problems.append(
+                Problem(
+                    "error",
+                    "DRUG_DUPLICATE",
+                    str(path),
+                    f"drugs[{i}].code",
+                    t(
+                        f"药品编码 {drug.code!r} 与 drugs[{seen[drug.code]}] 重复",
+                        f"drug code {drug.code!r} repeats drugs[{seen[drug.code]}]",
+                    ),
+                )
+            )
+        seen.setdefault(drug.code, i)
+    return problems
+
+
 def validate_file(path: Path, rules_root: Path) -> list[Problem]:
-    """All problems of one rule file: loading errors, then the semantic checks."""
+    """All problems of one file: a drug list, or a rule file's loading errors, then the semantic checks.
+
+    A ``.toml`` or ``.json`` file under a name medins does not read gets a warning (and, when it
+    is a rule file by its ``kind``, the checks too).
+    """
+    if path.suffix == ".json":
+        return validate_drug_list(path) if path.parent.name == DRUG_LIST_DIR else [_unread(path)]
+    problems: list[Problem] = []
+    if path.name not in READ_NAMES:
+        problems.append(_unread(path))
+        try:
+            kind = read_toml(path).get("kind")
+        except MedinsError:
+            return problems
+        if kind not in ("catalogue", "standards"):
+            return problems
     try:
         loaded = load_rule_file(path)
     except MedinsError as exc:
-        return [Problem("error", "SCHEMA", exc.where or str(path), "", exc.message, None)]
-    problems: list[Problem] = []
+        return [*problems, Problem("error", "SCHEMA", exc.where or str(path), "", exc.message, None)]
+    expected = {CATALOGUE_FILE: "catalogue", STANDARDS_FILE: "standards"}.get(path.name)
+    if expected is not None and loaded.kind != expected:
+        problems.append(
+            Problem(
+                "error",
+                "KIND_MISMATCH",
+                str(path),
+                "kind",
+                t(
+                    f'kind = "{loaded.kind}"，但文件名 {path.name} 要求 kind = "{expected}"',
+                    f'kind = "{loaded.kind}" but the file name {path.name} needs kind = "{expected}"',
+                ),
+            )
+        )
     folder = path.parent.name
-    if loaded.region != folder:
+    if not is_region_code(folder):
+        problems.append(
+            Problem(
+                "error",
+                "FOLDER_NOT_REGION",
+                str(path),
+                "",
+                t(
+                    f"文件夹名 {folder!r} 不是地区代码，medins 不读取其中的文件",
+                    f"folder name {folder!r} is not a region code: medins does not read files in it",
+                ),
+                None,
+            )
+        )
+    elif loaded.region != folder:
         problems.append(
             Problem(
                 "error",
@@ -399,17 +511,96 @@ def validate_file(path: Path, rules_root: Path) -> list[Problem]:
     return problems
 
 
+def _stray(folder: Path) -> list[Path]:
+    """The ``.toml`` and ``.json`` files of a folder under names medins does not read there."""
+    return sorted(
+        f
+        for f in folder.iterdir()
+        if f.suffix in (".toml", ".json") and f.name not in READ_NAMES and (f.is_file() or f.is_symlink())
+    )
+
+
+def _region_files(folder: Path) -> list[Path]:
+    return [folder / n for n in READ_NAMES if present(folder / n)] + _stray(folder)
+
+
+def _referenced_drug_list(catalogue: Path) -> Path | None:
+    """The drug list a catalogue file names, when the name is valid (its faults are reported elsewhere)."""
+    try:
+        edition = read_toml(catalogue).get("drug_list")
+        check_edition(edition)
+    except (MedinsError, ValueError, TypeError):
+        return None
+    found = catalogue.parent.parent / DRUG_LIST_DIR / f"{edition}.json"
+    return found if present(found) else None
+
+
+def _no_rule_files(path: Path) -> RuleError:
+    return RuleError(
+        t("没有可检查的规则文件", "no rule files to check"),
+        str(path),
+        t(
+            f"medins 读取 <地区代码>/{CATALOGUE_FILE}、<地区代码>/{STANDARDS_FILE} 和 {DRUG_LIST_DIR}/*.json，"
+            "如 rules/130100/standards.toml",
+            f"medins reads <region code>/{CATALOGUE_FILE}, <region code>/{STANDARDS_FILE} and "
+            f"{DRUG_LIST_DIR}/*.json, e.g. rules/130100/standards.toml",
+        ),
+    )
+
+
 def rule_files(paths: Sequence[Path]) -> list[Path]:
-    """The rule files under the given paths (a rules directory, a region folder, or files)."""
+    """The files to check under the given paths (a rules directory, a region folder, or files).
+
+    A rules directory gives its region folders' files, files in folders not named by a region code
+    that hold rule files (so that the check reports the folder), stray ``.toml``/``.json`` files
+    (reported as unread) and every drug list; a catalogue also brings the drug list it names.
+    Refused: a path that does not exist, and paths holding no file medins reads (nothing to check).
+    """
     files: list[Path] = []
     for p in paths:
-        if p.is_file():
+        if p.is_file() or (p.is_symlink() and not p.exists()):
             files.append(p)
-        elif p.is_dir() and any((p / n).exists() for n in (CATALOGUE_FILE, STANDARDS_FILE)):
-            files.extend(p / n for n in (CATALOGUE_FILE, STANDARDS_FILE) if (p / n).exists())
+        elif p.is_dir() and any(present(p / n) for n in READ_NAMES) and not _is_rules_dir(p):
+            files.extend(_region_files(p))
+        elif p.is_dir() and p.name == DRUG_LIST_DIR:
+            files.extend(sorted(f for f in p.iterdir() if f.suffix == ".json"))
         elif p.is_dir():
-            for folder in region_folders(p):
-                files.extend(folder / n for n in (CATALOGUE_FILE, STANDARDS_FILE) if (folder / n).exists())
+            found: list[Path] = []
+            for folder in sorted(f for f in p.iterdir() if f.is_dir()):
+                if is_region_code(folder.name) or any(present(folder / n) for n in READ_NAMES):
+                    found.extend(_region_files(folder))
+            if not any(f.name in READ_NAMES for f in found):
+                raise _no_rule_files(p)
+            # files at the top of a rules directory are not read, whatever their name
+            found.extend(
+                sorted(f for f in p.iterdir() if f.suffix in (".toml", ".json") and (f.is_file() or f.is_symlink()))
+            )
+            lists = p / DRUG_LIST_DIR
+            if lists.is_dir():
+                found.extend(sorted(f for f in lists.iterdir() if f.suffix == ".json"))
+            files.extend(found)
         else:
-            raise RuleError(t("路径不存在", "no such file or folder"), str(p))
-    return files
+            raise RuleError(
+                t("路径不存在", "no such file or folder"),
+                str(p),
+                t("请给出规则目录、地区文件夹或规则文件", "give a rules directory, a region folder or rule files"),
+            )
+    for f in list(files):
+        if f.name == CATALOGUE_FILE:
+            drug_list = _referenced_drug_list(f)
+            if drug_list is not None:
+                files.append(drug_list)
+    unique = list(dict.fromkeys(files))
+    if not any(_is_read(f) for f in unique):
+        raise _no_rule_files(paths[0] if paths else Path("."))
+    return unique
+
+
+def _is_rules_dir(folder: Path) -> bool:
+    """Whether a folder is a rules directory (it holds region folders) rather than a region folder."""
+    return not is_region_code(folder.name) and any(f.is_dir() and is_region_code(f.name) for f in folder.iterdir())
+
+
+def _is_read(path: Path) -> bool:
+    """Whether medins reads a file of this name: a rule file, or a drug list in ``drug-lists/``."""
+    return path.name in READ_NAMES or (path.suffix == ".json" and path.parent.name == DRUG_LIST_DIR)

@@ -226,7 +226,7 @@ def test_nrdl_output_validates_with_the_source() -> None:
 
 def test_nrdl_edition_sets_the_code_prefix() -> None:
     source = {"confidence": "illustrative", "note": "a test edition"}
-    data = convert_nrdl(NRDL, edition="nrdl-2025", effective=date(2026, 1, 1), source=source)
+    data = convert_nrdl(NRDL, edition="nrdl-2025", effective=date(2026, 1, 1), until=date(2026, 12, 31), source=source)
     assert edition_prefix("nrdl-2025") == "NRDL2025"
     assert data["drugs"][0]["code"] == "NRDL2025-0001"
     assert data["effective"] == date(2026, 1, 1)

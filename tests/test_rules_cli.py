@@ -65,7 +65,7 @@ def test_list_table_in_english() -> None:
 def test_shipped_rules_validate_clean() -> None:
     result = run("rules", "validate", "--lang", "en")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "7 files, 0 errors, 0 unexplained warnings, 0 explained warnings"
+    assert result.stdout.splitlines()[-1] == "8 files, 0 errors, 0 unexplained warnings, 0 explained warnings"
 
 
 def test_rules_option_and_environment_point_at_other_rules(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,19 +100,25 @@ BROKEN_CASES = {
     ),
     "unknown-key": (
         "130100",
-        ": resident.inpatient[0].rates[0].bands[1].ratoi: unknown key; did you mean 'ratio'? [SCHEMA]",
+        ": resident.inpatient[0].rates[0].bands[1].ratoi: unknown key 'ratoi'; did you mean 'ratio'? [SCHEMA]",
     ),
-    "wrong-type": ("130100", ": resident.inpatient[0].cap: should be a number [SCHEMA]"),
+    "wrong-type": ("130100", ": resident.inpatient[0].cap: should be a number (got 'lots') [SCHEMA]"),
     "ratio-above-one": (
         "130100",
-        ": resident.inpatient[0].rates[0].bands[1].ratio: must be at most 1 (write ratios as 0-1, e.g. 0.85) [SCHEMA]",
+        ": resident.inpatient[0].rates[0].bands[1].ratio: must be at most 1 (got 70); write ratios as 0-1, e.g. 0.85 [SCHEMA]",
     ),
-    "negative-amount": ("130100", ": resident.inpatient[0].rates[0].deductible: must be at least 0 [SCHEMA]"),
+    "negative-amount": (
+        "130100",
+        ": resident.inpatient[0].rates[0].deductible: must be at least 0 (got -1000) [SCHEMA]",
+    ),
     "nan-ratio": (
         "130100",
-        ": resident.outpatient[0].rates[0].bands[0].ratio: nan and inf are not valid amounts or ratios [SCHEMA]",
+        ": resident.outpatient[0].rates[0].bands[0].ratio: nan and inf are not valid amounts or ratios (got nan) [SCHEMA]",
     ),
-    "inf-amount": ("130100", ": resident.inpatient[0].cap: nan and inf are not valid amounts or ratios [SCHEMA]"),
+    "inf-amount": (
+        "130100",
+        ": resident.inpatient[0].cap: nan and inf are not valid amounts or ratios (got inf) [SCHEMA]",
+    ),
     "unknown-region": ("999999", ": region: unknown region code 999999; check the GB/T 2260 code [REGION_CODE]"),
     "retired-region": (
         "110103",
@@ -135,7 +141,7 @@ BROKEN_CASES = {
         "130100",
         ": resident.inpatient[0].rates[0].bands[1].to: bands not ascending: to = 20000 is not above 30000 [BANDS_NOT_ASCENDING]",
     ),
-    "source-incomplete": ("130100", ": sources.test: a secondary source needs issuer, url, verified [SCHEMA]"),
+    "source-incomplete": ("130100", ": sources.test: a source marked secondary needs issuer, url, verified [SCHEMA]"),
     "missing-key": ("130100", ": resident.inpatient[0].deductible_basis: required key missing [SCHEMA]"),
 }
 
@@ -155,7 +161,7 @@ def test_broken_file_message_in_chinese() -> None:
     result = run("rules", "validate", str(BROKEN / "unknown-key"), "--lang", "zh")
     assert (
         result.stderr
-        == f"错误: {path}: resident.inpatient[0].rates[0].bands[1].ratoi: 未知的键；是否应为 “ratio”？ [SCHEMA]\n"
+        == f"错误: {path}: resident.inpatient[0].rates[0].bands[1].ratoi: 未知的键 'ratoi'；是否应为 “ratio”？ [SCHEMA]\n"
     )
 
 
@@ -227,7 +233,7 @@ def test_import_nrdl_refuses_other_json(tmp_path: Path) -> None:
     src.write_text('{"rows": []}', encoding="utf-8")
     result = run("rules", "import-nrdl", str(src), str(tmp_path / "out.json"))
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"medins: 错误: {src}: 无法转换药品目录")
+    assert result.stderr.startswith(f"medins: 错误: {src}: data: 无法转换药品目录")
     assert not (tmp_path / "out.json").exists()
 
 
@@ -253,3 +259,51 @@ def test_a_pack_can_explain_a_deliberate_oddity() -> None:
     assert result.exit_code == 0
     assert "(explained: test: level-3 outpatient pays more on purpose)" in result.stdout
     assert result.stdout.endswith("1 files, 0 errors, 0 unexplained warnings, 1 explained warnings\n")
+
+
+def test_validate_an_empty_folder_is_an_error(tmp_path: Path) -> None:
+    result = run("rules", "validate", str(tmp_path), "--lang", "en")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"medins: error: {tmp_path}: no rule files to check; medins reads <region code>/catalogue.toml, "
+        "<region code>/standards.toml and drug-lists/*.json, e.g. rules/130100/standards.toml\n"
+    )
+
+
+def test_validate_reads_the_drug_lists_as_estimate_does(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    (rules / "110000").mkdir(parents=True)
+    (rules / "110000" / "catalogue.toml").write_bytes((SHIPPED / "110000" / "catalogue.toml").read_bytes())
+    (rules / "drug-lists").mkdir()
+    drug_list = rules / "drug-lists" / "nrdl-2024.json"
+    drug_list.write_text('{"kind": "drug_list"}', encoding="utf-16")
+    result = run("rules", "validate", str(rules), "--lang", "en")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {drug_list}: UTF-16 encoded, not UTF-8; save it as UTF-8 [DRUG_LIST]\n"
+    assert result.stdout == "2 files, 1 errors, 0 unexplained warnings, 0 explained warnings\n"
+
+
+def test_validate_warns_on_a_file_medins_does_not_read(tmp_path: Path) -> None:
+    folder = tmp_path / "130100"
+    folder.mkdir()
+    (folder / "standards.toml").write_bytes((SHIPPED / "130100" / "standards.toml").read_bytes())
+    (folder / "standard.toml").write_text("x = 1\n", encoding="utf-8")
+    result = run("rules", "validate", str(folder), "--lang", "en")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        f"warning: {folder / 'standard.toml'}: medins does not read a file named 'standard.toml': medins reads only "
+        "catalogue.toml and standards.toml in a region folder and drug-lists/*.json [UNREAD_FILE]\n"
+        "2 files, 0 errors, 1 unexplained warnings, 0 explained warnings\n"
+    )
+
+
+def test_validate_a_dangling_symlink_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "130100"
+    folder.mkdir()
+    (folder / "standards.toml").symlink_to("nowhere.toml")
+    result = run("rules", "validate", str(tmp_path), "--lang", "en")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: {folder / 'standards.toml'}: symbolic link to a missing file 'nowhere.toml'; "
+        "fix or remove the link [SCHEMA]\n"
+    )
