@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from medins import regions
-from medins.case_model import Case
+from medins.case_model import Case, case_error
 from medins.engine.eligibility import check_eligibility
 from medins.engine.result import Eligibility, Settlement
 from medins.engine.settle import settle
 from medins.errors import CaseError, t
-from medins.loader import RuleSet, parse_model, read_toml, resolve_rules_dir
+from medins.loader import RuleSet, read_toml, resolve_rules_dir
 from medins.loader import load_rules as _load_rules
 
 _CACHE: dict[Path, RuleSet] = {}
@@ -28,8 +31,14 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> RuleSet:
 
 
 def parse_case(data: dict[str, Any], where: str = "case") -> Case:
-    """Validate a case given as a mapping (as read from TOML), with region codes checked."""
-    case = parse_model(data, Case, where, CaseError)
+    """Validate a case given as a mapping (as read from TOML), with region codes checked.
+
+    Every invalid mapping raises ``CaseError`` naming the key path and quoting the value.
+    """
+    try:
+        case = Case.model_validate(data)
+    except ValidationError as exc:
+        raise case_error(exc, where, data) from None
     regions.require(case.person.insured_region, f"{where}: person.insured_region", CaseError)
     regions.require(case.visit.region, f"{where}: visit.region", CaseError)
     return case
@@ -49,12 +58,17 @@ def _known_disease(case: Case, rules: RuleSet, on: date) -> None:
     known: set[str] = set()
     for section in scheme.chronic if scheme else []:
         known.update(section.diseases)
-    for d in [case.visit.disease, *case.person.chronic_diseases]:
+    for key, d in [
+        ("visit.disease", case.visit.disease),
+        *(("person.chronic_diseases", c) for c in case.person.chronic_diseases),
+    ]:
         if d not in known:
+            close = difflib.get_close_matches(str(d), sorted(known), n=1, cutoff=0.6)
+            hint = t(f"是否应为 '{close[0]}'？", f"did you mean '{close[0]}'? ") if close else t("", "")
             raise CaseError(
                 t(f"未知的病种 {d!r}", f"unknown disease {d!r}"),
-                "visit.disease",
-                t(f"可选：{', '.join(sorted(known))}", f"one of {', '.join(sorted(known))}"),
+                key,
+                hint + t(f"可选：{', '.join(sorted(known))}", f"one of {', '.join(sorted(known))}"),
             )
 
 

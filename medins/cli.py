@@ -1,12 +1,17 @@
 """The command line: parse, call the library, render. Errors become one clear line and an exit code.
 
 Exit codes: 0 ok; 1 a data or rule error; 2 a usage error; 3 a batch finished but rejected rows.
+Output falls back to what the console can encode (``!`` for ⚠, ``#=-.`` for the share bar) instead
+of failing on a GBK or ASCII console.
 """
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,10 +22,63 @@ from typing import Any
 import click
 
 from medins import __version__
-from medins.errors import CaseError, MedinsError
+from medins.errors import CaseError, MedinsError, UsageError, t
 from medins.i18n import Lang, default_lang
+from medins.types import ASSISTANCE_CATEGORIES, CATEGORIES, VISIT_TYPES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+# What a glyph becomes on a console that cannot show it (a GBK or ASCII one); anything else is "?".
+FALLBACK = {
+    "⚠": "!",
+    "█": "#",
+    "▓": "=",
+    "▒": "-",
+    "░": ".",
+    "✗": "x",
+    "✓": "v",
+    "−": "-",
+    "–": "-",
+    "—": "-",
+    "×": "x",
+    "·": "*",
+    "→": "->",
+    "…": "...",
+    "≤": "<=",
+    "≥": ">=",
+    "∞": "inf",
+    "¥": "CNY ",
+    "￥": "CNY ",
+}
+ERRORS_HANDLER = "medins-fallback"
+
+
+def _fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "".join(FALLBACK.get(ch, "?") for ch in exc.object[exc.start : exc.end]), exc.end
+
+
+codecs.register_error(ERRORS_HANDLER, _fallback)
+
+
+def _console_fallback() -> None:
+    """Let stdout and stderr replace what their encoding cannot hold, instead of raising."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "errors", None) or "strict") == "strict":
+            reconfigure(errors=ERRORS_HANDLER)
+
+
+def can_show(text: str, stream: Any = None) -> bool:
+    """Whether the stream's encoding holds every character of ``text``."""
+    encoding = getattr(stream or sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 class MedinsGroup(click.Group):
@@ -42,20 +100,49 @@ def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) ->
     return lang
 
 
+def _flag(param: click.Parameter) -> str:
+    return param.opts[0] if param.opts else str(param.name)
+
+
 def _parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    """A date flag's value as a date; a usage error (exit 2) quoting the value otherwise."""
     if value is None:
         return None
+    text = value.strip()
     try:
-        return date.fromisoformat(value)
+        if not ISO_DAY.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param=param) from None
+        raise UsageError(
+            t(f"{value!r} 不是日期", f"{value!r} is not a date"),
+            _flag(param),
+            t("写成 YYYY-MM-DD，如 2025-03-10", "write YYYY-MM-DD, e.g. 2025-03-10"),
+        ) from None
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback that accepts one of ``choices``; otherwise a usage error with the nearest one."""
+
+    def check(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None or value in choices:
+            return value
+        close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+        hint = t(f"是否应为 '{close[0]}'？", f"did you mean '{close[0]}'? ") if close else t("", "")
+        raise UsageError(
+            t(f"取值 {value!r} 无效", f"invalid value {value!r}"),
+            _flag(param),
+            hint + t(f"可选：{', '.join(choices)}", f"one of {', '.join(choices)}"),
+        )
+
+    return check
 
 
 def rules_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--rules",
         "rules_dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),
         default=None,
         envvar="MEDINS_RULES",
         show_envvar=True,
@@ -108,11 +195,15 @@ def common(*decorators: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextmanager
 def about_case(path: Path | None) -> Iterator[None]:
-    """Name the case file in errors about the case that are raised after it was read."""
+    """Name the case file (or, for a quick estimate, the flag) in errors raised after the case was read."""
     try:
         yield
     except CaseError as exc:
-        if path is not None and not exc.where.startswith(str(path)):
+        if path is None:
+            from medins.quick import FLAG_OF_KEY
+
+            exc.where = FLAG_OF_KEY.get(exc.where, exc.where)
+        elif not exc.where.startswith(str(path)):
             exc.where = f"{path}: {exc.where}" if exc.where else str(path)
         raise
 
@@ -283,25 +374,75 @@ def rules_import_areacodes(src: Path, out: Path) -> None:
 # ----------------------------------------------------------------------------- estimate and check
 
 
+def _level(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """--level as 1, 2 or 3; a usage error quoting anything else."""
+    if value is None:
+        return None
+    if value.strip() not in ("1", "2", "3"):
+        raise UsageError(
+            t(f"医院等级 {value!r} 无效", f"invalid hospital level {value!r}"),
+            _flag(param),
+            t("医院等级为 1、2 或 3", "hospital levels are 1, 2 or 3"),
+        )
+    return int(value)
+
+
 ESTIMATE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--insured", "insured", {"help": "Insured place, 6-digit region code."}),
     ("--treated-in", "treated_in", {"help": "Treatment place, 6-digit region code."}),
-    ("--scheme", "scheme", {"type": click.Choice(["employee", "resident"])}),
+    ("--scheme", "scheme", {"callback": _one_of(("employee", "resident")), "metavar": "[employee|resident]"}),
     ("--status", "status", {"help": "in_service / retired (employees) or the region's resident group."}),
     (
         "--type",
         "visit_type",
-        {"type": click.Choice(["inpatient", "outpatient", "chronic_outpatient"]), "default": None},
+        {
+            "callback": _one_of(VISIT_TYPES),
+            "default": None,
+            "metavar": "[" + "|".join(VISIT_TYPES) + "]",
+            "help": "Visit type (default inpatient).",
+        },
     ),
-    ("--level", "level", {"type": click.IntRange(1, 3), "help": "Hospital level 1-3."}),
-    ("--date", "visit_date", {"help": "Service date (admission or visit), YYYY-MM-DD. Default: today."}),
-    ("--total", "total", {"help": "Bill total (yuan)."}),
-    ("--self-paid", "self_paid", {"default": "0", "help": "Fully self-paid part."}),
-    ("--class-b", "class_b", {"default": "0", "help": "Amount of class-B items."}),
-    ("--over-ceiling", "over_ceiling", {"default": "0", "help": "Part above price ceilings."}),
-    ("--category", "category", {"help": "Filing category (omit for no filing)."}),
-    ("--filed-from", "filed_from", {"help": "Filing start date; default the service date."}),
-    ("--assistance", "assistance", {"help": "Medical-assistance category of the insured place."}),
+    ("--level", "level", {"callback": _level, "metavar": "1|2|3", "help": "Hospital level 1-3."}),
+    (
+        "--date",
+        "visit_date",
+        {
+            "callback": _parse_date,
+            "metavar": "DATE",
+            "help": "Service date (admission or visit), YYYY-MM-DD. Default: today.",
+        },
+    ),
+    ("--total", "total", {"metavar": "YUAN", "help": "Bill total (yuan)."}),
+    ("--self-paid", "self_paid", {"default": "0", "metavar": "YUAN", "help": "Fully self-paid part."}),
+    ("--class-b", "class_b", {"default": "0", "metavar": "YUAN", "help": "Amount of class-B items."}),
+    ("--over-ceiling", "over_ceiling", {"default": "0", "metavar": "YUAN", "help": "Part above price ceilings."}),
+    (
+        "--category",
+        "category",
+        {
+            "callback": _one_of(CATEGORIES),
+            "metavar": "CATEGORY",
+            "help": "Filing category (omit for no filing): " + ", ".join(CATEGORIES) + ".",
+        },
+    ),
+    (
+        "--filed-from",
+        "filed_from",
+        {
+            "callback": _parse_date,
+            "metavar": "DATE",
+            "help": "Filing start date, YYYY-MM-DD; default the service date.",
+        },
+    ),
+    (
+        "--assistance",
+        "assistance",
+        {
+            "callback": _one_of(ASSISTANCE_CATEGORIES),
+            "metavar": "CATEGORY",
+            "help": "Medical-assistance category: " + ", ".join(ASSISTANCE_CATEGORIES) + ".",
+        },
+    ),
     ("--disease", "disease", {"help": "Chronic disease (for chronic_outpatient)."}),
 ]
 
@@ -328,6 +469,12 @@ def estimate(
 ) -> None:
     """Estimate what each tier pays for one bill, from a case file or from flags.
 
+    Give either a case file or the flags (--insured, --treated-in, --scheme, --level and --total at
+    least), not both: bill flags next to a case file are refused (exit 2), never silently ignored.
+    Amounts are yuan, at most 2 decimals and at most 10,000,000,000; a comma only between groups of
+    three digits (1,234.50). Exit 2 for a wrong command line (missing flags, an unknown choice, a bad
+    date), 1 for a case or amounts the rules refuse.
+
     \b
     Examples:
       medins estimate examples/shijiazhuang-resident-beijing.toml
@@ -338,15 +485,29 @@ def estimate(
     from medins.api import estimate as run
     from medins.api import load_case, load_rules
     from medins.quick import case_from_flags
-    from medins.render import settlement_json, settlement_table
+    from medins.render import ASCII_BAR, BAR_GLYPHS, settlement_json, settlement_table
 
+    _one_source(case_file, click.get_current_context())
     case = load_case(case_file) if case_file else case_from_flags(quick)
     with about_case(case_file):
         result = run(case, load_rules(rules_dir), as_of)
     if fmt == "json":
         echo_json(settlement_json(result, lang))
     else:
-        click.echo(settlement_table(result, lang, explain))
+        glyphs = BAR_GLYPHS if can_show(BAR_GLYPHS) else ASCII_BAR
+        click.echo(settlement_table(result, lang, explain, glyphs))
+
+
+def _one_source(case_file: Path | None, ctx: click.Context) -> None:
+    """A bill comes from a case file or from flags: bill flags beside a case file are a usage error."""
+    defaults = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP, None)
+    given = [flag for flag, name, _kw in ESTIMATE_FLAGS if ctx.get_parameter_source(name) not in defaults]
+    if case_file is not None and given:
+        raise UsageError(
+            t(f"有案例文件时不能再给出 {' '.join(given)}", f"{' '.join(given)} cannot be given with a case file"),
+            str(case_file),
+            t("请在案例文件中修改，或不给案例文件只用选项", "change the case file, or give only the flags"),
+        )
 
 
 @cli.command()
@@ -384,9 +545,8 @@ def filing() -> None:
 @click.option(
     "--category",
     required=True,
-    type=click.Choice(
-        ["relocated_retiree", "long_term_resident", "stationed_worker", "referral", "emergency", "other_temporary"]
-    ),
+    callback=_one_of(CATEGORIES),
+    metavar="[" + "|".join(CATEGORIES) + "]",
 )
 @common(rules_option, format_option, lang_option, as_of_option)
 def filing_requirements(
@@ -475,4 +635,5 @@ def batch(
 
 def main() -> None:
     """Entry point of the ``medins`` console script."""
+    _console_fallback()
     cli.main(prog_name="medins")

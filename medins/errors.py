@@ -51,6 +51,12 @@ class SettlementBug(AssertionError):
     """A reconciliation identity failed: a defect of medins, never rounded away."""
 
 
+class UsageError(MedinsError):
+    """The command line itself is wrong (a missing or unknown value, flags that do not go together): exit 2."""
+
+    exit_code = 2
+
+
 def t(zh: str, en: str) -> Text:
     """Shorthand for a bilingual text."""
     return Text(zh, en)

@@ -119,15 +119,19 @@ def settlement_json(s: Settlement, lang: Lang) -> dict[str, Any]:
 
 
 BAR_WIDTH = 40
+BAR_GLYPHS = "█▓▒░"
+ASCII_BAR = "#=-."
+"""The share bar's glyphs for a console that cannot show ``BAR_GLYPHS`` (a GBK or ASCII one)."""
 
 
-def share_bar(s: Settlement, lang: Lang) -> str:
-    """One line showing who pays what share: █ basic, ▓ tier 2, ▒ assistance, ░ patient."""
+def share_bar(s: Settlement, lang: Lang, glyphs: str = BAR_GLYPHS) -> str:
+    """One line showing who pays what share: █ basic, ▓ tier 2, ▒ assistance, ░ patient (or ``glyphs``)."""
+    basic, tier2, assist, patient = glyphs
     parts = [
-        (s.basic_fund, "█", "basic_fund"),
-        (s.tier2_fund, "▓", (s.tier2_kind and f"{s.tier2_kind}_fund") or "critical_illness_fund"),
-        (s.medical_assistance_fund, "▒", "medical_assistance_fund"),
-        (s.personal_total, "░", "personal_total"),
+        (s.basic_fund, basic, "basic_fund"),
+        (s.tier2_fund, tier2, (s.tier2_kind and f"{s.tier2_kind}_fund") or "critical_illness_fund"),
+        (s.medical_assistance_fund, assist, "medical_assistance_fund"),
+        (s.personal_total, patient, "personal_total"),
     ]
     if not s.total:
         return ""
@@ -156,7 +160,8 @@ def _t(zh: str, en: str, lang: Lang) -> str:
     return zh if lang == "zh" else en
 
 
-def settlement_table(s: Settlement, lang: Lang, explain: bool = False) -> str:
+def settlement_table(s: Settlement, lang: Lang, explain: bool = False, glyphs: str = BAR_GLYPHS) -> str:
+    """The estimate for people: amounts, the share bar (drawn with ``glyphs``), reasons, warnings."""
     e = s.eligibility
     out: list[str] = []
     if s.illustrative:
@@ -201,7 +206,7 @@ def settlement_table(s: Settlement, lang: Lang, explain: bool = False) -> str:
     if s.paid_at_discharge != s.personal_total:
         table.append((_t("出院时需先支付", "paid at discharge", lang), _money(s.paid_at_discharge)))
     out.append(tabulate(table, tablefmt="plain", colalign=("left", "right"), preserve_whitespace=True))
-    out.append(share_bar(s, lang))
+    out.append(share_bar(s, lang, glyphs))
     if s.deferred:
         out.append(_t("回参保地报销：", "claimed later at home: ", lang) + ", ".join(s.deferred))
     for r in e.reasons:

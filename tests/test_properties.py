@@ -91,12 +91,13 @@ def bills(draw: Any) -> dict[str, Any]:
 
 @st.composite
 def ytds(draw: Any) -> dict[str, Any]:
+    in_scope = draw(money)
     return {
         "admissions": draw(st.integers(0, 3)),
         "inpatient": {
-            "in_scope": draw(money),
+            "in_scope": in_scope,
             "deductible": draw(money.filter(lambda m: m < 5000)),
-            "fund": draw(money),
+            "fund": draw(st.decimals(min_value=0, max_value=in_scope, places=2)),  # the fund pays within scope
         },
         "tier2_base": draw(money),
         "tier2_fund": draw(money),

@@ -24,19 +24,38 @@ FILING_FAILURES = frozenset(
 )
 
 
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later (the month's last day when it has no such day)."""
+def _months_later(day: date, months: int) -> date | None:
     month = day.month - 1 + months
     year = day.year + month // 12
     month = month % 12 + 1
+    if year > date.max.year:
+        return None
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it has no such day).
+
+    Past the calendar's last day the answer is that day, 9999-12-31.
+    """
+    return _months_later(day, months) or date.max
 
 
 def validity_end(start: date, months: int) -> date:
     """The last day of a validity of ``months`` from ``start``: the day before the same date that many
-    months later, or the end of that month when it has no such date (31 Aug + 6 months ends 28/29 Feb)."""
-    target = add_months(start, months)
+    months later, or the end of that month when it has no such date (31 Aug + 6 months ends 28/29 Feb).
+
+    A validity that would run past the calendar's last day (9999-12-31) ends on that day.
+    """
+    target = _months_later(start, months)
+    if target is None:
+        return date.max
     return target if target.day < start.day else target - timedelta(days=1)
+
+
+def days_after(day: date, days: int) -> date:
+    """``day`` plus ``days``, at most the calendar's last day (9999-12-31)."""
+    return day + timedelta(days=days) if (date.max - day).days >= days else date.max
 
 
 def _cite(std: Standards, section_sources: list[str], role: str = "standards") -> list[Cited]:
@@ -57,6 +76,34 @@ def find_institution(catalogue: Catalogue | None, code: str) -> Institution | No
         if inst.code == code:
             return inst
     return None
+
+
+def _level_unknown(code: str | None, region: str, catalogue: Catalogue | None) -> CaseError:
+    """Why the hospital's level is not known: the code is not in the treatment place's catalogue."""
+    place = f"{region} {regions.name(region)}"
+    fix = t(
+        f"在 [visit] 中填写 hospital_level = 1、2 或 3（与 hospital = {code!r} 一起）",
+        f"give hospital_level = 1, 2 or 3 in [visit] (beside hospital = {code!r})",
+    )
+    if catalogue is None or catalogue.institutions is None:
+        return CaseError(
+            t(
+                f"就医地 {place} 的规则包没有定点机构名单，无法从机构代码 {code!r} 得知医院等级",
+                f"the pack of the treatment place {place} lists no institutions: "
+                f"the level of hospital {code!r} is unknown",
+            ),
+            "visit.hospital",
+            fix,
+        )
+    return CaseError(
+        t(
+            f"机构代码 {code!r} 不在就医地 {place} 的定点机构目录中，无法得知医院等级",
+            f"hospital {code!r} is not in the institution catalogue of the treatment place {place}, "
+            "so its level is unknown",
+        ),
+        "visit.hospital",
+        fix,
+    )
 
 
 def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, on: date) -> Eligibility:
@@ -135,7 +182,7 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
             regions.require(filing.destination, "filing.destination", CaseError)
         if filing.category == "emergency" and rules.emergency_deemed_filed and filing.start is None:
             if rules.emergency_filing_days is not None:
-                emergency_deadline = settle_day + timedelta(days=rules.emergency_filing_days)
+                emergency_deadline = days_after(settle_day, rules.emergency_filing_days)
             deadline = f"，最迟于 {emergency_deadline} 补办备案" if emergency_deadline else ""
             deadline_en = f"; file on or before {emergency_deadline}" if emergency_deadline else ""
             add(
@@ -203,7 +250,12 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
     if visit.hospital is not None:
         if not (len(visit.hospital) == 12 and visit.hospital[0] == "H" and visit.hospital[1:].isdigit()):
             raise CaseError(
-                t("医疗机构代码应为 H 加 11 位数字", "an institution code is H followed by 11 digits"), "visit.hospital"
+                t(
+                    f"医疗机构代码 {visit.hospital!r} 格式不对，应为 H 加 11 位数字",
+                    f"institution code {visit.hospital!r} is not H followed by 11 digits",
+                ),
+                "visit.hospital",
+                t("如 H11010500001", "e.g. H11010500001"),
             )
         if catalogue is None or catalogue.institutions is None:
             add(
@@ -234,11 +286,7 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                     True,
                 )
     if level is None:
-        raise CaseError(
-            t("不知道医院等级", "hospital level unknown"),
-            "visit.hospital_level",
-            t("填写 hospital_level（1、2 或 3）", "give hospital_level (1, 2 or 3)"),
-        )
+        raise _level_unknown(visit.hospital, visit.region, catalogue)
     matched = offsite.level_map.get(str(level), level)
 
     # -- the visit type

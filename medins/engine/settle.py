@@ -14,8 +14,9 @@ from medins.engine.tiers import Banded, adjust_bands, pay_through_bands
 from medins.errors import CaseError, SettlementBug, t
 from medins.i18n import Text, label
 from medins.loader import RuleSet, in_force
-from medins.money import ZERO, fen, pct, show
+from medins.money import MAX_AMOUNT, ZERO, fen, pct, show
 from medins.rules_model import BenefitTerms, Rate, Standards, Tier2
+from medins.types import MAX_ADMISSIONS
 
 
 @dataclass
@@ -113,8 +114,10 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
     # 0. eligibility decides the reduction and whether the bill settles here or at home
     elig = check_eligibility(case, std, catalogue, on)
     if not elig.cross_province and any(r.code == "SAME_PROVINCE" and r.blocking for r in elig.reasons):
+        insured, treated = case.person.insured_region, case.visit.region
         raise CaseError(
-            elig.reasons[0].text,
+            elig.reasons[0].text
+            + t(f"（参保地 {insured}，就医地 {treated}）", f" (insured in {insured}, treated in {treated})"),
             "visit.region",
             t(
                 "本工具计算跨省异地就医；省内异地需参保地规则包提供 in_province 规则",
@@ -158,8 +161,12 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
             trail.warn(
                 "DRUG_LIST_OUT_OF_DATE",
                 t(
-                    f"药品目录 {dl.edition} 的适用期为 {dl.effective}–{dl.until or '…'}，就医日 {on} 不在其中",
-                    f"drug list {dl.edition} applies {dl.effective}–{dl.until or '…'}; the visit on {on} is outside it",
+                    f"药品目录 {dl.edition} 的适用期为 {dl.effective}–{dl.until or '…'}，"
+                    + (f"规则日期 --as-of {on}" if as_of else f"就医日 {on}")
+                    + " 不在其中",
+                    f"drug list {dl.edition} applies {dl.effective}–{dl.until or '…'}; "
+                    + (f"the rule date --as-of {on}" if as_of else f"the visit on {on}")
+                    + " is outside it",
                 ),
             )
         lines = classify_items(case.items, catalogue_index(rules.cache, catalogue, settings, index), trail.warn)
@@ -575,7 +582,8 @@ def _ytd_after(
     assist_paid: Decimal,
 ) -> YearToDate:
     def grow(a: Accum) -> Accum:
-        return Accum(
+        # built from validated amounts; the ceiling is checked on the whole result below
+        return Accum.model_construct(
             in_scope=a.in_scope + tier1_amount,
             deductible=a.deductible + tier1.deductible,
             fund=a.fund + tier1.paid,
@@ -597,7 +605,40 @@ def _ytd_after(
     else:
         disease = case.visit.disease or ""
         update["chronic"] = {**ytd.chronic, disease: grow(ytd.chronic.get(disease, Accum()))}
-    return ytd.model_copy(update=update)
+    after = ytd.model_copy(update=update)
+    _ytd_within_ceiling(after)
+    return after
+
+
+def _ytd_within_ceiling(ytd: YearToDate) -> None:
+    """Year-to-date sums after this bill stay within the amount ceiling a case may carry."""
+    if ytd.admissions > MAX_ADMISSIONS:
+        raise CaseError(
+            t(
+                f"本单之后年度住院次数为 {ytd.admissions}，超过 {MAX_ADMISSIONS}",
+                f"after this bill the year's admissions would be {ytd.admissions}, more than {MAX_ADMISSIONS}",
+            ),
+            "ytd.admissions",
+            t("检查年度累计住院次数", "check the year-to-date admissions"),
+        )
+    amounts: list[tuple[str, Decimal]] = [
+        (name, getattr(ytd, name)) for name in ("tier2_base", "tier2_fund", "assistance_base", "assistance_fund")
+    ]
+    benefits = [("inpatient", ytd.inpatient), ("outpatient", ytd.outpatient)]
+    benefits += [(f"chronic.{d}", a) for d, a in ytd.chronic.items()]
+    for prefix, accum in benefits:
+        amounts += [(f"{prefix}.{n}", getattr(accum, n)) for n in ("in_scope", "deductible", "fund", "above_cap")]
+    for key, value in amounts:
+        if value > MAX_AMOUNT:
+            raise CaseError(
+                t(
+                    f"本单之后年度累计 {key} 为 {show(value)}，超过金额上限 {MAX_AMOUNT:,} 元",
+                    f"after this bill the year-to-date {key} would be {show(value)}, "
+                    f"above the ceiling of {MAX_AMOUNT:,} yuan",
+                ),
+                f"ytd.{key}",
+                t("检查年度累计金额", "check the year-to-date amounts"),
+            )
 
 
 def _illustrative_warning(trail: Trail) -> list[Warning_]:
