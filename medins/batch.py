@@ -9,11 +9,31 @@ The run has three phases:
 
 1. *scan* (main process): read both files once, remembering each record's byte range, not its
    values; map headers through one alias table; reject duplicate bill ids and orphan item lines;
-2. *settle* (in-process, or in ``--jobs`` worker processes that each own a share of the persons):
+2. *settle* (in-process, or in ``--jobs`` worker processes that each own a share of the year-to-date
+   keys below):
    re-read a bill's records by range, build the case with :func:`medins.api.parse_case`, settle it
    with :func:`medins.api.estimate` and its person's year-to-date amounts;
 3. *write* (main process): OUT in input order as results arrive, then REJECTS, SUMMARY, CLEARING
    and the year-to-date state — all to temporary files moved into place only when the run succeeds.
+
+The scan checks every record once, for both ways of settling (in-process and ``--jobs``): a row
+whose cell count differs from the header's, a quote that swallowed the rows after it, an ID in
+scientific notation, a date cell that is not a date, one ``person_id`` with two names. A rejected
+row is never sent to be settled.
+
+Year-to-date amounts belong to a person *in one insured place, under one scheme, in one year*: the
+key is ``(person_id, insured_region, scheme, year)``, the year the service date's. The bills of one
+key settle in service-date order, each from the amounts the one before left; a bill of another key
+(a person insured in 330400, then in 130100) starts from zero. ``--ytd-out`` writes and ``--ytd-in``
+reads one entry per key, sorted by key (format version 2)::
+
+    {"format": "medins-ytd", "version": 2, "entries": [
+      {"person_id": "P01", "insured_region": "130100", "scheme": "resident", "year": 2025,
+       "last_service_date": "2025-03-20", "ytd": {"year": 2025, "admissions": 2, ...}}
+    ]}
+
+``ytd`` is the case file's ``[ytd]`` table. A version-1 file (keyed by person only) is refused: it
+does not say which insured place and scheme its amounts belong to.
 """
 
 from __future__ import annotations
@@ -21,8 +41,9 @@ from __future__ import annotations
 import difflib
 import json
 import multiprocessing
+import os
+import queue
 import re
-import tempfile
 import traceback
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -33,7 +54,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from medins import regions
+from medins import procs, regions
 from medins.api import estimate, load_rules, parse_case
 from medins.case_model import YearToDate
 from medins.engine.eligibility import add_months
@@ -171,8 +192,13 @@ CLEARING_COLUMNS = (
 )
 
 YTD_FORMAT = "medins-ytd"
+YTD_VERSION = 2
 EMPTY_YTD = YearToDate()
+
+YtdKey = tuple[str, str, str, int]
+"""Whose year-to-date amounts: ``(person_id, insured_region, scheme, year)``."""
 BATCH_SIZE = 128
+WORKER_POLL = 0.5  # seconds the main process waits for a result before it checks its workers are alive
 
 
 def header_key(text: str) -> str:
@@ -446,9 +472,9 @@ class WorkerConfig:
     want_state: bool
 
 
-# A task: (bill, row, start, end, item runs ((start, end, first row, count), ...), person id,
-#          first bill of the person, last bill of the person, year-to-date state to start from)
-Task = tuple[int, int, int, int, tuple[tuple[int, int, int, int], ...], str, bool, bool, str | None]
+# A task: (bill, row, start, end, item runs ((start, end, first row, count), ...), year-to-date key,
+#          first bill of the key, last bill of the key, year-to-date state to start from)
+Task = tuple[int, int, int, int, tuple[tuple[int, int, int, int], ...], YtdKey, bool, bool, str | None]
 # A reject: (file order 0 bills / 1 items, row, file, bill id, column, reason)
 Reject = tuple[int, int, str, str, str, str]
 
@@ -519,7 +545,7 @@ class Settler:
         self.bill_names = bcols.names
         self.item_names = cfg.items.columns.names if cfg.items else {}
         self.with_name = "person_name" in bcols.index
-        self.state: dict[str, tuple[str | None, str | None]] = {}
+        self.state: dict[YtdKey, tuple[str | None, str | None]] = {}
         self.agg = Aggregates()
         self._groups: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -533,9 +559,9 @@ class Settler:
         return [self.settle(task) for task in tasks]
 
     def settle(self, task: Task) -> tuple[Any, ...]:
-        b, row, start, end, runs, pid, first, last, ytd_in = task
-        # a person's amounts wait between their bills as compact JSON: objects would hold far more memory
-        ytd, last_day = (ytd_in, None) if first else self.state.pop(pid)
+        b, row, start, end, runs, key, first, last, ytd_in = task
+        # a key's amounts wait between its bills as compact JSON: objects would hold far more memory
+        ytd, last_day = (ytd_in, None) if first else self.state.pop(key)
         values = self.bills.read(start, end)[0]
         items: list[tuple[int, list[str]]] = []
         for r_start, r_end, r_row, count in runs:
@@ -552,9 +578,9 @@ class Settler:
             ytd, last_day = ytd_after.model_dump_json(), day  # type: ignore[union-attr]
         final = None
         if not last:
-            self.state[pid] = (ytd, last_day)
+            self.state[key] = (ytd, last_day)
         elif self.cfg.want_state and last_day is not None:
-            final = (pid, last_day, ytd)
+            final = (key, last_day, ytd)
         return b, out, rejects, len(items) if out is not None else 0, final
 
     def _one(
@@ -738,14 +764,18 @@ class Settler:
         return row
 
 
-def _worker_main(cfg: WorkerConfig, inbox: Any, outbox: Any) -> None:
-    """A ``--jobs`` process: settle the batches it is sent, then send its aggregates."""
+def _worker_main(cfg: WorkerConfig, inbox: Any, outbox: Any, number: int, parent: int) -> None:
+    """A ``--jobs`` process: settle the batches it is sent, then send its aggregates.
+
+    It ends with its parent however the parent ends, leaves Ctrl-C to the parent, and dies on SIGTERM.
+    """
+    procs.worker_started(parent)
     try:
         settler = Settler(cfg)
-        while (tasks := inbox.get()) is not None:
+        while (tasks := procs.receive(inbox, parent)) is not None:
             outbox.put(("results", settler.run(tasks)))
         settler.close()
-        outbox.put(("done", settler.agg))
+        outbox.put(("done", (number, settler.agg)))
     except MedinsError as exc:  # a file problem: the main process stops the run with this message
         outbox.put(("medins", (exc.text, exc.where, exc.fix)))
     except BaseException as exc:  # a defect: sent to the main process, which stops the run
@@ -808,6 +838,8 @@ class _Scan:
     by_id: dict[str, int] = field(default_factory=dict)
     duplicates: dict[str, list[int]] = field(default_factory=dict)
     persons: list[str] = field(default_factory=list)
+    chain: array = field(default_factory=lambda: array("i"))
+    keys: list[YtdKey] = field(default_factory=list)
 
 
 class _Runs:
@@ -889,31 +921,86 @@ def _open_table(
     return csv_table, found[0]
 
 
-def _load_ytd(path: Path) -> dict[str, tuple[int, str, str]]:
-    """``--ytd-in``: person → (last service day, its ISO date, year-to-date JSON)."""
+def _load_ytd(path: Path) -> dict[YtdKey, tuple[int, str, str]]:
+    """``--ytd-in``: (person, insured region, scheme, year) → (last service day, its ISO date, YTD JSON)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except OSError as exc:
         raise TableError(t("无法读取文件", "cannot read file"), str(path), t(str(exc), str(exc))) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise TableError(t(f"不是有效的 JSON：{exc}", f"not valid JSON: {exc}"), str(path)) from None
-    if not isinstance(data, dict) or data.get("format") != YTD_FORMAT or not isinstance(data.get("persons"), dict):
+    except RecursionError:
+        raise TableError(
+            t(
+                "JSON 嵌套过深，不是 medins 年度累计文件",
+                "the JSON is nested too deeply: not a medins year-to-date file",
+            ),
+            str(path),
+            t("请使用上一次运行 --ytd-out 写出的文件", "use the file a previous run wrote with --ytd-out"),
+        ) from None
+    if not isinstance(data, dict) or data.get("format") != YTD_FORMAT:
         raise TableError(
             t("不是 medins 年度累计文件", "not a medins year-to-date file"),
             str(path),
             t("请使用上一次运行 --ytd-out 写出的文件", "use the file a previous run wrote with --ytd-out"),
         )
-    state: dict[str, tuple[int, str, str]] = {}
-    for pid, entry in data["persons"].items():
-        where = f"{path}: persons.{pid}"
+    version = data.get("version")
+    if version == 1 or (version is None and "persons" in data):
+        raise TableError(
+            t(
+                "这是第 1 版年度累计文件（只按人员累计）；现在年度累计按人员、参保地、险种和年度分别记录（第 2 版）",
+                "this is a version-1 year-to-date file, keyed by person only; amounts are now kept per person, "
+                "insured region, scheme and year (version 2)",
+            ),
+            str(path),
+            t(
+                "第 1 版文件无法转换（它没有记录金额属于哪个参保地和险种）：请从本年第一批单据起依次重新运行，"
+                "用 --ytd-out 写出第 2 版文件",
+                "a version-1 file cannot be converted (it does not say which insured region and scheme its "
+                "amounts belong to): run this year's batches again in order from the first, with --ytd-out, "
+                "to write a version-2 file",
+            ),
+        )
+    if version != YTD_VERSION or not isinstance(data.get("entries"), list):
+        raise TableError(
+            t(f"不支持的年度累计文件版本 {version!r}", f"unsupported year-to-date file version {version!r}"),
+            str(path),
+            t("请使用本版本 medins 的 --ytd-out 写出的文件", "use a file this version of medins wrote with --ytd-out"),
+        )
+    state: dict[YtdKey, tuple[int, str, str]] = {}
+    for k, entry in enumerate(data["entries"]):
+        where = f"{path}: entries[{k}]"
         if not isinstance(entry, dict):
             raise TableError(t("应为表", "should be an object"), where)
+        for name in ("person_id", "insured_region", "scheme"):
+            value = entry.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise TableError(
+                    t(f"{name} 缺少或不是文本：{value!r}", f"{name} missing or not text: {value!r}"), f"{where}.{name}"
+                )
+        year = entry.get("year")
+        if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 9999:
+            raise TableError(t(f"year 应为年份：{year!r}", f"year should be a year: {year!r}"), f"{where}.year")
         last = str(entry.get("last_service_date", ""))
         day = day_number(last)
-        if not day:
-            raise TableError(t("缺少有效的 last_service_date", "last_service_date missing or invalid"), where)
+        if not day or date.fromordinal(day).year != year:
+            raise TableError(
+                t(
+                    f"last_service_date 缺少、无效或不在 {year} 年：{last!r}",
+                    f"last_service_date missing, invalid or not in {year}: {last!r}",
+                ),
+                f"{where}.last_service_date",
+            )
         ytd = parse_model(entry.get("ytd") or {}, YearToDate, f"{where}.ytd", TableError)
-        state[pid] = (day, last, ytd.model_dump_json())
+        if ytd.year is not None and ytd.year != year:
+            raise TableError(
+                t(f"ytd.year {ytd.year} 与 year {year} 不一致", f"ytd.year {ytd.year} differs from year {year}"),
+                f"{where}.ytd.year",
+            )
+        key = (entry["person_id"], entry["insured_region"], entry["scheme"], year)
+        if key in state:
+            raise TableError(t(f"重复的条目：{key}", f"a second entry for {key}"), where)
+        state[key] = (day, date.fromordinal(day).isoformat(), ytd.model_dump_json())
     return state
 
 
@@ -923,8 +1010,21 @@ def _check_paths(opts: BatchOptions) -> list[Path]:
     if opts.clearing:
         table_kind(opts.clearing, "--clearing")
     for p in (opts.out, opts.rejects_path, opts.summary, opts.clearing, opts.ytd_out):
-        if p is not None and not p.resolve().parent.is_dir():
-            raise TableError(t("输出目录不存在", "the output folder does not exist"), str(p.parent))
+        if p is None:
+            continue
+        parent = p.resolve().parent
+        if parent.exists() and not parent.is_dir():
+            raise TableError(
+                t("输出路径中的这一段是文件，不是目录", "this part of the output path is a file, not a folder"),
+                str(parent),
+                t(f"请检查输出路径 “{p}”", f"check the output path '{p}'"),
+            )
+        if not parent.is_dir():
+            raise TableError(
+                t("输出目录不存在", "the output folder does not exist"),
+                str(parent),
+                t("请先创建该目录，或换一个输出路径", "create the folder first, or choose another output path"),
+            )
     inputs = {p.resolve() for p in (opts.bills, opts.items) if p}
     state_in = opts.ytd_in.resolve() if opts.ytd_in else None
     outputs = [p for p in (opts.out, opts.rejects_path, opts.summary, opts.clearing, opts.ytd_out) if p]
@@ -943,11 +1043,13 @@ def _check_paths(opts: BatchOptions) -> list[Path]:
     return outputs
 
 
+@procs.interruptible
 def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) -> BatchReport:
     """Settle every bill of BILLS (with ITEMS) and write OUT, REJECTS and the asked-for reports.
 
     A file that cannot be used raises a ``MedinsError`` (exit 1) and leaves no output behind; a bad
-    row is rejected and the run goes on.
+    row is rejected and the run goes on. SIGINT and SIGTERM stop the run the same way (``Interrupted``,
+    exit 130 or 143); while it writes, the run holds a lock on its outputs (``procs.output_lock``).
     """
     _check_paths(opts)
     lang = opts.lang
@@ -955,7 +1057,8 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
     rules = load_rules(rules_root)
     ytd_in = _load_ytd(opts.ytd_in) if opts.ytd_in else {}
     rejects: list[Reject] = []
-    with tempfile.TemporaryDirectory(prefix="medins-batch-") as spool, Outputs() as outputs:
+    targets = [p for p in (opts.out, opts.rejects_path, opts.summary, opts.clearing, opts.ytd_out) if p]
+    with procs.output_lock(targets), procs.spool_folder("medins-batch-") as spool, Outputs() as outputs:
         spool_dir = Path(spool)
         bills_table, bill_cols = _open_table(
             opts.bills, "BILLS", BILL_COLUMNS, bill_required(opts.items is not None), opts.encoding, spool_dir
@@ -1036,21 +1139,77 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
     return report
 
 
+_SCIENTIFIC = re.compile(r"[+-]?\d(?:\.\d+)?[eE][+-]\d+")
+"""How a spreadsheet shows a long number it took an ID for: ``1.30102E+17``."""
+
+
+def id_problem(value: str) -> Text | None:
+    """Why an ID cell cannot be used: digits an XLSX lost, or (in CSV) a number in scientific notation."""
+    if value[0] == MARK:
+        return cell_problem(value)
+    if _SCIENTIFIC.fullmatch(value):
+        return t(
+            f"编号 “{value}” 是科学计数法：电子表格把它当成了数字，末尾数字已丢失（不同的人会变成同一个编号）；"
+            "请把该列设为文本格式后重新填写",
+            f"the ID '{value}' is in scientific notation: a spreadsheet took it for a number and lost its last "
+            "digits (different people would share it); format the column as text and enter the IDs again",
+        )
+    return None
+
+
+def date_problem(value: str) -> Text | None:
+    """Why a date cell is not a date (``norm_date``'s forms), quoting it; None for a date."""
+    if day_number(value):
+        return None
+    if value.isdigit() and 4 <= len(value) <= 6:
+        return t(
+            f"“{value}” 不是日期：像是电子表格的日期序号；请把该列设为日期或文本 YYYY-MM-DD",
+            f"'{value}' is not a date: it looks like a spreadsheet's date serial number; "
+            "format the column as dates or as text YYYY-MM-DD",
+        )
+    return t(f"“{value}” 不是有效日期（应为 YYYY-MM-DD）", f"'{value}' is not a valid date (write YYYY-MM-DD)")
+
+
+def _no_rows(table: CsvTable, role: str) -> TableError:
+    return TableError(
+        t(f"{role}只有标题行，没有数据行", f"{role} has a header row but no data rows"),
+        str(table.shown),
+        t("请检查是不是选错了文件", "check that this is the right file"),
+    )
+
+
+def _rows_text(rows: list[int], lang: Lang) -> str:
+    shown = rows[:5]
+    more = len(rows) - len(shown)
+    if lang == "zh":
+        return f"第 {'、'.join(map(str, shown))}{' 等' if more else ''} 行"
+    return f"row{'s' if len(rows) > 1 else ''} {', '.join(map(str, shown))}{f' and {more} more' if more else ''}"
+
+
 def _scan_bills(
-    table: CsvTable, cols: ColumnMap, ytd_in: dict[str, tuple[int, str, str]], rejects: list[Reject], lang: Lang
+    table: CsvTable, cols: ColumnMap, ytd_in: dict[YtdKey, tuple[int, str, str]], rejects: list[Reject], lang: Lang
 ) -> _Scan:
     scan = _Scan(table)
     ib, ip = cols.index["bill_id"], cols.index["person_id"]
+    ir, isch, iname = (cols.index.get(c, -1) for c in ("insured_region", "scheme", "person_name"))
     dates = [(cols.index[c], c) for c in ("admitted", "date", "discharged") if c in cols.index]
+    all_dates = sorted((cols.index[c], c) for c in DATE_COLUMNS if c in cols.index)
     person_no: dict[str, int] = {}
-    for row, start, end, values in table.records():
-        width = len(values)
-        bid = values[ib].strip() if ib < width else ""
-        pid = values[ip].strip() if ip < width else ""
+    chain_no: dict[YtdKey, int] = {}
+    names: dict[str, int] = {}
+    bill_name = array("i")
+    person_name: list[int] = []
+    two_names: set[int] = set()
+    for row, start, end, values, problem in table.records():
+
+        def cell(i: int, values: list[str] = values) -> str:
+            return values[i].strip() if 0 <= i < len(values) else ""
+
+        bid, pid = cell(ib), cell(ip)
         day = 0
         day_col = ""
         for i, name in dates:
-            if i < width and (s := values[i].strip()):
+            if s := cell(i):
                 day = day_number(s)
                 day_col = name
                 break
@@ -1064,31 +1223,55 @@ def _scan_bills(
         if p is None:
             p = person_no[pid] = len(scan.persons)
             scan.persons.append(pid)
+            person_name.append(-1)
         scan.person.append(p)
+        key = (pid, cell(ir), norm_choice("scheme", cell(isch)), date.fromordinal(day).year if day else 0)
+        c = chain_no.get(key)
+        if c is None:
+            c = chain_no[key] = len(scan.keys)
+            scan.keys.append(key)
+        scan.chain.append(c)
         reason: Text | None = None
         column = "bill_id"
-        if not bid:
+        bad_id = id_problem(bid) if bid else None
+        if problem is not None:
+            reason, column = problem.reason, ""
+        elif not bid:
             reason = t("缺少单据号", "bill_id missing")
-        elif bid[0] == MARK:
-            reason = cell_problem(bid)
+        elif bad_id is not None:
+            reason = bad_id
         elif not pid:
             reason, column = (
                 t("缺少人员编号（用于累计年度金额）", "person_id missing (needed to carry year-to-date amounts)"),
                 "person_id",
             )
-        elif pid[0] == MARK:
-            reason, column = cell_problem(pid), "person_id"
-        elif pid in ytd_in and day and day < ytd_in[pid][0]:
-            last = ytd_in[pid][1]
+        elif (bad_pid := id_problem(pid)) is not None:
+            reason, column = bad_pid, "person_id"
+        elif (
+            bad_date := next(((n, s) for i, n in all_dates if (s := cell(i)) and not day_number(s)), None)
+        ) is not None:
+            reason, column = date_problem(bad_date[1]), bad_date[0]
+        elif key in ytd_in and day and day < ytd_in[key][0]:
+            last = ytd_in[key][1]
             shown = date.fromordinal(day).isoformat()
             reason, column = (
                 t(
-                    f"就医日期 {shown} 早于年度累计文件中此人的最后就医日期 {last}：属于已结算的月份",
-                    f"dated {shown}, before this person's last service date {last} in --ytd-in: it belongs to a month already settled",
+                    f"就医日期 {shown} 早于年度累计文件中此人（参保地 {key[1]}、{key[2]}、{key[3]} 年）的最后就医日期 {last}："
+                    "属于已结算的月份",
+                    f"dated {shown}, before this person's last service date {last} in --ytd-in (insured in "
+                    f"{key[1]}, {key[2]}, {key[3]}): it belongs to a month already settled",
                 ),
                 day_col,
             )
-        if bid and bid[0] != MARK:
+        nid = -1
+        if problem is None and iname >= 0 and (name := cell(iname)):
+            nid = names.setdefault(name, len(names))
+            if person_name[p] < 0:
+                person_name[p] = nid
+            elif person_name[p] != nid and pid:
+                two_names.add(p)
+        bill_name.append(nid)
+        if bid and bad_id is None:
             if bid in scan.duplicates:
                 scan.duplicates[bid].append(b)
             elif bid in scan.by_id:
@@ -1096,10 +1279,13 @@ def _scan_bills(
             else:
                 scan.by_id[bid] = b
         if reason is not None:
-            rejects.append((0, row, "bills", bid, cols.shown(column), reason(lang)))
+            shown_column = table.column_name(problem.column) if problem is not None else cols.shown(column)
+            rejects.append((0, row, "bills", bid, shown_column, reason(lang)))
             scan.rejected.append(1)
         else:
             scan.rejected.append(0)
+    if not scan.ids:
+        raise _no_rows(table, "BILLS")
     for bid, dups in scan.duplicates.items():
         rows = [scan.rows[b] for b in dups]
         text = t(
@@ -1110,7 +1296,43 @@ def _scan_bills(
             if not scan.rejected[b]:
                 scan.rejected[b] = 1
                 rejects.append((0, scan.rows[b], "bills", bid, cols.shown("bill_id"), text))
+    if two_names:
+        _reject_two_names(scan, cols, two_names, names, bill_name, rejects, lang)
     return scan
+
+
+def _reject_two_names(
+    scan: _Scan,
+    cols: ColumnMap,
+    two_names: set[int],
+    names: dict[str, int],
+    bill_name: array,
+    rejects: list[Reject],
+    lang: Lang,
+) -> None:
+    """Reject every bill of a ``person_id`` written with two different names: the ID may be mangled."""
+    wanted = {bill_name[b] for b in range(len(scan.ids)) if scan.person[b] in two_names}
+    name_of = {i: name for name, i in names.items() if i in wanted}
+    groups: dict[int, dict[int, list[int]]] = {}
+    for b in range(len(scan.ids)):
+        p = scan.person[b]
+        if p in two_names:
+            groups.setdefault(p, {}).setdefault(bill_name[b], []).append(b)
+    for p, by_name in groups.items():
+        pid = scan.persons[p]
+        listed = [(name_of[n], [scan.rows[b] for b in bills]) for n, bills in by_name.items() if n >= 0]
+        zh = "、".join(f"“{name}”（{_rows_text(rows, 'zh')}）" for name, rows in listed)
+        en = ", ".join(f"'{name}' ({_rows_text(rows, 'en')})" for name, rows in listed)
+        text = t(
+            f"人员编号 “{pid}” 对应不同的姓名：{zh}；编号可能被电子表格改坏，或姓名有误：请改正编号或姓名",
+            f"person_id '{pid}' carries different names: {en}; a spreadsheet may have mangled the ID, or a name "
+            "is mistyped: correct the ID or the name",
+        )(lang)
+        for bills in by_name.values():
+            for b in bills:
+                if not scan.rejected[b]:
+                    scan.rejected[b] = 1
+                    rejects.append((0, scan.rows[b], "bills", scan.ids[b], cols.shown("person_name"), text))
 
 
 def _scan_items(table: CsvTable, cols: ColumnMap, scan: _Scan, runs: _Runs, rejects: list[Reject], lang: Lang) -> int:
@@ -1120,10 +1342,20 @@ def _scan_items(table: CsvTable, cols: ColumnMap, scan: _Scan, runs: _Runs, reje
     last_bill = last_row = -1
     current = -1
     count = 0
-    for row, start, end, values in table.records():
+    for row, start, end, values, problem in table.records():
         count += 1
         bid = values[ib].strip() if ib < len(values) else ""
         b = by_id.get(bid, -1)
+        bad_id = id_problem(bid) if bid else None
+        if problem is not None or bad_id is not None:
+            # a line that cannot be read rejects its bill: the bill would settle without it
+            reason = (problem.reason if problem is not None else bad_id)(lang)  # type: ignore[misc]
+            shown = table.column_name(problem.column) if problem is not None else column
+            rejects.append((1, row, "items", bid, shown, reason))
+            if b >= 0 and not rejected[b]:
+                _reject_for_item(scan, runs, b, row, reason, rejects, lang)
+            last_bill = -1
+            continue
         if b >= 0 and not rejected[b]:
             if b == last_bill and row == last_row + 1:
                 runs.end[current] = end
@@ -1135,8 +1367,6 @@ def _scan_items(table: CsvTable, cols: ColumnMap, scan: _Scan, runs: _Runs, reje
         last_bill = -1
         if not bid:
             reason = t("缺少单据号", "bill_id missing")(lang)
-        elif bid[0] == MARK:
-            reason = cell_problem(bid)(lang)  # type: ignore[misc]
         elif bid in scan.duplicates:
             rows = "、".join(str(scan.rows[x]) for x in scan.duplicates[bid])
             reason = t(
@@ -1151,26 +1381,41 @@ def _scan_items(table: CsvTable, cols: ColumnMap, scan: _Scan, runs: _Runs, reje
         else:
             reason = t(f"单据文件中没有单据号 {bid}", f"no bill with bill_id {bid} in BILLS")(lang)
         rejects.append((1, row, "items", bid, column if not bid or b < 0 else "", reason))
+    if not count:
+        raise _no_rows(table, "ITEMS")
     return count
 
 
+def _reject_for_item(
+    scan: _Scan, runs: _Runs, b: int, item_row: int, reason: str, rejects: list[Reject], lang: Lang
+) -> None:
+    """Reject bill ``b`` for its unreadable item line, and the lines of it already taken."""
+    bid, row = scan.ids[b], scan.rows[b]
+    scan.rejected[b] = 1
+    rejects.append((0, row, "bills", bid, "", t(f"明细第 {item_row} 行：", f"items row {item_row}: ")(lang) + reason))
+    belongs = t(f"所属单据 {bid}（单据第 {row} 行）被拒绝", f"belongs to rejected bill {bid} (bills row {row})")(lang)
+    for _, _, first, count in runs.of(b):
+        rejects.extend((1, r, "items", bid, "", belongs) for r in range(first, first + count))
+    runs.first[b] = -1
+
+
 def _chains(scan: _Scan) -> tuple[array, array, array, int]:
-    """Each person's bills to settle, in service-date order (ties: file order), as one array."""
+    """Each year-to-date key's bills to settle, in service-date order (ties: file order), as one array."""
     todo = [b for b in range(len(scan.ids)) if not scan.rejected[b]]
-    person, day = scan.person, scan.day
-    todo.sort(key=lambda b: (person[b], day[b], b))
+    chain, day = scan.chain, scan.day
+    todo.sort(key=lambda b: (chain[b], day[b], b))
     order = array("i", todo)
-    persons = len(scan.persons)
-    start = array("i", [0]) * persons
-    end = array("i", [0]) * persons
+    keys = len(scan.keys)
+    start = array("i", [0]) * keys
+    end = array("i", [0]) * keys
     reordered = 0
     k = 0
     while k < len(order):
-        p = person[order[k]]
+        c = chain[order[k]]
         j = k
-        while j + 1 < len(order) and person[order[j + 1]] == p:
+        while j + 1 < len(order) and chain[order[j + 1]] == c:
             j += 1
-        start[p], end[p] = k, j + 1
+        start[c], end[c] = k, j + 1
         if any(order[x] > order[x + 1] for x in range(k, j)):
             reordered += 1
         k = j + 1
@@ -1181,37 +1426,40 @@ def _tasks(
     scan: _Scan,
     runs: _Runs,
     order: array,
-    person_start: array,
-    person_end: array,
-    ytd_in: dict[str, tuple[int, str, str]],
+    chain_start: array,
+    chain_end: array,
+    ytd_in: dict[YtdKey, tuple[int, str, str]],
 ) -> Iterator[tuple[int, Task]]:
-    """Tasks in input order; a bill whose person has earlier-dated bills further down brings them first."""
-    pos = array("i", person_start)
+    """Tasks in input order; a bill whose key has earlier-dated bills further down brings them first.
+
+    Each task comes with its key's number, which decides the worker that settles it.
+    """
+    pos = array("i", chain_start)
     queued = bytearray(scan.rejected)
-    person = scan.person
+    chain = scan.chain
     for b in range(len(scan.ids)):
         if queued[b]:
             continue
-        p = person[b]
+        c = chain[b]
         while True:
-            k = pos[p]
+            k = pos[c]
             j = order[k]
-            pos[p] = k + 1
+            pos[c] = k + 1
             queued[j] = 1
-            pid = scan.persons[p]
-            first = k == person_start[p]
-            entry = ytd_in.get(pid) if first else None
+            key = scan.keys[c]
+            first = k == chain_start[c]
+            entry = ytd_in.get(key) if first else None
             yield (
-                p,
+                c,
                 (
                     j,
                     scan.rows[j],
                     scan.starts[j],
                     scan.ends[j],
                     runs.of(j),
-                    pid,
+                    key,
                     first,
-                    k + 1 == person_end[p],
+                    k + 1 == chain_end[c],
                     entry[2] if entry else None,
                 ),
             )
@@ -1277,28 +1525,46 @@ def _settle_here(cfg: WorkerConfig, tasks: Iterator[tuple[int, Task]], sink: _Si
 def _settle_in_workers(
     cfg: WorkerConfig, tasks: Iterator[tuple[int, Task]], sink: _Sink, jobs: int, scan: _Scan
 ) -> tuple[Aggregates, list]:
-    """Persons are shared out to ``jobs`` processes (person number modulo jobs); each keeps its persons'
-    year-to-date amounts, so a person's bills settle in order in one process."""
+    """Year-to-date keys (person, insured region, scheme, year) are shared out to ``jobs`` processes
+    (key number modulo jobs); each keeps its keys' amounts, so a key's bills settle in order in one process.
+
+    However this ends (an error, a signal, a worker that died), no worker outlives it.
+    """
     ctx = multiprocessing.get_context()
     outbox = ctx.Queue()
     inboxes = [ctx.Queue() for _ in range(jobs)]
-    procs = [ctx.Process(target=_worker_main, args=(cfg, inboxes[k], outbox), daemon=True) for k in range(jobs)]
-    for proc in procs:
-        proc.start()
+    parent = os.getpid()
+    workers = [
+        ctx.Process(target=_worker_main, args=(cfg, inboxes[k], outbox, k, parent), daemon=True) for k in range(jobs)
+    ]
     agg = Aggregates()
     outstanding = 0
     limit = BATCH_SIZE * jobs * 8
-    finished = 0
+    finished = bytearray(jobs)
 
     def receive() -> None:
-        nonlocal outstanding, finished
-        kind, payload = outbox.get()
+        nonlocal outstanding
+        for w in workers:
+            if w.exitcode not in (None, 0):  # killed or crashed: it sent no message, and never will
+                raise procs.worker_died(w.exitcode)
+        silent = 0
+        while True:
+            try:
+                kind, payload = outbox.get(timeout=WORKER_POLL)
+                break
+            except queue.Empty:
+                dead = [w for k, w in enumerate(workers) if not finished[k] and w.exitcode is not None]
+                if dead:
+                    silent += 1
+                    if silent > 1:  # an ended worker's last messages, if any, have been read
+                        raise procs.worker_died(dead[0].exitcode) from None
         if kind == "results":
             outstanding -= len(payload)
             sink.take(payload)
         elif kind == "done":
-            agg.merge(payload)
-            finished += 1
+            number, part = payload
+            agg.merge(part)
+            finished[number] = 1
         elif kind == "medins":
             raise TableError(*payload)
         else:
@@ -1307,7 +1573,11 @@ def _settle_in_workers(
                 raise SettlementBug(f"{message}\n{tb}")
             raise RuntimeError(f"a batch worker failed: {name}: {message}\n{tb}")
 
+    ended = False
     try:
+        with procs.signals_blocked():
+            for worker in workers:
+                worker.start()
         buffers: list[list[Task]] = [[] for _ in range(jobs)]
         sink.take([])
         for p, task in tasks:
@@ -1330,16 +1600,32 @@ def _settle_in_workers(
                 inboxes[k].put(buffers[k])
                 outstanding += len(buffers[k])
             inboxes[k].put(None)
-        while finished < jobs:
+        while not all(finished):
             receive()
-        for proc in procs:
-            proc.join()
+        for worker in workers:
+            worker.join()
+        ended = True
     finally:
-        for proc in procs:
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
+        if not ended:
+            with procs.critical():
+                _stop_workers(workers, [outbox, *inboxes])
     return agg, sink.finals
+
+
+def _stop_workers(workers: list[Any], queues: list[Any]) -> None:
+    """End the workers of a run that stops early, and never wait at exit for data nobody reads."""
+    for q in queues:
+        q.cancel_join_thread()
+    for worker in workers:
+        if worker.is_alive():
+            worker.terminate()
+    for worker in workers:
+        if worker.pid is None:
+            continue
+        worker.join(2)
+        if worker.is_alive():
+            worker.kill()
+            worker.join(2)
 
 
 # ----------------------------------------------------------------------------- reports
@@ -1489,18 +1775,23 @@ def _write_clearing(outputs: Outputs, path: Path, agg: Aggregates) -> None:
     w.close()
 
 
-def _write_ytd(temp: Path, ytd_in: dict[str, tuple[int, str, str]], finals: list[tuple[str, str, str]]) -> None:
-    """The year-to-date state: per person the amounts after their last settled bill, and its date."""
-    state = {pid: (last, ytd) for pid, (_, last, ytd) in ytd_in.items()}
-    for pid, last, ytd in finals:
-        state[pid] = (last, ytd)
+def _write_ytd(temp: Path, ytd_in: dict[YtdKey, tuple[int, str, str]], finals: list[tuple[YtdKey, str, str]]) -> None:
+    """The year-to-date state: per key the amounts after its last settled bill, and that bill's date."""
+    state = {key: (last, ytd) for key, (_, last, ytd) in ytd_in.items()}
+    for key, last, ytd in finals:
+        state[key] = (last, ytd)
     with temp.open("w", encoding="utf-8") as f:
-        f.write(f'{{"format": "{YTD_FORMAT}", "version": 1, "persons": {{')
-        for k, pid in enumerate(sorted(state)):
-            last, ytd = state[pid]
-            f.write(("," if k else "") + f"\n  {json.dumps(pid, ensure_ascii=False)}: ")
-            f.write(f'{{"last_service_date": "{last}", "ytd": {ytd}}}')
-        f.write("\n}}\n")
+        f.write(f'{{"format": "{YTD_FORMAT}", "version": {YTD_VERSION}, "entries": [')
+        for k, key in enumerate(sorted(state)):
+            pid, region, scheme, year = key
+            last, ytd = state[key]
+            names = ", ".join(
+                f'"{n}": {json.dumps(v, ensure_ascii=False)}'
+                for n, v in (("person_id", pid), ("insured_region", region), ("scheme", scheme))
+            )
+            f.write(("," if k else "") + f'\n  {{{names}, "year": {year}, ')
+            f.write(f'"last_service_date": "{last}", "ytd": {ytd}}}')
+        f.write("\n]}\n")
 
 
 __all__ = [

@@ -101,7 +101,7 @@ def _write(tmp: Path, name: str, spec: Any) -> None:
 def _run(entry: dict[str, Any], tmp: Path) -> tuple[int, str]:
     args = [_fill(a, tmp) for a in entry["args"]]
     lang = entry.get("lang", "en")
-    env = {"MEDINS_LANG": lang, **entry.get("env", {})}
+    env = {"MEDINS_LANG": lang, **{k: _fill(v, tmp) for k, v in entry.get("env", {}).items()}}
     if entry.get("subprocess") or "env" in entry:
         full_env = {k: v for k, v in os.environ.items() if k != "MEDINS_RULES"}
         full_env.update(env)

@@ -20,6 +20,7 @@ from medins import batch as batch_module
 from medins.api import estimate, parse_case
 from medins.batch import OUT_AMOUNTS, BatchOptions, run_batch
 from medins.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTS, cli
+from medins.procs import Interrupted
 from medins.render import settlement_json
 
 FIX = Path(__file__).parent / "fixtures" / "batch"
@@ -70,7 +71,7 @@ def test_every_row_is_accepted_or_rejected_with_its_reason(main_run: tuple[Resul
     assert got[1][:4] == ("8", "bills", "B007", "visit_region")
     assert got[1][4].startswith("insured and treatment places are in the same province")
     assert got[2:] == [
-        ("9", "bills", "B008", "admitted", "should be a date YYYY-MM-DD"),
+        ("9", "bills", "B008", "admitted", "'2025-02-30' is not a valid date (write YYYY-MM-DD)"),
         ("10", "bills", "B009", "total", "no item lines (ITEMS has no row with this bill_id) and no total"),
         ("7", "items", "B006", "", "belongs to rejected bill B006 (bills row 7)"),
         ("8", "items", "B006", "amount", mismatch),
@@ -244,10 +245,17 @@ def test_two_months_chained_equal_one_run_over_both(tmp_path: Path) -> None:
     alone = _amounts(tmp_path / "alone.csv")
     assert alone["A-0402"] != chained["A-0402"] and alone["A-0403"] != chained["A-0403"]
     assert alone["A-0401"] == chained["A-0401"]
-    persons = json.loads(state.read_text("utf-8"))["persons"]
-    assert sorted(persons) == ["P-M1", "P-M2", "P-M3"]
-    assert persons["P-M1"]["last_service_date"] == "2025-04-05"
-    assert persons["P-M1"]["ytd"]["admissions"] == 2
+    saved = json.loads(state.read_text("utf-8"))
+    assert saved["version"] == 2
+    entries = {e["person_id"]: e for e in saved["entries"]}
+    assert sorted(entries) == ["P-M1", "P-M2", "P-M3"]
+    assert (entries["P-M1"]["insured_region"], entries["P-M1"]["scheme"], entries["P-M1"]["year"]) == (
+        "130100",
+        "resident",
+        2025,
+    )
+    assert entries["P-M1"]["last_service_date"] == "2025-04-05"
+    assert entries["P-M1"]["ytd"]["admissions"] == 2
 
 
 def test_a_bill_of_a_month_already_settled_is_rejected(tmp_path: Path) -> None:
@@ -261,11 +269,12 @@ def test_a_bill_of_a_month_already_settled_is_rejected(tmp_path: Path) -> None:
             "bills",
             "L-0318",
             "date",
-            "dated 2025-03-18, before this person's last service date 2025-03-20 in --ytd-in: "
-            "it belongs to a month already settled",
+            "dated 2025-03-18, before this person's last service date 2025-03-20 in --ytd-in "
+            "(insured in 130100, resident, 2025): it belongs to a month already settled",
         )
     ]
-    assert json.loads(state.read_text("utf-8"))["persons"]["P-M1"]["last_service_date"] == "2025-03-20"
+    (entry,) = [e for e in json.loads(state.read_text("utf-8"))["entries"] if e["person_id"] == "P-M1"]
+    assert entry["last_service_date"] == "2025-03-20"
 
 
 def test_ytd_in_must_be_a_state_file(tmp_path: Path) -> None:
@@ -378,10 +387,13 @@ def test_xlsx_bills_and_items(tmp_path: Path) -> None:
     out = tmp_path / "out.xlsx"
     result = run(FIX / "bills.xlsx", "--items", FIX / "items.xlsx", "-o", out, "--quiet")
     assert result.exit_code == EXIT_REJECTS, result.output
-    formula = (
-        "the cell is a formula without a cached value (the workbook was never recalculated and saved): "
-        "open and save it in Excel, or paste the values"
-    )
+
+    def formula(text: str) -> str:
+        return (
+            f"the cell is a formula '{text}' without a cached value (the workbook was never recalculated and "
+            "saved): open and save it in Excel, or paste the values"
+        )
+
     lost = (
         "the ID is stored as the number 130102198001011000; digits beyond 15 are lost: "
         "format the column as text and enter it again"
@@ -389,10 +401,10 @@ def test_xlsx_bills_and_items(tmp_path: Path) -> None:
     got = list(load_workbook(tmp_path / "out.rejects.xlsx").active.iter_rows(min_row=2, values_only=True))
     assert got == [
         (3, "bills", "X002", "人员编号", lost),
-        (4, "bills", "X003", "医疗费总额", formula),
-        (6, "bills", "X005", None, f"items row 5: {formula}"),
+        (4, "bills", "X003", "医疗费总额", formula("=1000+2000")),
+        (6, "bills", "X005", None, f"items row 5: {formula('=D5*E5')}"),
         (4, "items", "X005", None, "belongs to rejected bill X005 (bills row 6)"),
-        (5, "items", "X005", "金额", formula),
+        (5, "items", "X005", "金额", formula("=D5*E5")),
     ]
     ws = load_workbook(out).active
     header = [c.value for c in ws[1]]
@@ -475,8 +487,9 @@ def test_an_interrupted_run_leaves_no_file(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(batch_module.Settler, "settle", settle)
     opts = BatchOptions(FIX / "bills.csv", tmp_path / "out.csv", items=FIX / "items.csv", summary=tmp_path / "s.json")
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted) as caught:
         run_batch(opts)
+    assert caught.value.exit_code == 130
     assert list(tmp_path.iterdir()) == []
 
 
@@ -487,3 +500,82 @@ def test_outputs_may_not_overwrite_inputs(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_ERROR
     assert "an output would overwrite an input" in result.stderr
     assert bills.read_bytes() == (FIX / "march.csv").read_bytes()
+
+
+# ----------------------------------------------------------------------------- broken rows, other shapes
+
+
+def test_broken_rows_are_rejected_alone_the_same_with_jobs_2(tmp_path: Path) -> None:
+    outs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / jobs
+        out.mkdir()
+        result = run(FIX / "shapes-bills.csv", "-o", out / "o.csv", "--summary", out / "s.json", "--jobs", jobs)
+        assert result.exit_code == EXIT_REJECTS, result.output
+        outs.append(out)
+    for name in ("o.csv", "o.rejects.csv", "s.json"):
+        assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+    assert [r["bill_id"] for r in rows(outs[0] / "o.csv")] == ["S005", "S009"]
+    got = [
+        (row, bid, column, reason.split(":")[0]) for row, _, bid, column, reason in rejects(outs[0] / "o.rejects.csv")
+    ]
+    assert got == [
+        ("2", "S001", "person_name", "person_id 'P10' carries different names"),
+        ("3", "S002", "fully_self_paid", "row 3 has 23 cells, the header 22"),
+        ("4", "S003", "fully_self_paid", "row 4 has 20 cells, the header 22"),
+        ("5", "S004", "person_name", "an unbalanced quote in row 5, column person_name"),
+        ("7", "S006", "person_id", "the ID '1.30102E+17' is in scientific notation"),
+        ("8", "S007", "person_name", "person_id 'P10' carries different names"),
+        ("9", "S008", "date", "'2025-02-30' is not a valid date (write YYYY-MM-DD)"),
+    ]
+    summary = json.loads((outs[0] / "s.json").read_text("utf-8"))
+    assert summary["bills"] == {"input": 9, "accepted": 2, "rejected": 7}
+
+
+@pytest.mark.parametrize("name", ["cr-bills.csv", "semicolon-bills.csv"])
+def test_cr_only_and_semicolon_files_read_as_the_comma_file(tmp_path: Path, name: str) -> None:
+    assert run(FIX / "march.csv", "-o", tmp_path / "comma.csv", "--quiet").exit_code == EXIT_OK
+    assert run(FIX / name, "-o", tmp_path / "other.csv", "--quiet").exit_code == EXIT_OK
+    assert (tmp_path / "other.csv").read_bytes() == (tmp_path / "comma.csv").read_bytes()
+
+
+def test_utf8_items_with_a_gbk_line_are_refused_naming_the_line(tmp_path: Path) -> None:
+    items = FIX / "mixed-items.csv"
+    result = run(FIX / "bills.csv", "--items", items, "-o", tmp_path / "o.csv")
+    assert result.exit_code == EXIT_ERROR
+    assert result.stderr == (
+        f"medins: error: {items}: the file mixes encodings: line 3 is not UTF-8 (read as GBK: "
+        "'B001,,布洛芬缓释胶囊,,0.3g,1,10.00,,'), while line 2 is UTF-8 text; save the whole file as UTF-8 "
+        "(convert or re-type those lines), then run again\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_year_starts_a_new_year_to_date_chain(tmp_path: Path) -> None:
+    march = (FIX / "march.csv").read_text("utf-8")
+    head, m1 = march.splitlines()[:2]
+    december = m1.replace("M-0301", "D-1201").replace("2025-03-03", "2024-12-03").replace("2025-03-10", "2024-12-10")
+    (tmp_path / "two.csv").write_text(f"{head}\n{december}\n{m1}\n", encoding="utf-8")
+    (tmp_path / "one.csv").write_text(f"{head}\n{m1}\n", encoding="utf-8")
+    for name in ("two", "one"):
+        args = ("-o", tmp_path / f"{name}.out.csv", "--ytd-out", tmp_path / f"{name}.json", "--quiet")
+        assert run(tmp_path / f"{name}.csv", *args).exit_code == EXIT_OK
+    both = {r["bill_id"]: r for r in rows(tmp_path / "two.out.csv")}
+    (alone,) = rows(tmp_path / "one.out.csv")
+    assert {k: both["M-0301"][k] for k in (*OUT_AMOUNTS, "warnings")} == {
+        k: alone[k] for k in (*OUT_AMOUNTS, "warnings")
+    }
+    assert "YTD_OTHER_YEAR" not in both["M-0301"]["warnings"]
+    entries = json.loads((tmp_path / "two.json").read_text("utf-8"))["entries"]
+    assert [(e["year"], e["last_service_date"]) for e in entries] == [(2024, "2024-12-03"), (2025, "2025-03-03")]
+
+
+def test_ytd_in_applies_per_insured_region(tmp_path: Path) -> None:
+    state = tmp_path / "ytd.json"
+    assert run(FIX / "march.csv", "-o", tmp_path / "m.csv", "--ytd-out", state, "--quiet").exit_code == EXIT_OK
+    late = (FIX / "late.csv").read_text("utf-8")
+    (tmp_path / "moved.csv").write_text(late.replace(",130100,", ",330400,", 1), encoding="utf-8")
+    # P-M1's 2025-03-18 bill, insured in 330400: not a month already settled there
+    result = run(tmp_path / "moved.csv", "-o", tmp_path / "l.csv", "--ytd-in", state, "--quiet")
+    assert result.exit_code == EXIT_OK, result.output
+    assert [r["insured_region"] for r in rows(tmp_path / "l.csv")] == ["330400"]

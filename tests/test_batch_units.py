@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 from datetime import date
 from pathlib import Path
@@ -12,9 +14,12 @@ from click.testing import CliRunner
 from medins.batch import (
     BILL_COLUMNS,
     ITEM_COLUMNS,
+    _scan_bills,
     clearing_dates,
+    date_problem,
     error_column,
     header_key,
+    id_problem,
     map_columns,
     norm_bool,
     norm_choice,
@@ -22,7 +27,16 @@ from medins.batch import (
     norm_level,
 )
 from medins.cli import EXIT_REJECTS, cli
-from medins.tabular import FORMULA_NO_VALUE, TableError, cell_problem, neutralise, open_csv, xlsx_cell_text
+from medins.tabular import (
+    FORMULA_NO_VALUE,
+    RangeReader,
+    TableError,
+    cell_problem,
+    neutralise,
+    open_csv,
+    utf8_kind,
+    xlsx_cell_text,
+)
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 
@@ -145,13 +159,14 @@ def test_records_keep_spreadsheet_row_numbers_across_multiline_cells(tmp_path: P
     path.write_bytes(b'bill_id,name,amount\r\nB1,"two\r\nlines",1.00\r\n\r\nB2,x,2.00\r\n"B3","a ""quoted"", name",3')
     table, _ = open_csv(path, "auto", lambda header: len(header))
     records = list(table.records())
-    assert [(row, values) for row, _, _, values in records] == [
+    assert all(problem is None for *_, problem in records)
+    assert [(row, values) for row, _, _, values, _ in records] == [
         (2, ["B1", "two\r\nlines", "1.00"]),
         (4, ["B2", "x", "2.00"]),
         (5, ["B3", 'a "quoted", name', "3"]),
     ]
     data = path.read_bytes()
-    assert [data[start:end] for _, start, end, _ in records] == [
+    assert [data[start:end] for _, start, end, _, _ in records] == [
         b'B1,"two\r\nlines",1.00\r\n',
         b"B2,x,2.00\r\n",
         b'"B3","a ""quoted"", name",3',
@@ -177,3 +192,234 @@ def test_item_rows_after_a_multiline_name_are_numbered_right(tmp_path: Path) -> 
     assert rejects[1:] == ["4,items,B2,bill_id,no bill with bill_id B2 in BILLS"]
     settled = (tmp_path / "o.csv").read_text("utf-8-sig").splitlines()[1]
     assert re.search(r",60\.00,", settled) and "ITEM_NOT_IN_CATALOGUE" in settled
+
+
+# ----------------------------------------------------------------------------- the shape of a record
+
+
+def _records(tmp_path: Path, data: bytes, encoding: str = "auto") -> list[tuple[int, list[str], str | None]]:
+    path = tmp_path / "t.csv"
+    path.write_bytes(data)
+    table, _ = open_csv(path, encoding, lambda header: len(header))
+    return [(row, values, p.reason.en if p else None) for row, _, _, values, p in table.records()]
+
+
+def test_a_row_wider_than_the_header_names_the_split_number(tmp_path: Path) -> None:
+    got = _records(tmp_path, b"bill_id,fully_self_paid,class_b\nB1,1,000.50,2\nB2,3,4\n")
+    assert got[0] == (
+        2,
+        ["B1", "1", "000.50", "2"],
+        "row 2 has 4 cells, the header 3: an unquoted comma? '1' in column fully_self_paid and '000.50' after it "
+        "look like one number '1,000.50' split in two; put the cell in quotes (\"1,000.50\") or write it without "
+        "the separator",
+    )
+    assert got[1] == (3, ["B2", "3", "4"], None)
+
+
+def test_a_row_wider_or_shorter_is_a_problem_and_the_reader_goes_on(tmp_path: Path) -> None:
+    got = _records(tmp_path, b"a,b,c\n1,2,3,note\n1,2\n1,2,3\n")
+    assert (
+        got[0][2] == "row 2 has 4 cells, the header 3: an unquoted ',' inside a cell? the cells beyond the header: "
+        "'note'; put cells that contain ',' in quotes"
+    )
+    assert (
+        got[1][2] == "row 3 has 2 cells, the header 3: the last cell is '2'; the cells from c on are missing "
+        "(a lost ',', or a cut row?)"
+    )
+    assert got[2] == (4, ["1", "2", "3"], None)
+
+
+def test_unnamed_trailing_header_cells_may_be_left_out(tmp_path: Path) -> None:
+    got = _records(tmp_path, b"a,b,,\n1,2\n1,2,,\n1,2,,x\n1,2,x\n1,2,,,\n")
+    assert [p for *_, p in got[:3]] == [None, None, None]  # x lies under no header, as any unknown column
+    assert got[3][2] == (
+        "row 5 has 3 cells, the header 4: the last cell is 'x'; the cells from #4 on are missing (a lost ',', "
+        "or a cut row?)"
+    )
+    assert got[4][2] is not None and got[4][2].startswith("row 6 has 5 cells, the header 4")
+
+
+def test_cr_only_and_semicolon_files_are_read(tmp_path: Path) -> None:
+    assert _records(tmp_path, b'a;b;c\r1;"2;x";3\r4;5;6\r') == [
+        (2, ["1", "2;x", "3"], None),
+        (3, ["4", "5", "6"], None),
+    ]
+
+
+def test_an_unbalanced_quote_rejects_its_row_and_the_rows_after_it_are_read(tmp_path: Path) -> None:
+    data = b'id,name,region,total\n1,"Zhang,130100,5\n2,Li,130100,6\n3,"Wang",130100,7\n'
+    got = _records(tmp_path, data)
+    assert got[0][0] == 2 and got[0][2] is not None
+    assert got[0][2].startswith("an unbalanced quote in row 2, column name: the cell 'Zhang,130100,5⏎2,Li,130100,6⏎")
+    assert [(row, values, p) for row, values, p in got[1:]] == [
+        (3, ["2", "Li", "130100", "6"], None),
+        (4, ["3", "Wang", "130100", "7"], None),
+    ]
+
+
+def test_a_quote_closed_by_the_next_quoted_cell_is_found_too(tmp_path: Path) -> None:
+    # the open quote of row 2 closes at row 3's quoted name: row 2 would take row 3's cells
+    data = b'id,name,region,total\n1,"Zhang,130100,5\n2,"Li",130100,6\n'
+    got = _records(tmp_path, data)
+    assert got[0][2] is not None and got[0][2].startswith("an unbalanced quote in row 2, column name")
+    assert got[1] == (3, ["2", "Li", "130100", "6"], None)
+
+
+def test_a_huge_cell_rejects_only_its_row(tmp_path: Path) -> None:
+    got = _records(tmp_path, b"a,b\n1," + b"x" * 131_073 + b"\n2,y\n")
+    assert got[0][2] == (
+        "the cell is 131,073 characters long ('xxxxxxxxxxxxxxxxxxxx…'); a cell holds at most 10,000: "
+        "an unbalanced quote?"
+    )
+    assert got[1] == (3, ["2", "y"], None)
+
+
+def test_byte_ranges_reread_the_same_record_after_a_rejected_quote(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'id,name,region,total\r1,"Zhang,130100,5\r2,Li,130100,6\r')
+    table, _ = open_csv(path, "auto", lambda header: len(header))
+    records = list(table.records())
+    reader = RangeReader(path, table.encoding, table.delimiter)
+    try:
+        assert [reader.read(start, end) for _, start, end, _, p in records if p is None] == [
+            [["2", "Li", "130100", "6"]]
+        ]
+    finally:
+        reader.close()
+
+
+# ----------------------------------------------------------------------------- encodings
+
+
+def test_utf8_file_with_a_gbk_line_is_refused_naming_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "items.csv"
+    path.write_bytes("bill_id,name\nB1,注射用艾普拉唑钠\n".encode() + "B1,布洛芬\n".encode("gbk"))
+    with pytest.raises(TableError) as exc:
+        open_csv(path, "auto", lambda header: len(header))
+    assert exc.value.render("en") == (
+        f"{path}: the file mixes encodings: line 3 is not UTF-8 (read as GBK: 'B1,布洛芬'), while line 2 is "
+        "UTF-8 text; save the whole file as UTF-8 (convert or re-type those lines), then run again"
+    )
+
+
+def test_a_wholly_gbk_file_reads_as_gb18030_even_with_lines_valid_as_utf8(tmp_path: Path) -> None:
+    # 一专业 in GBK (d2bb d7a8 d2b5) happens to be valid UTF-8 (Cyrillic and Hebrew letters)
+    assert "一专业".encode("gbk").decode("utf-8")
+    assert utf8_kind("一专业".encode("gbk")) == 0 and utf8_kind("一专业".encode()) == 2
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("id,name\n1,一专业\n2,张三\n".encode("gbk"))
+    table, _ = open_csv(path, "auto", lambda header: len(header))
+    assert table.encoding == "gb18030"
+    assert [values for _, _, _, values, _ in table.records()] == [["1", "一专业"], ["2", "张三"]]
+
+
+def test_a_utf8_mark_before_gbk_text_is_refused_or_read_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "b.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "id,name\n1,张三\n".encode("gbk"))
+    with pytest.raises(TableError) as exc:
+        open_csv(path, "auto", lambda header: len(header))
+    assert "starts with a UTF-8 byte-order mark, but line 2 is not UTF-8 (read as GBK: '1,张三')" in str(
+        exc.value.render("en")
+    )
+    table, _ = open_csv(path, "gb18030", lambda header: len(header))
+    assert table.header == ["id", "name"] and [v for *_, v, _ in table.records()] == [["1", "张三"]]
+
+
+# ----------------------------------------------------------------------------- identifiers and the year-to-date key
+
+
+def test_ids_in_scientific_notation() -> None:
+    assert id_problem("1.30102E+17") is not None and id_problem("1E+05") is not None
+    assert id_problem("20250310E01") is None and id_problem("130102198001011234") is None
+    assert id_problem("2.02503e-11") is not None
+
+
+def test_date_cells_are_quoted_when_refused() -> None:
+    assert date_problem("2025/3/10") is None and date_problem("20250310") is None
+    assert date_problem("2025/13/01").en == "'2025/13/01' is not a valid date (write YYYY-MM-DD)"  # type: ignore[union-attr]
+    assert "date serial" in date_problem("45726").en  # type: ignore[union-attr]
+
+
+def _bill(**cells: str) -> dict[str, str]:
+    base = {
+        "bill_id": "B1",
+        "person_id": "P1",
+        "insured_region": "130100",
+        "scheme": "resident",
+        "visit_region": "110000",
+        "hospital_level": "3",
+        "visit_type": "inpatient",
+        "admitted": "2025-03-01",
+        "discharged": "2025-03-05",
+        "total": "900000.00",
+    }
+    return {**base, **cells}
+
+
+def _write_bills(path: Path, bills: list[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(bills[0]))
+        w.writeheader()
+        w.writerows(bills)
+
+
+def test_year_to_date_key_is_person_region_scheme_and_year(tmp_path: Path) -> None:
+    bills = [
+        _bill(),
+        _bill(bill_id="B2", scheme="居民", admitted="2025-06-01", discharged="2025-06-05"),  # same key
+        _bill(bill_id="B3", insured_region="330400", admitted="2025-04-01", discharged="2025-04-05"),
+        _bill(bill_id="B4", scheme="employee", admitted="2025-05-01", discharged="2025-05-05"),
+        _bill(bill_id="B5", admitted="2024-12-01", discharged="2024-12-05"),
+    ]
+    table_path = tmp_path / "bills.csv"
+    _write_bills(table_path, bills)
+    table, _ = open_csv(table_path, "auto", lambda header: len(header))
+    cols = map_columns(table.header, BILL_COLUMNS, "BILLS", [("bill_id",)], "bills.csv")
+    scan = _scan_bills(table, cols, {}, [], "en")
+    assert [scan.keys[c] for c in scan.chain] == [
+        ("P1", "130100", "resident", 2025),
+        ("P1", "130100", "resident", 2025),
+        ("P1", "330400", "resident", 2025),
+        ("P1", "130100", "employee", 2025),
+        ("P1", "130100", "resident", 2024),
+    ]
+    assert scan.persons == ["P1"]
+
+
+def test_a_person_insured_in_two_places_starts_fresh_in_the_second(tmp_path: Path) -> None:
+    """The issue's case: insured in 330400, then in 130100; the second bill's fund is not 0.00."""
+    moved = [
+        _bill(insured_region="330400"),
+        _bill(bill_id="B2", admitted="2025-06-01", discharged="2025-06-05"),
+    ]
+    _write_bills(tmp_path / "moved.csv", moved)
+    _write_bills(tmp_path / "alone.csv", moved[1:])
+    runner = CliRunner()
+    for name in ("moved", "alone"):
+        args = ["batch", str(tmp_path / f"{name}.csv"), "-o", str(tmp_path / f"{name}.out.csv")]
+        result = runner.invoke(cli, [*args, "--ytd-out", str(tmp_path / f"{name}.ytd.json"), "--quiet"])
+        assert result.exit_code == 0, result.output
+    with (tmp_path / "moved.out.csv").open(encoding="utf-8-sig") as f:
+        settled = {r["bill_id"]: r for r in csv.DictReader(f)}
+    with (tmp_path / "alone.out.csv").open(encoding="utf-8-sig") as f:
+        (alone,) = list(csv.DictReader(f))
+    assert settled["B2"]["basic_fund"] == alone["basic_fund"] == "200000.00"  # 130100's cap, not 0.00
+    assert settled["B1"]["basic_fund"] == "250000.00"  # 330400's cap
+    entries = json.loads((tmp_path / "moved.ytd.json").read_text("utf-8"))["entries"]
+    assert [(e["person_id"], e["insured_region"], e["scheme"], e["year"]) for e in entries] == [
+        ("P1", "130100", "resident", 2025),
+        ("P1", "330400", "resident", 2025),
+    ]
+
+
+def test_ytd_in_of_version_1_is_refused_with_how_to_proceed(tmp_path: Path) -> None:
+    _write_bills(tmp_path / "b.csv", [_bill()])
+    old = tmp_path / "ytd.json"
+    old.write_text('{"format": "medins-ytd", "version": 1, "persons": {}}', encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["batch", str(tmp_path / "b.csv"), "-o", str(tmp_path / "o.csv"), "--ytd-in", str(old), "--lang", "en"]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"medins: error: {old}: this is a version-1 year-to-date file, keyed by person")
+    assert "run this year's batches again in order from the first, with --ytd-out" in result.stderr
+    assert "Traceback" not in result.output

@@ -111,9 +111,106 @@ def case_toml(changes: dict[str, str | None] | None = None, extra: str = "") -> 
     return "\n".join(parts) + extra
 
 
+def case_items_toml(name: str = "注射用艾普拉唑钠") -> str:
+    """A case billed by one drug line (``ITEM``) instead of a summary: settling it reads the drug list."""
+    summary = {"summary.total": None, "summary.fully_self_paid": None, "summary.class_b": None}
+    line = f'\n[[items]]\nname = "{name}"\nspec = "{ITEM["spec"]}"\nquantity = 6\nunit_price = 70.00\n'
+    return case_toml(summary, extra=line)
+
+
 def nested(depth: int, open_: str = "[", close: str = "]") -> str:
     """A value nested ``depth`` deep: ``[[[…]]]``."""
     return open_ * depth + close * depth
 
 
-__all__ = ["BILL", "CASE", "ITEM", "bills_csv", "case_toml", "items_csv", "nested"]
+NRDL_RECORD: dict[str, Any] = {
+    "id": 3400,
+    "name": "注射用艾普拉唑钠",
+    "drugTypeName": "西药",
+    "dosageForm": "",
+    "remark": "限：1.预防重症患者应激性溃疡出血；2.消化性溃疡出血。",
+    "paymentStandards": "63.00元(10mg/支)",
+    "agreementPeriod": "2024年1月1日至2025年12月31日",
+    "category": {"id": 582, "name": "质子泵抑制剂", "code": "XA02BC"},
+    "kindName": "医保乙类",
+    "categoryName": "消化道和代谢方面的药物 > 质子泵抑制剂",
+}
+"""One record of the national drug-list service, as ``rules import-nrdl`` reads it."""
+
+
+def nrdl_json(*records: dict[str, Any], drop: tuple[str, ...] = (), **top: Any) -> str:
+    """A service page of ``NRDL_RECORD`` records, each dict's fields changed (``drop`` removes fields).
+
+    ``top`` changes the page's own keys (``success``, ``msg``); ``total`` defaults to the count.
+    """
+    import json
+
+    rows = [{k: v for k, v in {**NRDL_RECORD, **r}.items() if k not in drop} for r in records or ({},)]
+    data = {"pageNum": 1, "pageSize": 10000, "total": top.pop("total", len(rows)), "pages": 1, "list": rows}
+    return json.dumps({"code": 1, "msg": "操作成功!", "success": True, **top, "data": data}, ensure_ascii=False)
+
+
+__all__ = [
+    "BILL",
+    "CASE",
+    "ITEM",
+    "NRDL_RECORD",
+    "bills_csv",
+    "case_items_toml",
+    "case_toml",
+    "items_csv",
+    "nested",
+    "nrdl_json",
+]
+
+
+def _rows(base: dict[str, str], rows: tuple[dict[str, Any], ...], drop: tuple[str, ...]) -> list[list[Any]]:
+    columns = [c for c in base if c not in drop]
+    for row in rows:
+        columns += [c for c in row if c not in columns and c not in drop]
+    out: list[list[Any]] = [list(columns)]
+    for k, row in enumerate(rows or ({},), 1):
+        values = {**base, "bill_id": f"B{k}", **row}
+        out.append([values.get(c, "") for c in columns])
+    return out
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append([None if v == "" else v for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def bills_xlsx(*rows: dict[str, Any], drop: tuple[str, ...] = ()) -> bytes:
+    """A BILLS workbook, as ``bills_csv``; cells keep their Python type (a float ID, a ``=`` formula)."""
+    return _xlsx(_rows(BILL, rows, drop))
+
+
+def items_xlsx(*rows: dict[str, Any], drop: tuple[str, ...] = ()) -> bytes:
+    """An ITEMS workbook, as ``items_csv``; cells keep their Python type."""
+    return _xlsx(_rows(ITEM, tuple({"bill_id": "B1", **r} for r in rows) or ({"bill_id": "B1"},), drop))
+
+
+YTD_ENTRY: dict[str, Any] = {
+    "person_id": BILL["person_id"],
+    "insured_region": "130100",
+    "scheme": "resident",
+    "year": 2025,
+    "last_service_date": "2025-03-20",
+    "ytd": {"year": 2025, "admissions": 1},
+}
+"""One entry of a ``--ytd-out`` file (version 2): ``BILL``'s person after a stay in March 2025."""
+
+
+def ytd_json(*entries: dict[str, Any], version: Any = 2) -> str:
+    """A year-to-date file: one ``YTD_ENTRY`` per dict, with the dict's fields changed."""
+    import json
+
+    listed = [{**YTD_ENTRY, **e} for e in entries or ({},)]
+    return json.dumps({"format": "medins-ytd", "version": version, "entries": listed}, ensure_ascii=False)
