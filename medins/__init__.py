@@ -7,6 +7,18 @@ and what is left for the patient.
 
 __version__ = "0.1.0"
 
-from medins.api import check, estimate, load_case, load_rules
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from medins.api import check, estimate, load_case, load_rules
 
 __all__ = ["__version__", "check", "estimate", "load_case", "load_rules"]
+
+
+def __getattr__(name: str) -> Any:
+    """The API on first use: ``medins --help`` and ``medins --version`` need not load the engine."""
+    if name in ("check", "estimate", "load_case", "load_rules"):
+        from medins import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'medins' has no attribute {name!r}")

@@ -57,6 +57,7 @@ from typing import Any
 from medins import procs, regions
 from medins.api import estimate, load_rules, parse_case
 from medins.case_model import YearToDate
+from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, NATIONAL_CHRONIC, VISIT_TYPES
 from medins.engine.eligibility import add_months
 from medins.errors import MedinsError, SettlementBug, t
 from medins.i18n import LABELS, Lang, Text, label
@@ -75,7 +76,6 @@ from medins.tabular import (
     table_kind,
     xlsx_header,
 )
-from medins.types import ASSISTANCE_CATEGORIES, CATEGORIES, NATIONAL_CHRONIC, VISIT_TYPES
 
 # ----------------------------------------------------------------------------- columns
 

@@ -26,25 +26,11 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from medins.codes import AssistanceCategory, Category, Scheme, VisitType
 from medins.errors import CaseError, t
 from medins.i18n import Text
 from medins.money import MAX_AMOUNT, fen, show
-from medins.types import (
-    Admissions,
-    Amount,
-    AssistanceCategory,
-    Category,
-    Day,
-    Frozen,
-    HospitalLevel,
-    Price,
-    Quantity,
-    RegionCode,
-    Scheme,
-    VisitType,
-    Year,
-    shown,
-)
+from medins.types import Admissions, Amount, Day, Frozen, HospitalLevel, Price, Quantity, RegionCode, Year, shown
 
 MAX_STAY_DAYS = 366
 """The longest stay one case may cover, admission to discharge. Longer stays are settled in parts

@@ -22,9 +22,9 @@ from typing import Any
 import click
 
 from medins import __version__
+from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, VISIT_TYPES
 from medins.errors import CaseError, MedinsError, UsageError, t
 from medins.i18n import Lang, default_lang
-from medins.types import ASSISTANCE_CATEGORIES, CATEGORIES, VISIT_TYPES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -13,20 +13,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
+from medins.codes import AssistanceCategory, BenefitCategory, Category, VisitType
 from medins.money import MAX_AMOUNT
-from medins.types import (
-    AssistanceCategory,
-    BenefitCategory,
-    Category,
-    Dated,
-    Day,
-    Frozen,
-    Level,
-    Money,
-    Ratio,
-    RegionCode,
-    VisitType,
-)
+from medins.types import Dated, Day, Frozen, Level, Money, Ratio, RegionCode
 
 
 def _to_the_fen(value: Decimal) -> Decimal:

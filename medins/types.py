@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -208,46 +208,6 @@ RegionCode = Annotated[str, Field(pattern=r"^\d{6}$")]
 
 Level = Annotated[int, Field(ge=1, le=3)]
 """Hospital level: 1, 2 or 3 (一级, 二级, 三级)."""
-
-Scheme = Literal["employee", "resident"]
-VisitType = Literal["inpatient", "outpatient", "chronic_outpatient"]
-VISIT_TYPES: tuple[VisitType, ...] = get_args(VisitType)
-Category = Literal[
-    "relocated_retiree",
-    "long_term_resident",
-    "stationed_worker",
-    "referral",
-    "emergency",
-    "other_temporary",
-]
-CATEGORIES: tuple[Category, ...] = get_args(Category)
-LONG_TERM: frozenset[str] = frozenset({"relocated_retiree", "long_term_resident", "stationed_worker"})
-# What the insured place applies to a visit: a filing category, or "unfiled".
-BenefitCategory = Literal[
-    "relocated_retiree",
-    "long_term_resident",
-    "stationed_worker",
-    "referral",
-    "emergency",
-    "other_temporary",
-    "unfiled",
-]
-AssistanceCategory = Literal[
-    "extreme_poverty",
-    "subsistence",
-    "marginal",
-    "relapse_monitored",
-    "illness_poverty",
-    "orphan",
-]
-ASSISTANCE_CATEGORIES: tuple[str, ...] = get_args(AssistanceCategory)
-NATIONAL_CHRONIC: tuple[str, ...] = (
-    "hypertension",
-    "diabetes",
-    "cancer_chemoradiotherapy",
-    "uremia_dialysis",
-    "transplant_antirejection",
-)
 
 
 class Frozen(BaseModel):

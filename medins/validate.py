@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from medins import regions
+from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES
 from medins.errors import MedinsError, RuleError, t
 from medins.i18n import Lang, Text
 from medins.loader import (
@@ -30,7 +31,7 @@ from medins.rules_model import (
     Standards,
     check_edition,
 )
-from medins.types import ASSISTANCE_CATEGORIES, CATEGORIES, Dated
+from medins.types import Dated
 
 
 @dataclass(frozen=True)

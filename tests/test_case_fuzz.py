@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from medins.api import check, estimate, load_rules, parse_case
 from medins.case_model import YearToDate
 from medins.cli import cli
+from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, NATIONAL_CHRONIC, VISIT_TYPES
 from medins.errors import CaseError, MedinsError
 from medins.money import MAX_AMOUNT
-from medins.types import ASSISTANCE_CATEGORIES, CATEGORIES, NATIONAL_CHRONIC, VISIT_TYPES
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -11,12 +11,12 @@ from datetime import date, timedelta
 
 from medins import regions
 from medins.case_model import Case
+from medins.codes import LONG_TERM
 from medins.engine.result import Cited, Eligibility, Reason
 from medins.errors import CaseError, t
 from medins.i18n import label
 from medins.loader import in_force
 from medins.rules_model import Catalogue, FilingSection, Institution, OffsiteSection, Standards
-from medins.types import LONG_TERM
 
 # Reasons that mean the filing does not hold for this visit: the visit is then treated as unfiled.
 FILING_FAILURES = frozenset(
