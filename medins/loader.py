@@ -86,17 +86,33 @@ MAX_DEPTH = 32
 
 
 def _too_deep(data: Any, limit: int = MAX_DEPTH) -> str | None:
-    """The key path of the first value nested deeper than ``limit``, or None; iterative, no recursion."""
+    """The key path of the first value nested deeper than ``limit``, or None; iterative, no recursion.
+
+    Only containers are visited (a drug list's 4,750 records of scalars cost a few milliseconds); the
+    key path is built only for the container found too deep.
+    """
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return key_path(_path_to(data, value)) or "(top)"
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((v, depth + 1) for v in items if isinstance(v, (dict, list)))
+    return None
+
+
+def _path_to(data: Any, target: Any) -> tuple[str | int, ...]:
+    """The keys from ``data`` down to the container ``target`` (found by identity), iteratively."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
     while stack:
         value, loc = stack.pop()
-        if len(loc) > limit:
-            return key_path(loc) or "(top)"
+        if value is target:
+            return loc
         if isinstance(value, dict):
-            stack.extend((v, (*loc, str(k))) for k, v in value.items())
+            stack.extend((v, (*loc, str(k))) for k, v in value.items() if isinstance(v, (dict, list)))
         elif isinstance(value, list):
-            stack.extend((v, (*loc, i)) for i, v in enumerate(value))
-    return None
+            stack.extend((v, (*loc, i)) for i, v in enumerate(value) if isinstance(v, (dict, list)))
+    return ()
 
 
 def _nested_error(path: Path, cls: type[MedinsError], at: str | None) -> MedinsError:
