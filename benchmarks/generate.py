@@ -4,7 +4,7 @@
 
 writes ``bills.csv`` and ``items.csv`` (UTF-8) to ``--out``. The mix: persons insured in every
 shipped insured place, treated in a shipped treatment place of another province (some in their own
-province, about 1 %, which medins rejects), employees and residents in their region's groups, all six filing
+province, about 1 %: local visits), employees and residents in their region's groups, all six filing
 categories plus unfiled visits, some expired filings and missing proof, inpatient,
 general-outpatient and chronic-disease visits at levels 1–3 in the first half of 2025, some persons
 on medical assistance; item lines drawn from the 2024 national drug list (by code, or by name and

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from medins import regions
 from medins.case_model import Case, case_error
-from medins.engine.eligibility import check_eligibility
+from medins.engine.eligibility import check_eligibility, visit_place
 from medins.engine.result import Eligibility, Settlement
 from medins.engine.settle import settle
 from medins.errors import CaseError, t
@@ -78,7 +78,9 @@ def check(case: Case, rules: RuleSet | None = None, as_of: date | None = None) -
     on = as_of or case.visit.service_date
     _known_disease(case, rules, on)  # type: ignore[arg-type]
     std = rules.standards(case.person.insured_region, "person.insured_region")
-    pack = rules.packs.get(case.visit.region)
+    insured, treated = case.person.insured_region, case.visit.region
+    # a local visit's treatment place is the insured place: its own catalogue lists the hospitals
+    pack = rules.packs.get(insured if visit_place(insured, treated) == "local" else treated)
     return check_eligibility(case, std, pack.catalogue if pack else None, on)  # type: ignore[arg-type]
 
 

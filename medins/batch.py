@@ -751,7 +751,8 @@ class Settler:
             ),
             direct,
         )
-        if direct:
+        # clearing is between places: a local visit is paid by the insured place's own fund office
+        if direct and e.place != "local":
             deferred = s.deferred
             basic = ZERO if "basic" in deferred else s.basic_fund
             tier2 = ZERO if "tier2" in deferred else s.tier2_fund

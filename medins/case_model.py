@@ -238,6 +238,20 @@ class YearToDate(Frozen):
     tier2_fund: Amount = Decimal(0)
     assistance_base: Amount = Decimal(0)
     assistance_fund: Amount = Decimal(0)
+    # stages after the first, for categories paid in stages; left out of the JSON when empty
+    assistance_stage_base: list[Amount] = Field(
+        default_factory=list,
+        max_length=10,
+        exclude_if=lambda v: not v,
+        description="The year's cumulative base of each assistance stage after the first "
+        "(the first stage's is assistance_base).",
+    )
+    assistance_stage_fund: list[Amount] = Field(
+        default_factory=list,
+        max_length=10,
+        exclude_if=lambda v: not v,
+        description="What each assistance stage after the first paid this year (assistance_fund is all stages).",
+    )
 
     def benefit(self, visit_type: str, disease: str | None) -> Accum:
         if visit_type == "chronic_outpatient":

@@ -106,6 +106,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "reimburse_at_home": ("回参保地手工报销", "reimburse at home"),
     "local": ("参保地标准", "local standard"),
     "reduced": ("降低标准", "reduced standard"),
+    # reasons of the eligibility check about where the visit is
+    "LOCAL_VISIT": ("参保地本地就医", "local visit"),
+    "IN_PROVINCE": ("省内异地就医", "in-province off-site visit"),
+    "DEEMED_FILED": ("视同备案", "deemed filed"),
     # adjustment modes
     "points": ("降低百分点", "percentage points lower"),
     "multiplier": ("比例乘以系数", "ratio multiplied"),

@@ -390,6 +390,13 @@ _CUSTOM: dict[str, tuple[str, str, str, str, str]] = {
         "none 不填 value；其他方式 value 大于 0",
         "mode none takes no value; other modes need a value above 0",
     ),
+    "later_deductible_removed": (
+        "later_deductible",
+        "later_deductible = {later} 已不再读取：起付线按年度住院次数写成序列",
+        "later_deductible = {later} is no longer read: the deductible is a sequence by admission of the year",
+        "写成 deductible = [{first}, {later}]（首次住院的起付线，再是第 2 次及以后的）",
+        "write deductible = [{first}, {later}] (the 1st admission's deductible, then the 2nd and later's)",
+    ),
     "edition_name": (
         "",
         "{value} 不是药品目录版本名（不能含 /、\\ 或 ..）",
@@ -447,6 +454,34 @@ _CUSTOM: dict[str, tuple[str, str, str, str, str]] = {
         "give deductible or deductible_share, not both",
         "",
         "",
+    ),
+    "stage_deductible_twice": (
+        "",
+        "同时给出了 deductible = {deductible} 和 deductible_share = {deductible_share}",
+        "deductible = {deductible} and deductible_share = {deductible_share} both given",
+        "每段救助只写其一：固定金额 deductible，或收入比例 deductible_share",
+        "give a stage one of them: a fixed deductible, or deductible_share of the income reference",
+    ),
+    "stage_ratio_and_bands": (
+        "",
+        "同时给出了 ratio = {ratio} 和 bands",
+        "ratio = {ratio} and bands both given",
+        "每段救助写一个比例 ratio，或分段比例 bands",
+        "give a stage one ratio, or bands",
+    ),
+    "stage_ratio_missing": (
+        "",
+        "救助段 {stage} 没有 ratio 或 bands",
+        "the stage {stage} has neither ratio nor bands",
+        "写出该段的比例 ratio，或分段比例 bands",
+        "give the stage's ratio, or its bands",
+    ),
+    "assistance_forms_mixed": (
+        "",
+        "{key} = {value} 属于单段写法，不能与 stages 同时给出",
+        "{key} = {value} belongs to the one-stage form and cannot be given with stages",
+        "把 {key} 写入相应的救助段",
+        "move {key} into the stage it belongs to",
     ),
 }
 

@@ -44,6 +44,8 @@ def eligibility_json(e: Eligibility, lang: Lang) -> dict[str, Any]:
         "eligible": e.eligible,
         "settlement": e.settlement,
         "cross_province": e.cross_province,
+        "place": e.place,
+        "deemed": e.deemed,
         "category": e.category,
         "group": e.group,
         "benefit": {
@@ -244,15 +246,20 @@ def eligibility_table(e: Eligibility, lang: Lang, region_insured: str, region_tr
         if e.eligible
         else _t("不能直接结算", "not eligible for direct settlement", lang)
     )
-    out.append(f"{regions.name(region_insured)} → {regions.name(region_treated)}: {yes}")
+    place = "" if e.cross_province else f" ({label('LOCAL_VISIT' if e.place == 'local' else 'IN_PROVINCE', lang)})"
+    out.append(f"{regions.name(region_insured)} → {regions.name(region_treated)}{place}: {yes}")
     group = label(e.group, lang) if e.group else "-"
-    out.append(
-        _t(
-            f"类别：{label(e.category or 'unfiled', lang)}（{group}）",
-            f"category: {label(e.category or 'unfiled', lang)} ({group})",
-            lang,
+    if e.place == "local":
+        out.append(_t("类别：参保地本地就医，无需备案", "category: local visit, no filing needed", lang))
+    else:
+        deemed = _t("，视同备案", ", deemed filed", lang) if e.deemed is not None and e.category else ""
+        out.append(
+            _t(
+                f"类别：{label(e.category or 'unfiled', lang)}（{group}{deemed}）",
+                f"category: {label(e.category or 'unfiled', lang)} ({group}{deemed})",
+                lang,
+            )
         )
-    )
     adj = adjustment_text(e, lang)
     out.append(
         _t(

@@ -128,19 +128,29 @@ def _bands(bands: list[Band], deductible: Decimal) -> str:
     return "; ".join(parts)
 
 
+def _stage_base(base: str, lang: Lang) -> str:
+    """What a later assistance stage pays on, as ``rules show`` names it."""
+    if base == "burden":
+        return "全部救助基数" if lang == "zh" else "whole base"
+    return "前段剩余" if lang == "zh" else "what earlier stages leave"
+
+
 def _terms_rows(terms: BenefitTerms, lang: Lang) -> list[list[str]]:
     rows = []
     for rate in terms.rates:
         groups = rate.group if isinstance(rate.group, str) else ",".join(rate.group)
         level = rate.level if isinstance(rate.level, (int, str)) else ",".join(map(str, rate.level))
-        ded = show(rate.deductible) + (f" / {show(rate.later_deductible)}" if rate.later_deductible is not None else "")
+        ded = " / ".join(show(d) for d in rate.deductible)
+        if terms.deductible_year_cap is not None:
+            year_cap = show(terms.deductible_year_cap)
+            ded += f"（年累计 ≤ {year_cap}）" if lang == "zh" else f" (≤ {year_cap} a year)"
         cap = rate.cap if rate.cap is not None else terms.cap
         rows.append(
             [
                 label(groups, lang),
                 str(level),
                 ded,
-                _bands(rate.bands, rate.deductible),
+                _bands(rate.bands, rate.deductible[0]),
                 (show(cap) if cap is not None else "-") + f" ({terms.cap_mode})",
             ]
         )
@@ -159,9 +169,9 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
     data: dict[str, Any] = {"code": code, "name": pack.name, "as_of": on.isoformat()}
     out: list[str] = [f"{code} {pack.name}  ({'生效日' if lang == 'zh' else 'as of'} {on})"]
     head = (
-        ["人员", "医院等级", "起付线（首次/再次）", "分段比例", "封顶线"]
+        ["人员", "医院等级", "起付线（首次/第2次/…）", "分段比例", "封顶线"]
         if lang == "zh"
-        else ["group", "level", "deductible (first/later)", "bands", "cap"]
+        else ["group", "level", "deductible (1st/2nd/…)", "bands", "cap"]
     )
     std = pack.standards
     if std is not None:
@@ -228,18 +238,25 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
             )
             rows = []
             for cat, terms in section.categories.items():
-                ded = (
-                    show(terms.deductible)
-                    if terms.deductible is not None
-                    else (
-                        f"{pct(terms.deductible_share)} × {show(section.income_reference)}"
-                        if terms.deductible_share is not None
-                        else "0.00"
-                    )
-                )  # type: ignore[arg-type]
-                rows.append(
-                    [label(cat, lang), ded, pct(terms.ratio), show(terms.cap) if terms.cap is not None else "-"]
-                )
+                stages = terms.stage_list()
+                for k, stage in enumerate(stages):
+                    ded = (
+                        show(stage.deductible)
+                        if stage.deductible is not None
+                        else (
+                            f"{pct(stage.deductible_share)} × {show(section.income_reference)}"
+                            if stage.deductible_share is not None
+                            else "0.00"
+                        )
+                    )  # type: ignore[arg-type]
+                    name = label(cat, lang) if len(stages) == 1 else f"{label(cat, lang)} {k + 1}/{len(stages)}"
+                    if k > 0:
+                        name += " · " + _stage_base(stage.base, lang)
+                    start = stage.deductible or Decimal(0)
+                    if stage.deductible_share is not None and section.income_reference is not None:
+                        start = section.income_reference * stage.deductible_share
+                    ratio = pct(stage.ratio) if stage.ratio is not None else _bands(stage.ratio_bands(), start)
+                    rows.append([name, ded, ratio, show(stage.cap) if stage.cap is not None else "-"])
             out.append(tabulate(rows, headers=["", *head[2:3], "ratio", "cap"], tablefmt="simple"))
     cat = rules.packs[code].catalogue if code in rules.packs else None
     if cat is not None:

@@ -6,12 +6,13 @@ names its sources; every source says what it is and how far it can be trusted.
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, Strict, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medins.codes import AssistanceCategory, BenefitCategory, Category, VisitType
 from medins.money import MAX_AMOUNT
@@ -135,22 +136,60 @@ class Band(Frozen):
     ratio: Ratio
 
 
+def _as_sequence(value: Any) -> Any:
+    """One amount is a sequence of one: ``deductible = 800`` means ``[800]``."""
+    return value if isinstance(value, list) else [value]
+
+
+def _written(value: Any) -> str:
+    """A TOML value as the rewriting hint quotes it: numbers as written, a list's items, else as shown."""
+    if isinstance(value, list):
+        return ", ".join(_written(v) for v in value)
+    return str(value) if isinstance(value, (int, Decimal)) and not isinstance(value, bool) else repr(value)
+
+
+DeductibleSequence = Annotated[
+    list[RuleMoney],
+    BeforeValidator(_as_sequence, json_schema_input_type=RuleMoney | list[RuleMoney]),
+    Field(min_length=1),
+]
+"""Deductibles by admission of the year, one amount or a non-empty list (the last value repeats)."""
+
+
 class Rate(Frozen):
     """Deductible and bands for some person groups at some hospital levels (``"*"`` means all)."""
 
     group: str | list[str] = "*"
     level: RuleLevel | list[RuleLevel] | Literal["*"] = "*"
-    deductible: RuleMoney = Decimal(0)
-    later_deductible: RuleMoney | None = Field(
-        None, description="Deductible for the 2nd and later admissions of a year, when lower."
+    deductible: DeductibleSequence = Field(
+        [Decimal(0)],
+        description="Deductible of the 1st, 2nd, … inpatient admission of the year, the last value "
+        "repeating (e.g. [800, 600, 400]); one amount means the same for every admission.",
     )
     bands: list[Band] = Field(min_length=1)
     cap: RuleMoney | None = Field(None, description="Overrides the benefit's cap for these groups.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_later_deductible(cls, data: Any) -> Any:
+        # the key of the old format: refused with the rewriting that keeps its meaning
+        if isinstance(data, dict) and "later_deductible" in data:
+            raise PydanticCustomError(
+                "later_deductible_removed",
+                "later_deductible = {later} is no longer read: write deductible = [{first}, {later}] "
+                "(the 1st admission's deductible, then the one for the 2nd and later)",
+                {"first": _written(data.get("deductible", 0)), "later": _written(data["later_deductible"])},
+            )
+        return data
 
     def matches(self, group: str, level: int) -> bool:
         groups = [self.group] if isinstance(self.group, str) else self.group
         levels = [self.level] if isinstance(self.level, (int, str)) else self.level
         return ("*" in groups or group in groups) and ("*" in levels or level in levels)
+
+    def deductible_for(self, admission: int) -> Decimal:
+        """The deductible of the year's ``admission``-th stay (1 for the first): the last value repeats."""
+        return self.deductible[min(max(admission, 1), len(self.deductible)) - 1]
 
 
 class BenefitTerms(Frozen):
@@ -168,6 +207,11 @@ class BenefitTerms(Frozen):
         description="'fund': cap on what the fund pays in the year; 'base': cap on the in-scope expense.",
     )
     cap: RuleMoney | None = Field(None, description="Annual cap; none means no cap.")
+    deductible_year_cap: RuleMoney | None = Field(
+        None,
+        description="Most the deductibles paid in a year may add up to (起付标准累计不超过): a stay "
+        "pays only what is left of it. For deductible_basis 'admission'; none means no cap.",
+    )
     rates: list[Rate] = Field(min_length=1)
 
     @property
@@ -265,7 +309,10 @@ class OffsiteSection(Section):
     unfiled_settlement: Literal["reimburse_at_home"] = "reimburse_at_home"
     deductible_rule: OffsiteDeductible | None = None
     in_province: dict[BenefitCategory, Adjustment] | None = Field(
-        None, description="Adjustments for off-site visits inside the province, when the pack has them."
+        None,
+        description="Adjustments by benefit category for visits in another region of the insured place's own "
+        "province (省内异地), with 'unfiled'; the [filing] rules (and [[filing.deemed]]) decide the category. "
+        "Without this table medins does not settle in-province visits.",
     )
 
 
@@ -276,6 +323,34 @@ class FilingCategoryRule(Frozen):
     one_of: list[str] = Field(default_factory=list, description="At least one of these is required.")
     validity_months: Count | None = Field(None, ge=1, le=1200, description="None: open-ended (长期有效).")
     min_months_before_change: Count | None = Field(None, ge=0, le=1200)
+
+
+class DeemedFiling(Frozen):
+    """Destinations whose visits count as filed without a filing (视同备案), e.g. 京津冀 for Hebei.
+
+    A visit to one of ``destinations`` (a province code covers the whole province, a city code the
+    city and its districts) of one of ``visit_types``, with no filing or with a filing that does not
+    hold, settles directly as ``category``, with ``adjustment`` when given, else that category's
+    adjustment of the table that applies (``offsite.categories``, or ``offsite.in_province``).
+    """
+
+    destinations: list[RegionCode] = Field(
+        min_length=1,
+        description="Region codes of the treatment places, province (e.g. 110000) or city (e.g. 130200) level.",
+    )
+    visit_types: list[VisitType] = Field(
+        ["inpatient", "outpatient", "chronic_outpatient"], min_length=1, description="Visit types deemed filed."
+    )
+    category: Category = Field(description="The filing category the visit counts as, e.g. other_temporary.")
+    adjustment: Adjustment | None = Field(
+        None, description="The reduction then applied; default: the category's adjustment in [offsite]."
+    )
+    source: str | list[str] = Field(description="Id (or ids) of entries in [sources] that say so.")
+    note: str | None = None
+
+    @property
+    def source_ids(self) -> list[str]:
+        return [self.source] if isinstance(self.source, str) else list(self.source)
 
 
 class FilingSection(Section):
@@ -289,21 +364,139 @@ class FilingSection(Section):
     materials: dict[str, str] = Field(description="Material id -> its Chinese name.")
     materials_en: dict[str, str] = Field(default_factory=dict)
     categories: dict[Category, FilingCategoryRule]
+    deemed: list[DeemedFiling] = Field(
+        default_factory=list,
+        description="[[filing.deemed]]: destinations and visit types that count as filed without a filing.",
+    )
+
+
+def _error_at(model: str, key: str, value: object, kind: str, message: str, ctx: dict[str, Any]) -> ValidationError:
+    """A validation error placed on one key of a model, so the message names that key's path."""
+    error = PydanticCustomError(kind, message, ctx)
+    return ValidationError.from_exception_data(model, [InitErrorDetails(type=error, loc=(key,), input=value)])
+
+
+class AssistanceStage(Frozen):
+    """One stage of medical assistance: the base it pays on, its deductible, ratio or bands, and cap.
+
+    The deductible and the bands are read on the stage's own cumulative base of the year (the first
+    band starts at the deductible, as tier 1's); the cap is on what the stage paid in the year.
+    """
+
+    base: Literal["remaining", "burden"] = Field(
+        "remaining",
+        description="'remaining': the assistance base less what the earlier stages paid on this bill "
+        "(倾斜救助 / 再救助; for the first stage the whole base); 'burden': the whole assistance base, "
+        "the policy-scope burden left after tiers 1–2.",
+    )
+    deductible: RuleMoney | None = Field(None, description="The stage's deductible on its cumulative base of the year.")
+    deductible_share: Ratio | None = Field(
+        None, description="The stage's deductible as a share of the section's income_reference."
+    )
+    ratio: Ratio | None = Field(None, description="The stage's ratio; give ratio or bands.")
+    bands: list[Band] | None = Field(
+        None,
+        min_length=1,
+        max_length=20,
+        description="Ratio bands on the stage's cumulative base of the year, the first from the deductible.",
+    )
+    cap: RuleMoney | None = Field(None, description="Annual cap on what the stage pays.")
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> AssistanceStage:
+        if self.deductible is not None and self.deductible_share is not None:
+            raise _error_at(
+                "AssistanceStage",
+                "deductible_share",
+                self.deductible_share,
+                "stage_deductible_twice",
+                "deductible = {deductible} is given too: give deductible or deductible_share, not both",
+                {"deductible": str(self.deductible), "deductible_share": str(self.deductible_share)},
+            )
+        if self.ratio is not None and self.bands is not None:
+            raise _error_at(
+                "AssistanceStage",
+                "bands",
+                [b.model_dump(mode="json", by_alias=True, exclude_none=True) for b in self.bands],
+                "stage_ratio_and_bands",
+                "ratio = {ratio} is given too: give ratio or bands, not both",
+                {"ratio": str(self.ratio)},
+            )
+        if self.ratio is None and self.bands is None:
+            given = self.model_dump(mode="json", exclude_defaults=True)
+            raise _error_at(
+                "AssistanceStage",
+                "ratio",
+                given,
+                "stage_ratio_missing",
+                "a stage needs ratio or bands",
+                {"stage": json.dumps(given, ensure_ascii=False)},
+            )
+        return self
+
+    def ratio_bands(self) -> list[Band]:
+        """The stage's bands; a single ratio is one open band from the deductible."""
+        return list(self.bands) if self.bands is not None else [Band(ratio=self.ratio)]  # type: ignore[arg-type]
 
 
 class AssistanceTerms(Frozen):
-    """Medical assistance for one category: deductible (amount or share of income), ratio, cap."""
+    """Medical assistance for one category: one stage (deductible, ratio, cap) or a list of stages.
+
+    The one-stage form (``deductible`` or ``deductible_share``, ``ratio``, ``cap``) means a single
+    stage on the whole assistance base; ``stages`` gives two or more, each paying on what the earlier
+    ones leave unless it says ``base = "burden"``.
+    """
 
     deductible: RuleMoney | None = None
     deductible_share: Ratio | None = Field(None, description="Share of the section's income_reference.")
-    ratio: Ratio
+    ratio: Ratio | None = Field(None, description="The ratio of the one-stage form (required without stages).")
     cap: RuleMoney | None = None
+    stages: list[AssistanceStage] | None = Field(
+        None,
+        min_length=1,
+        max_length=10,
+        exclude_if=lambda v: v is None,
+        description="Assistance in stages, paid in order (e.g. 常规救助 then 倾斜救助 / 再救助); "
+        "replaces deductible, deductible_share, ratio and cap.",
+    )
 
     @model_validator(mode="after")
     def _one_deductible(self) -> AssistanceTerms:
+        if self.stages is not None:
+            for key in ("deductible", "deductible_share", "ratio", "cap"):
+                value = getattr(self, key)
+                if value is not None:
+                    raise _error_at(
+                        "AssistanceTerms",
+                        key,
+                        value,
+                        "assistance_forms_mixed",
+                        "{key} belongs to the one-stage form: with stages, put it in a stage",
+                        {"key": key, "value": str(value)},
+                    )
+            return self
         if self.deductible is not None and self.deductible_share is not None:
             raise PydanticCustomError("deductible_twice", "give deductible or deductible_share, not both")
+        if self.ratio is None:
+            raise ValidationError.from_exception_data(
+                "AssistanceTerms", [InitErrorDetails(type="missing", loc=("ratio",), input={})]
+            )
         return self
+
+    def stage_list(self) -> list[AssistanceStage]:
+        """The stages in order; the one-stage form is one stage on the whole assistance base."""
+        if self.stages is not None:
+            return list(self.stages)
+        return [
+            AssistanceStage.model_construct(
+                base="remaining",
+                deductible=self.deductible,
+                deductible_share=self.deductible_share,
+                ratio=self.ratio,
+                bands=None,
+                cap=self.cap,
+            )
+        ]
 
 
 class AssistanceSection(Section):
@@ -321,6 +514,10 @@ class AssistanceSection(Section):
     def _income_for_shares(self) -> AssistanceSection:
         if self.income_reference is None:
             shares = [c for c, terms in self.categories.items() if terms.deductible_share is not None]
+            for c, terms in self.categories.items():
+                shares += [
+                    f"{c}.stages[{i}]" for i, st in enumerate(terms.stages or []) if st.deductible_share is not None
+                ]
             if shares:
                 raise PydanticCustomError(
                     "income_reference_missing",

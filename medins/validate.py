@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from medins import regions
-from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES
+from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, LONG_TERM, NATIONAL_CHRONIC
 from medins.errors import MedinsError, RuleError, t
 from medins.i18n import Lang, Text
 from medins.loader import (
@@ -127,8 +128,88 @@ def _ratio_at(terms: BenefitTerms, group: str, level: int) -> Decimal | None:
     return None
 
 
-def _benefit_terms(terms: BenefitTerms, groups: list[str], path: str) -> Iterator[tuple[str, str, Text]]:
-    """Every group at every level finds exactly one rate; bands well formed; cap above deductible."""
+def _deductible_sequence(
+    terms: BenefitTerms, sequence: Sequence[Decimal], path: str, admissions: bool
+) -> Iterator[tuple[str, str, Text]]:
+    """A deductible of several values counts inpatient admissions: only for per-admission inpatient terms."""
+    if len(sequence) < 2:
+        return
+    written = "[" + ", ".join(str(d) for d in sequence) + "]"
+    if not admissions:
+        yield (
+            "DEDUCTIBLE_SEQUENCE_NOT_INPATIENT",
+            path,
+            t(
+                f"起付线序列 {written} 按年度住院次数取值，只用于住院；此处写一个金额，如 deductible = {sequence[0]}",
+                f"the deductible sequence {written} counts the year's admissions and is for inpatient terms only; "
+                f"write one amount here, e.g. deductible = {sequence[0]}",
+            ),
+        )
+    elif terms.deductible_basis == "year":
+        yield (
+            "DEDUCTIBLE_SEQUENCE_ANNUAL",
+            path,
+            t(
+                f'起付线序列 {written} 与 deductible_basis = "year"（每年一次起付线）不相容；写一个金额，'
+                '或改用 deductible_basis = "admission"',
+                f'the deductible sequence {written} does not fit deductible_basis = "year" (one deductible a year): '
+                'write one amount, or use deductible_basis = "admission"',
+            ),
+        )
+
+
+def _deductible_year_cap(terms: BenefitTerms, path: str) -> Iterator[tuple[str, str, Text]]:
+    """A yearly cap on the sum of deductibles needs a deductible paid per admission."""
+    if terms.deductible_year_cap is not None and terms.deductible_basis == "year":
+        yield (
+            "DEDUCTIBLE_YEAR_CAP_ANNUAL",
+            f"{path}.deductible_year_cap",
+            t(
+                f"deductible_year_cap = {terms.deductible_year_cap} 限制多次住院起付线的年度累计，"
+                f'但 deductible_basis = "year" 已是每年一次起付线；删除 deductible_year_cap，或降低 deductible',
+                f"deductible_year_cap = {terms.deductible_year_cap} caps the year's sum of per-admission deductibles, "
+                'but deductible_basis = "year" already takes one deductible a year: remove deductible_year_cap, '
+                "or lower deductible",
+            ),
+        )
+
+
+def _deductible_warnings(terms: BenefitTerms, path: str) -> Iterator[tuple[str, str, Text]]:
+    """A later admission's deductible above an earlier one, or a yearly cap below a first stay's deductible."""
+    for i, rate in enumerate(terms.rates):
+        here = f"{path}.rates[{i}].deductible"
+        for j in range(1, len(rate.deductible)):
+            before, after = rate.deductible[j - 1], rate.deductible[j]
+            if after > before:
+                yield (
+                    "DEDUCTIBLE_RISES",
+                    f"{here}[{j}]",
+                    t(
+                        f"第 {j + 1} 次住院起付线 {after} 高于第 {j} 次 {before}",
+                        f"the deductible of admission {j + 1}, {after}, is above that of admission {j}, {before}",
+                    ),
+                )
+        cap = terms.deductible_year_cap
+        if cap is not None and terms.deductible_basis == "admission" and cap < rate.deductible[0]:
+            yield (
+                "DEDUCTIBLE_YEAR_CAP_BELOW_FIRST",
+                f"{path}.deductible_year_cap",
+                t(
+                    f"年度起付线累计上限 {cap} 低于 rates[{i}] 首次住院起付线 {rate.deductible[0]}",
+                    f"the yearly deductible cap {cap} is below the first admission's deductible "
+                    f"{rate.deductible[0]} of rates[{i}]",
+                ),
+            )
+
+
+def _benefit_terms(
+    terms: BenefitTerms, groups: list[str], path: str, admissions: bool = False
+) -> Iterator[tuple[str, str, Text]]:
+    """Every group at every level finds exactly one rate; bands well formed; cap above deductible.
+
+    ``admissions``: the terms are inpatient, where a deductible sequence counts the year's admissions.
+    """
+    yield from _deductible_year_cap(terms, path)
     for i, rate in enumerate(terms.rates):
         here = f"{path}.rates[{i}]"
         yield from check_bands(rate.bands, here)
@@ -144,24 +225,14 @@ def _benefit_terms(terms: BenefitTerms, groups: list[str], path: str) -> Iterato
                     ),
                 )
         cap = rate.cap if rate.cap is not None else terms.cap
-        if cap is not None and cap <= rate.deductible and terms.cap_mode == "base":
+        first = rate.deductible[0]
+        if cap is not None and cap <= first and terms.cap_mode == "base":
             yield (
                 "CAP_BELOW_DEDUCTIBLE",
                 f"{here}.deductible",
-                t(
-                    f"封顶线 {cap} 不高于起付线 {rate.deductible}",
-                    f"cap {cap} is not above the deductible {rate.deductible}",
-                ),
+                t(f"封顶线 {cap} 不高于起付线 {first}", f"cap {cap} is not above the deductible {first}"),
             )
-        if rate.later_deductible is not None and rate.later_deductible > rate.deductible:
-            yield (
-                "LATER_DEDUCTIBLE_HIGHER",
-                f"{here}.later_deductible",
-                t(
-                    f"再次住院起付线 {rate.later_deductible} 高于首次 {rate.deductible}",
-                    f"later-admission deductible {rate.later_deductible} is above the first {rate.deductible}",
-                ),
-            )
+        yield from _deductible_sequence(terms, rate.deductible, f"{here}.deductible", admissions)
     for g in groups:
         for level in (1, 2, 3):
             n = sum(1 for r in terms.rates if r.matches(g, level))
@@ -180,6 +251,7 @@ def _benefit_terms(terms: BenefitTerms, groups: list[str], path: str) -> Iterato
 
 
 def _benefit_warnings(terms: BenefitTerms, groups: list[str], path: str) -> Iterator[tuple[str, str, Text]]:
+    yield from _deductible_warnings(terms, path)
     for g in groups:
         r1, r3 = _ratio_at(terms, g, 1), _ratio_at(terms, g, 3)
         if r1 is not None and r3 is not None and r3 > r1:
@@ -202,6 +274,166 @@ def _benefit_warnings(terms: BenefitTerms, groups: list[str], path: str) -> Iter
                 )
 
 
+def _cross_province(diseases: Sequence[str], terms: dict[str, object], path: str) -> Iterator[tuple[str, str, Text]]:
+    """A cross-province disease is one of the nationally settled ones, listed once, with its terms.
+
+    Direct settlement across provinces exists only for the diseases the national administration names
+    (``NATIONAL_CHRONIC``); a pack's local diseases settle at home and stay out of ``cross_province``.
+    """
+    seen: set[str] = set()
+    for k, disease in enumerate(diseases):
+        where = f"{path}.cross_province[{k}]"
+        if disease in seen:
+            yield (
+                "DISEASE_REPEATED",
+                where,
+                t(f"病种 {disease!r} 重复列出", f"disease {disease!r} is listed twice"),
+            )
+            continue
+        seen.add(disease)
+        if disease not in NATIONAL_CHRONIC:
+            close = difflib.get_close_matches(disease, NATIONAL_CHRONIC, n=1, cutoff=0.6)
+            hint = t(f"是否应为 {close[0]!r}？", f"did you mean {close[0]!r}? ") if close else t("", "")
+            names = ", ".join(NATIONAL_CHRONIC)
+            yield (
+                "DISEASE_NOT_NATIONAL",
+                where,
+                t(
+                    f"{disease!r} 不是国家规定可跨省直接结算的门诊慢特病；{hint('zh')}可选：{names}",
+                    f"{disease!r} is not one of the outpatient chronic diseases settled directly across provinces "
+                    f"nationally; {hint('en')}one of {names}",
+                ),
+            )
+        elif disease not in terms:
+            yield (
+                "DISEASE_UNDEFINED",
+                f"{path}.cross_province",
+                t(f"病种 {disease!r} 没有待遇定义", f"disease {disease!r} has no terms in diseases"),
+            )
+
+
+TEMPORARY_MIN_VALIDITY_MONTHS = 6
+"""The national minimum validity of a temporary filing, in months.
+
+医保发〔2022〕22号 (国家医保局、财政部, 2022-07-26): "跨省临时外出就医人员备案有效期原则上不少于6个月，
+有效期内可在就医地多次就诊并享受跨省异地就医直接结算服务". Read in local guides that quote it:
+清远 (gansulong.com/c/030HP64532024.html, cited as ``national-filing-guide`` by the 130100 pack) and
+金华 (readke.com/c/3391599.html). A pack may set a longer validity, never a shorter one without a reason.
+"""
+
+_VALIDITY_RULE = "医保发〔2022〕22号：“跨省临时外出就医人员备案有效期原则上不少于6个月”"
+
+
+def _temporary_validity(category: str, months: int | None, path: str) -> Iterator[tuple[str, str, Text]]:
+    """A temporary category (referral, emergency, other_temporary) lasts at least the national minimum."""
+    if category in LONG_TERM or months is None or months >= TEMPORARY_MIN_VALIDITY_MONTHS:
+        return
+    yield (
+        "VALIDITY_BELOW_NATIONAL_MINIMUM",
+        f"{path}.validity_months",
+        t(
+            f"validity_months = {months}：临时外出就医备案有效期短于国家规定的 {TEMPORARY_MIN_VALIDITY_MONTHS} 个月"
+            f"（{_VALIDITY_RULE}；据清远、金华医保经办指南转述）。可设更长的有效期；地方文件确有更短规定时请在 [[explanations]] 中说明",
+            f"validity_months = {months} is below the national minimum of {TEMPORARY_MIN_VALIDITY_MONTHS} months "
+            f"for a temporary filing ({_VALIDITY_RULE}: temporary cross-province filings last at least 6 months "
+            "in principle; as quoted by the Qingyuan and Jinhua filing guides). A pack may set longer; "
+            "if a local text really sets less, say so in an [[explanations]] entry",
+        ),
+    )
+
+
+def _in_province_and_deemed(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
+    """``offsite.in_province`` has every category; ``[[filing.deemed]]`` names places the insured
+    place can be away at, once each, with known sources."""
+    from medins.engine.eligibility import visit_place
+
+    for i, section in enumerate(std.offsite):
+        if section.in_province is None:
+            continue
+        for cat in (*CATEGORIES, "unfiled"):
+            if cat not in section.in_province:
+                yield (
+                    "error",
+                    "CATEGORY_MISSING",
+                    f"offsite[{i}].in_province",
+                    t(
+                        f"缺少类别 {cat} 的省内异地待遇调整",
+                        f"no in-province adjustment for category {cat!r}",
+                    ),
+                )
+    for i, section in enumerate(std.filing):
+        seen: dict[tuple[str, str], int] = {}
+        for j, entry in enumerate(section.deemed):
+            p = f"filing[{i}].deemed[{j}]"
+            for k, dest in enumerate(entry.destinations):
+                where = f"{p}.destinations[{k}]"
+                try:
+                    region = regions.require(dest, where, RuleError)
+                except MedinsError as exc:
+                    yield "error", "REGION_CODE", where, exc.text
+                    continue
+                if region.level == "县级":
+                    yield (
+                        "error",
+                        "DESTINATION_LEVEL",
+                        where,
+                        t(
+                            f"视同备案的就医地 {dest!r}（{region.name}）是县级代码：应为省级或地市级代码",
+                            f"deemed destination {dest!r} ({region.name}) is a county-level code: "
+                            f"name a province or city, e.g. {regions.city(dest)}",
+                        ),
+                    )
+                if visit_place(std.region, dest) == "in_province" and all(o.in_province is None for o in std.offsite):
+                    yield (
+                        "warning",
+                        "DEEMED_WITHOUT_IN_PROVINCE",
+                        where,
+                        t(
+                            f"视同备案的就医地 {dest!r} 在参保地省内，但规则包没有 offsite.in_province：这些就医无法计算",
+                            f"deemed destination {dest!r} is in the insured place's province, but the pack has no "
+                            "offsite.in_province: such visits cannot be settled",
+                        ),
+                    )
+                if visit_place(std.region, dest) == "local":
+                    yield (
+                        "error",
+                        "DESTINATION_IS_INSURED_PLACE",
+                        where,
+                        t(
+                            f"视同备案的就医地 {dest!r} 就是参保地 {std.region} 本身：本地就医本就无需备案",
+                            f"deemed destination {dest!r} is the insured place {std.region} itself: "
+                            "a local visit needs no filing",
+                        ),
+                    )
+                for vt in entry.visit_types:
+                    other = seen.setdefault((dest, vt), j)
+                    if other != j:
+                        yield (
+                            "error",
+                            "DEEMED_TWICE",
+                            where,
+                            t(
+                                f"就医地 {dest!r} 的{vt}已在 filing[{i}].deemed[{other}] 中视同备案",
+                                f"destination {dest!r} ({vt}) is already deemed filed in filing[{i}].deemed[{other}]",
+                            ),
+                        )
+            if not entry.source_ids:
+                yield (
+                    "error",
+                    "SOURCE_MISSING",
+                    f"{p}.source",
+                    t("source = [] 没有指明来源", "source = [] names no source"),
+                )
+            for sid in entry.source_ids:
+                if sid not in std.sources:
+                    yield (
+                        "error",
+                        "SOURCE_UNKNOWN",
+                        f"{p}.source",
+                        t(f"来源 “{sid}” 不在 [sources] 中", f"source {sid!r} is not in [sources]"),
+                    )
+
+
 def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
     """Yield (level, code, path, text) for a standards file."""
     known = std.sources
@@ -216,7 +448,8 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
                 yield "error", code, path, text
             for i, section in enumerate(sections):
                 p = f"{base}[{i}]"
-                for code, path, text in (*_sources(section, known, p), *_benefit_terms(section, scheme.groups, p)):
+                terms_found = _benefit_terms(section, scheme.groups, p, admissions=kind == "inpatient")
+                for code, path, text in (*_sources(section, known, p), *terms_found):
                     yield "error", code, path, text
                 for code, path, text in _benefit_warnings(section, scheme.groups, p):
                     yield "warning", code, path, text
@@ -226,14 +459,8 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
             p = f"{scheme_name}.chronic[{i}]"
             for code, path, text in _sources(section, known, p):
                 yield "error", code, path, text
-            for disease in section.cross_province:
-                if disease not in section.diseases:
-                    yield (
-                        "error",
-                        "DISEASE_UNDEFINED",
-                        f"{p}.cross_province",
-                        t(f"病种 {disease!r} 没有待遇定义", f"disease {disease!r} has no terms in diseases"),
-                    )
+            for code, path, text in _cross_province(section.cross_province, section.diseases, p):
+                yield "error", code, path, text
             for disease, terms in section.diseases.items():
                 for code, path, text in _benefit_terms(terms, scheme.groups, f"{p}.diseases.{disease}"):
                     yield "error", code, path, text
@@ -294,6 +521,7 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
                         "long-term filers normally get the local standard; this pack reduces it",
                     ),
                 )
+    yield from _in_province_and_deemed(std)
     for i, section in enumerate(std.filing):
         for cat in CATEGORIES:
             rule = section.categories.get(cat)
@@ -313,19 +541,47 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
                         f"filing[{i}].categories.{cat}",
                         t(f"材料 {m!r} 未在 materials 中定义", f"material {m!r} is not defined in materials"),
                     )
+            for code, path, text in _temporary_validity(cat, rule.validity_months, f"filing[{i}].categories.{cat}"):
+                yield "warning", code, path, text
+    yield from _assistance_checks(std)
+
+
+def _assistance_checks(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
+    """Stage bands ascend and join; the first stage of 特困/低保 meets the 70 % guidance; a later
+    stage on the whole base is flagged, since it overlaps what the earlier stages paid."""
     for i, section in enumerate(std.assistance):
-        for cat in ASSISTANCE_CATEGORIES[:2]:
-            terms = section.categories.get(cat)  # type: ignore[call-overload]
-            if terms is not None and terms.ratio < Decimal("0.7"):
+        for cat, terms in section.categories.items():
+            p = f"assistance[{i}].categories.{cat}"
+            first = terms.stage_list()[0]
+            ratio = first.ratio if first.ratio is not None else first.ratio_bands()[0].ratio
+            if cat in ASSISTANCE_CATEGORIES[:2] and ratio < Decimal("0.7"):
+                at = p if terms.stages is None else f"{p}.stages[0]"
                 yield (
                     "warning",
                     "ASSISTANCE_BELOW_GUIDANCE",
-                    f"assistance[{i}].categories.{cat}.ratio",
+                    f"{at}.ratio" if first.ratio is not None else f"{at}.bands[0].ratio",
                     t(
-                        "特困、低保救助比例低于国家指导的 70%",
-                        "ratio below the national guidance of 70 % for this category",
+                        f"特困、低保救助比例 {ratio} 低于国家指导的 70%",
+                        f"ratio {ratio} below the national guidance of 70 % for this category",
                     ),
                 )
+            for k, stage in enumerate(terms.stages or []):
+                here = f"{p}.stages[{k}]"
+                if stage.bands is not None:
+                    for code, path, text in check_bands(stage.bands, here):
+                        yield "error", code, path, text
+                if k > 0 and stage.base == "burden":
+                    yield (
+                        "warning",
+                        "ASSISTANCE_STAGE_WHOLE_BASE",
+                        f"{here}.base",
+                        t(
+                            f'base = "burden"：第 {k + 1} 段按全部救助基数计算，与前几段已支付的部分重叠；'
+                            "各段合计以救助基数为限",
+                            f'base = "burden": stage {k + 1} pays on the whole assistance base, overlapping what '
+                            "the earlier stages paid; all stages together are limited to the base",
+                        ),
+                    )
 
 
 def check_catalogue(cat: Catalogue, rules_root: Path) -> Iterator[tuple[str, str, str, Text]]:

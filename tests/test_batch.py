@@ -69,7 +69,7 @@ def test_every_row_is_accepted_or_rejected_with_its_reason(main_run: tuple[Resul
     mismatch = "amount 25.00 differs from quantity × unit_price = 20.00 by more than 0.01"
     assert got[0] == ("7", "bills", "B006", "", f"items row 8: {mismatch}")
     assert got[1][:4] == ("8", "bills", "B007", "visit_region")
-    assert got[1][4].startswith("insured and treatment places are in the same province")
+    assert got[1][4].startswith("the 130100 pack has no in-province rules (offsite.in_province)")
     assert got[2:] == [
         ("9", "bills", "B008", "admitted", "'2025-02-30' is not a valid date (write YYYY-MM-DD)"),
         ("10", "bills", "B009", "total", "no item lines (ITEMS has no row with this bill_id) and no total"),
@@ -579,3 +579,86 @@ def test_ytd_in_applies_per_insured_region(tmp_path: Path) -> None:
     result = run(tmp_path / "moved.csv", "-o", tmp_path / "l.csv", "--ytd-in", state, "--quiet")
     assert result.exit_code == EXIT_OK, result.output
     assert [r["insured_region"] for r in rows(tmp_path / "l.csv")] == ["330400"]
+
+
+# ----------------------------------------------------------------------------- local and in-province visits
+
+LOCAL_RULES = Path(__file__).parent / "golden" / "check" / "rules-local"
+PLACE_CATALOGUE = """\
+kind = "catalogue"
+region = "{region}"
+name = "test"
+drug_list = "nrdl-2024"
+
+[sources.test]
+confidence = "illustrative"
+note = "test values"
+
+[[settings]]
+effective = 2024-01-01
+source = "test"
+pre_self_pay = {{ drug = 0.10, service = 0.20, consumable = 0.30 }}
+"""
+PLACE_HEAD = (
+    "bill_id,person_id,person_name,insured_region,scheme,status,assistance,chronic_diseases,filing_category,"
+    "filing_destination,filing_start,filing_materials,visit_region,hospital_level,visit_type,disease,admitted,"
+    "discharged,date,total,fully_self_paid,class_b"
+)
+
+
+def test_local_in_province_and_deemed_rows_settle_under_their_standard(tmp_path: Path) -> None:
+    """One row of each place, worked by hand from tests/golden/check/rules-local/130100 (resident,
+    group general; inpatient level 2: deductible 500, 80 %; level 3: 1000, 70 %; outpatient: yearly
+    deductible 100, 50 %; no tier 2, no assistance) and a test catalogue (class-B drugs 10 %):
+
+    L1 local (130100 → 130100), no filing: the local standard.
+       in-scope 10000.00 − 1000.00 = 9000.00; (9000.00 − 500.00) × 80 % = 6800.00
+    I1 in-province (→ 130200), filed other_temporary for 130200: in_province.other_temporary = −5 points.
+       pre-self-pay 5000.00 × 10 % = 500.00; in-scope 20000.00 − 2000.00 − 500.00 = 17500.00;
+       (17500.00 − 1000.00) × (70 % − 5 %) = 16500.00 × 0.65 = 10725.00
+    D1 Beijing, no filing: filing.deemed[0] (110000, inpatient) → other_temporary with its own −10 points.
+       (30000.00 − 1000.00) × (70 % − 10 %) = 29000.00 × 0.60 = 17400.00
+    U1 in-province (→ 130200), outpatient, no filing, no deemed entry: in_province.unfiled = −15 points,
+       reimbursed at home. (500.00 − 100.00) × (50 % − 15 %) = 400.00 × 0.35 = 140.00
+    """
+    rules = tmp_path / "rules"
+    shutil.copytree(LOCAL_RULES, rules)
+    for region in ("130200", "110000"):
+        (rules / region).mkdir()
+        (rules / region / "catalogue.toml").write_text(PLACE_CATALOGUE.format(region=region), "utf-8")
+    bills = [
+        "L1,130102198001010011,甲,130100,resident,general,,,,,,,130100,2,inpatient,,2025-03-01,2025-03-05,,"
+        "10000.00,1000.00,0",
+        "I1,130102198001010022,乙,130100,resident,general,,,other_temporary,130200,2025-02-01,"
+        "insurance_credential;filing_form,130200,3,inpatient,,2025-03-02,2025-03-08,,20000.00,2000.00,5000.00",
+        "D1,130102198001010033,丙,130100,resident,general,,,,,,,110000,3,inpatient,,2025-03-03,2025-03-09,,"
+        "30000.00,0,0",
+        "U1,130102198001010044,丁,130100,resident,general,,,,,,,130200,2,outpatient,,,,2025-03-10,500.00,0,0",
+    ]
+    (tmp_path / "bills.csv").write_text(PLACE_HEAD + "\n" + "\n".join(bills) + "\n", "utf-8")
+    result = run(tmp_path / "bills.csv", "-o", tmp_path / "out.csv", "--rules", rules, "--quiet")
+    assert result.exit_code == EXIT_OK, result.output
+    got = {
+        r["bill_id"]: (r["benefit_category"], r["settlement"], r["in_scope"], r["deductible"], r["basic_fund"])
+        for r in rows(tmp_path / "out.csv")
+    }
+    assert got == {
+        "L1": ("local", "direct", "9000.00", "500.00", "6800.00"),
+        "I1": ("other_temporary", "direct", "17500.00", "1000.00", "10725.00"),
+        "D1": ("other_temporary", "direct", "30000.00", "1000.00", "17400.00"),
+        "U1": ("unfiled", "reimburse_at_home", "500.00", "100.00", "140.00"),
+    }
+
+
+def test_an_in_province_row_without_in_province_rules_is_rejected_naming_the_key(tmp_path: Path) -> None:
+    """The shipped 130100 pack has no offsite.in_province: a visit in 130200 is a reject, not a wrong amount."""
+    row = (
+        "P1,130102198001010011,甲,130100,resident,general,,,other_temporary,130200,2025-02-01,"
+        "insurance_credential;filing_form,130200,2,inpatient,,2025-03-01,2025-03-05,,10000.00,0,0"
+    )
+    (tmp_path / "bills.csv").write_text(PLACE_HEAD + "\n" + row + "\n", "utf-8")
+    result = run(tmp_path / "bills.csv", "-o", tmp_path / "out.csv", "--quiet")
+    assert result.exit_code == EXIT_REJECTS, result.output
+    ((line, file, bill, column, reason),) = rejects(tmp_path / "out.rejects.csv")
+    assert (line, file, bill, column) == ("2", "bills", "P1", "visit_region")
+    assert reason.startswith("the 130100 pack has no in-province rules (offsite.in_province): a visit in 130200")

@@ -12,7 +12,7 @@ Lines (treatment place): 110000 catalogue [[settings]] pre_self_pay = { drug = 0
     in_scope = 50000.00 − 2000.00 − 0 − 1000.00 = 47000.00
 
 Tier 1 (insured place): [[resident.inpatient]] cap_mode = "fund", cap = 200000,
-    { level = 3, deductible = 1000, later_deductible = 500, bands = [{ ratio = 0.60 }] }
+    { level = 3, deductible = [1000, 500], bands = [{ ratio = 0.60 }] }
     (first admission of the year: deductible 1000; level_map "3" = 3)
     [offsite.categories] referral = points 0.10, other_temporary = points 0.20, unfiled = points 0.30
     fund = (47000.00 − 1000) × (0.60 − points), far below the 200000 cap

@@ -44,7 +44,7 @@ def test_batch_reproduces_the_recorded_month(seed: int, jobs: int, tmp_path: Pat
     args += ["--summary", str(out / "summary.json"), "--clearing", str(out / "clearing.csv")]
     args += ["--ytd-out", str(out / "ytd.json"), "--jobs", str(jobs)]
     result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 3, result.output  # the generator includes rows medins must reject
+    assert result.exit_code == 0, result.output  # every generated row settles (same-province rows are local visits)
     for name in OUTPUTS:
         want = (GOLDEN / f"seed-{seed}" / name).read_bytes()
         got = (out / name).read_bytes()

@@ -29,6 +29,9 @@ GOLDEN = Path(__file__).parent / "golden" / "check"
 CASES = sorted(GOLDEN.glob("*.toml"))
 
 REASON_CODES = {
+    "LOCAL_VISIT",
+    "IN_PROVINCE",
+    "DEEMED_FILED",
     "FILING_MISSING",
     "FILING_EXPIRED",
     "FILING_NOT_YET_VALID",

@@ -4,7 +4,8 @@ Each ``tests/golden/estimate/NN-name.toml`` is a case whose comments work out ev
 by hand from the rule values in ``tests/golden/rules``; beside it, ``NN-name.json`` holds the expected
 values: any subset of the keys of ``medins estimate --format json``, plus ``warning_codes`` (the set of
 warning codes), ``settlement`` and ``benefit_category`` (from the eligibility), ``ytd_after`` (a subset
-of the year-to-date amounts after the bill) and optionally ``as_of``.
+of the year-to-date amounts after the bill) and optionally ``as_of``, and ``rules``: a rules directory
+under ``tests/golden`` that the case uses instead of ``tests/golden/rules``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ GOLDEN = HERE / "golden"
 RULES = GOLDEN / "rules"
 CASES = sorted((GOLDEN / "estimate").glob("*.toml"))
 
-SPECIAL = {"as_of", "warning_codes", "settlement", "benefit_category", "ytd_after"}
+SPECIAL = {"as_of", "warning_codes", "settlement", "benefit_category", "ytd_after", "rules"}
 
 
 def _same_amount(expected: Any, actual: Any) -> bool:
@@ -61,7 +62,8 @@ def test_golden_estimate(case_path: Path) -> None:
     expected = json.loads(case_path.with_suffix(".json").read_text(encoding="utf-8"))
     as_of = date.fromisoformat(expected["as_of"]) if "as_of" in expected else None
     case = api.load_case(case_path)
-    result = api.estimate(case, api.load_rules(RULES), as_of)
+    rules = GOLDEN / expected["rules"] if "rules" in expected else RULES
+    result = api.estimate(case, api.load_rules(rules), as_of)
     actual = settlement_json(result, "en")
 
     problems: list[str] = []
@@ -93,7 +95,13 @@ def test_golden_cases_present() -> None:
         assert case_path.with_suffix(".json").exists(), f"{case_path.name} has no expected .json"
 
 
-def test_golden_rules_validate() -> None:
-    result = CliRunner().invoke(cli, ["rules", "validate", "--lang", "en", str(RULES)])
+def _rules_dirs() -> list[Path]:
+    named = {json.loads(p.with_suffix(".json").read_text(encoding="utf-8")).get("rules") for p in CASES}
+    return [RULES, *(GOLDEN / n for n in sorted(n for n in named if n))]
+
+
+@pytest.mark.parametrize("rules_dir", _rules_dirs(), ids=lambda p: p.name)
+def test_golden_rules_validate(rules_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["rules", "validate", "--lang", "en", str(rules_dir)])
     assert result.exit_code == 0, result.output
     assert " 0 errors" in result.output

@@ -50,11 +50,11 @@ def test_every_source_is_complete_and_honest() -> None:
 def test_shanghai_residents_match_the_city_faq() -> None:
     s = std("310000").resident
     inpatient = in_force(s.inpatient, ON, "inpatient", "")
-    assert [rate(inpatient, "adult", lv).deductible for lv in (1, 2, 3)] == [D(50), D(100), D(300)]
+    assert [rate(inpatient, "adult", lv).deductible_for(1) for lv in (1, 2, 3)] == [D(50), D(100), D(300)]
     outpatient = in_force(s.outpatient, ON, "outpatient", "")
-    assert rate(outpatient, "minor", 1).deductible == D(300)
-    assert rate(outpatient, "adult", 1).deductible == D(500)
-    assert rate(outpatient, "aged_70_plus", 1).deductible == D(300)
+    assert rate(outpatient, "minor", 1).deductible_for(1) == D(300)
+    assert rate(outpatient, "adult", 1).deductible_for(1) == D(500)
+    assert rate(outpatient, "aged_70_plus", 1).deductible_for(1) == D(300)
     assert [rate(outpatient, "adult", lv).bands[0].ratio for lv in (1, 2, 3)] == [D("0.70"), D("0.60"), D("0.50")]
     tier2 = in_force(s.tier2, ON, "tier2", "")
     assert tier2.bands[0].ratio == D("0.60") and tier2.source == "sh-resident-faq-2024"
@@ -74,7 +74,7 @@ def test_shanghai_assistance_matches_the_2018_report() -> None:
 def test_hegang_employee_outpatient_matches_the_notice() -> None:
     o = in_force(std("230400").employee.outpatient, ON, "outpatient", "")
     assert o.deductible_basis == "year" and o.cap == D(3000) and o.cap_mode == "fund"
-    assert rate(o, "in_service", 3).deductible == D(400)
+    assert rate(o, "in_service", 3).deductible_for(1) == D(400)
     assert rate(o, "in_service", 3).bands[0].ratio == D("0.50")
     assert rate(o, "retired", 3).bands[0].ratio == D("0.55")
 
@@ -89,7 +89,8 @@ def test_shijiazhuang_employees_match_the_reposted_notice() -> None:
     assert (rate(o, "in_service", 2).cap, rate(o, "retired", 2).cap) == (D(3500), D(6000))
     assert (rate(o, "in_service", 2).bands[0].ratio, rate(o, "retired", 2).bands[0].ratio) == (D("0.60"), D("0.70"))
     c = in_force(e.chronic, ON, "chronic", "").diseases["hypertension"]
-    assert rate(c, "in_service", 1).deductible == D(200) and rate(c, "in_service", 1).bands[0].ratio == D("0.90")
+    c_rate = rate(c, "in_service", 1)
+    assert c_rate.deductible_for(1) == D(200) and c_rate.bands[0].ratio == D("0.90")
 
 
 # --- national framework, as quoted by local guides ------------------------------------------------
@@ -129,13 +130,13 @@ def test_assistance_follows_the_national_guidance(code: str) -> None:
 NOTED = {
     # 110000 illustrative-beijing: "职工住院起付线1300元（再次650元），三级医院在职 起付线–3万85%、3万–4万90%、4万–10万95%"
     "110000": lambda s: (
-        rate(in_force(s.employee.inpatient, ON, "", ""), "in_service", 3).deductible == D(1300)
+        rate(in_force(s.employee.inpatient, ON, "", ""), "in_service", 3).deductible == [D(1300), D(650)]
         and [b.ratio for b in rate(in_force(s.employee.inpatient, ON, "", ""), "in_service", 3).bands]
         == [D("0.85"), D("0.90"), D("0.95")]
     ),
     # 330400 illustrative-jiaxing: "居民住院起付线300/600/900元、85/75/65%"
     "330400": lambda s: (
-        [rate(in_force(s.resident.inpatient, ON, "", ""), "general", lv).deductible for lv in (1, 2, 3)]
+        [rate(in_force(s.resident.inpatient, ON, "", ""), "general", lv).deductible_for(1) for lv in (1, 2, 3)]
         == [D(300), D(600), D(900)]
     ),
     # 230400 illustrative-hegang: "大病保险起付线1.2万元、1.2万–5万60%、5万–10万65%、10万以上75%、封顶35万元"

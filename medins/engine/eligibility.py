@@ -1,4 +1,8 @@
-"""Eligibility for cross-province direct settlement: filing, destination, proof, hospital, visit type.
+"""Eligibility for direct settlement: where the visit is, filing, destination, proof, hospital, visit type.
+
+A visit in the insured pooling region itself is local (no filing, no reduction); one in another region
+of the same province settles under the pack's ``offsite.in_province`` adjustments; one in another
+province under ``offsite.categories``. ``[[filing.deemed]]`` names destinations that count as filed.
 
 Pure: the caller passes the insured place's standards and (when it has one) the treatment place's
 catalogue; nothing here reads files.
@@ -12,11 +16,19 @@ from datetime import date, timedelta
 from medins import regions
 from medins.case_model import Case
 from medins.codes import LONG_TERM
-from medins.engine.result import Cited, Eligibility, Reason
-from medins.errors import CaseError, t
+from medins.engine.result import Cited, Eligibility, Place, Reason
+from medins.errors import CaseError, RuleError, t
 from medins.i18n import label
 from medins.loader import in_force
-from medins.rules_model import Catalogue, FilingSection, Institution, OffsiteSection, Standards
+from medins.rules_model import (
+    Adjustment,
+    Catalogue,
+    DeemedFiling,
+    FilingSection,
+    Institution,
+    OffsiteSection,
+    Standards,
+)
 
 # Reasons that mean the filing does not hold for this visit: the visit is then treated as unfiled.
 FILING_FAILURES = frozenset(
@@ -69,6 +81,39 @@ def destination_matches(destination: str, treatment: str, level: str) -> bool:
     if level == "province" or destination == regions.province(destination):
         return True
     return regions.city(destination) == regions.city(treatment)
+
+
+LOCAL_STANDARD = Adjustment(mode="none")
+"""A local visit's adjustment: the insured place's own standard, no reduction."""
+
+
+def visit_place(insured: str, treated: str) -> Place:
+    """Where a visit is, seen from the insured place.
+
+    ``local`` when the treatment place is in the insured pooling region (the same city; a
+    municipality such as 110000 Beijing or 310000 Shanghai as a whole), ``in_province`` when it is
+    elsewhere in the same province, ``cross_province`` otherwise.
+    """
+    if regions.city(treated) == regions.city(insured):
+        return "local"
+    if regions.province(treated) == regions.province(insured):
+        return "in_province"
+    return "cross_province"
+
+
+def covers(destination: str, treated: str) -> bool:
+    """A named destination covers the treatment place: a province code its province, else its city."""
+    if destination == regions.province(destination):
+        return regions.province(treated) == destination
+    return regions.city(treated) == regions.city(destination)
+
+
+def deemed_entry(rules: FilingSection, treated: str, visit_type: str) -> tuple[int, DeemedFiling] | None:
+    """The first ``[[filing.deemed]]`` entry whose destinations cover the place and visit type, if any."""
+    for i, entry in enumerate(rules.deemed):
+        if visit_type in entry.visit_types and any(covers(d, treated) for d in entry.destinations):
+            return i, entry
+    return None
 
 
 def find_institution(catalogue: Catalogue | None, code: str) -> Institution | None:
@@ -124,24 +169,38 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
     cited += _cite(std, offsite.source_ids) + _cite(std, rules.source_ids)
     adjustments = offsite.categories
 
-    cross = regions.province(person.insured_region) != regions.province(visit.region)
-    if not cross:
+    place = visit_place(person.insured_region, visit.region)
+    cross, local = place == "cross_province", place == "local"
+    table = "offsite.categories"
+    treated = f"{visit.region} {regions.name(visit.region)}"
+    if local:
+        add(
+            "LOCAL_VISIT",
+            f"在参保统筹区内就医（{treated}）：按参保地本地待遇，无需备案，不降低",
+            f"treated in the insured pooling region itself ({treated}): the local standard, "
+            "no filing needed, no reduction",
+            False,
+        )
+    elif place == "in_province":
         if offsite.in_province is None:
             add(
                 "SAME_PROVINCE",
-                "参保地与就医地在同一省内，不属于跨省异地就医；参保地规则包没有省内异地规则",
-                "insured and treatment places are in the same province: not a cross-province visit, "
-                "and the insured pack has no in-province off-site rules",
+                f"参保地与就医地 {treated} 在同一省内（省内异地），不属于跨省异地就医；"
+                f"参保地 {std.region} 规则包没有省内异地规则 offsite.in_province",
+                f"insured and treatment places ({treated}) are in the same province: not a cross-province "
+                f"visit, and the {std.region} pack has no in-province rules (offsite.in_province)",
                 True,
             )
         else:
             add(
-                "SAME_PROVINCE",
-                "参保地与就医地在同一省内，按参保地省内异地就医规则",
-                "same province: the insured place's in-province off-site rules apply",
+                "IN_PROVINCE",
+                f"省内异地就医（{treated}）：按参保地省内异地规则 offsite.in_province",
+                f"in-province off-site visit ({treated}): the insured place's offsite.in_province rules apply",
                 False,
             )
             adjustments = offsite.in_province
+            table = "offsite.in_province"
+    deemed = None if local else deemed_entry(rules, visit.region, visit.type)
 
     # -- the filing
     category = filing.category if filing else None
@@ -151,7 +210,11 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
     required: tuple[str, ...] = ()
     one_of: tuple[str, ...] = ()
     settle_day = visit.settlement_date or service_day
-    if filing is None:
+    if local:
+        category = None
+    elif filing is None and deemed is not None:
+        pass  # counts as filed: DEEMED_FILED below
+    elif filing is None:
         add(
             "FILING_MISSING",
             "没有异地就医备案：不能直接结算，回参保地按未备案标准报销",
@@ -243,6 +306,20 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                 for m in missing
             )
             add("PROOF_MISSING", f"备案材料不全，缺：{names}", f"filing proof missing: {', '.join(missing)}", True)
+    deemed_at: int | None = None
+    if deemed is not None and (filing is None or any(r.code in FILING_FAILURES for r in reasons)):
+        deemed_at, entry = deemed
+        # the filing's failures no longer block: the destination counts as filed
+        reasons = [Reason(r.code, r.text, False) if r.code in FILING_FAILURES else r for r in reasons]
+        cited += _cite(std, entry.source_ids)
+        add(
+            "DEEMED_FILED",
+            f"到 {treated} 就医视同已备案（filing.deemed[{deemed_at}]），按{label(entry.category, 'zh')}结算",
+            f"a visit to {treated} counts as filed (filing.deemed[{deemed_at}]): settled as {entry.category}",
+            False,
+        )
+        if filing is None:
+            category = entry.category
 
     # -- the hospital
     level = visit.hospital_level
@@ -278,16 +355,22 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
             if inst is not None:
                 hospital_name = inst.name
                 level = inst.level
-            if inst is None or not inst.cross_province:
+            if inst is None or (cross and not inst.cross_province):
+                # the cross-province flag is the national network's; local and in-province visits
+                # need only the institution to be on the place's list
                 add(
                     "NOT_DESIGNATED",
-                    f"{visit.hospital} 不是跨省联网定点医疗机构",
-                    f"{visit.hospital} is not a designated cross-province institution",
+                    f"{visit.hospital} 不是跨省联网定点医疗机构"
+                    if cross
+                    else f"{visit.hospital} 不在就医地 {treated} 的定点医疗机构名单中",
+                    f"{visit.hospital} is not a designated cross-province institution"
+                    if cross
+                    else f"{visit.hospital} is not on the designated institutions of {treated}",
                     True,
                 )
     if level is None:
         raise _level_unknown(visit.hospital, visit.region, catalogue)
-    matched = offsite.level_map.get(str(level), level)
+    matched = level if local else offsite.level_map.get(str(level), level)
 
     # -- the visit type
     chronic_ok = True
@@ -298,12 +381,17 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
             if scheme and scheme.chronic
             else None
         )
-        if section is None or visit.disease not in section.cross_province:
+        covered = (section.cross_province if cross else section.diseases) if section is not None else ()
+        if visit.disease not in covered:
             chronic_ok = False
             add(
                 "DISEASE_NOT_COVERED",
-                f"{label(visit.disease or '', 'zh')} 不在参保地跨省直接结算的门诊慢特病范围",
-                f"{visit.disease} is not a chronic disease the insured place settles across provinces",
+                f"{label(visit.disease or '', 'zh')} 不在参保地跨省直接结算的门诊慢特病范围"
+                if cross
+                else f"{label(visit.disease or '', 'zh')} 不是参保地的门诊慢特病",
+                f"{visit.disease} is not a chronic disease the insured place settles across provinces"
+                if cross
+                else f"{visit.disease} is not a chronic disease of the insured place",
                 True,
             )
         elif visit.disease not in person.chronic_diseases:
@@ -317,10 +405,19 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
 
     eligible = not any(r.blocking for r in reasons)
     filing_failed = any(r.code in FILING_FAILURES for r in reasons)
-    benefit_category = "unfiled" if (filing is None or filing_failed) else filing.category
-    adjustment = adjustments[benefit_category]  # type: ignore[index]
+    if local:
+        benefit_category, adjustment = "local", LOCAL_STANDARD
+    elif deemed is not None and deemed_at is not None:
+        entry = deemed[1]
+        benefit_category = entry.category
+        adjustment = entry.adjustment or _adjustment(adjustments, benefit_category, std.region, table)
+    else:
+        benefit_category = "unfiled" if (filing is None or filing_failed) else filing.category
+        adjustment = _adjustment(adjustments, benefit_category, std.region, table)
     group = None if category is None else ("long_term" if category in LONG_TERM else "temporary")
     return Eligibility(
+        place=place,
+        deemed=deemed_at,
         cross_province=cross,
         category=category,
         group=group,  # type: ignore[arg-type]
@@ -341,3 +438,21 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
         chronic_ok=chronic_ok,
         cited=tuple(cited),
     )
+
+
+def _adjustment(adjustments: dict, category: str, region: str, table: str) -> Adjustment:
+    """The category's adjustment of the table in force; a table without it is the pack's mistake."""
+    adjustment = adjustments.get(category)
+    if adjustment is None:
+        raise RuleError(
+            t(
+                f"{table} 中没有类别 {category!r} 的待遇调整",
+                f"{table} has no adjustment for category {category!r}",
+            ),
+            f"{region} standards.toml: {table}",
+            t(
+                f"在 {table} 中加上 {category} = {{ mode = ... }}",
+                f"add {category} = {{ mode = ... }} to {table}",
+            ),
+        )
+    return adjustment

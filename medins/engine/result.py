@@ -31,9 +31,18 @@ class Reason:
     blocking: bool
 
 
+Place = Literal["local", "in_province", "cross_province"]
+"""Where the visit is, seen from the insured place: its own pooling region, another region of its
+province (省内异地), or another province (跨省异地)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Eligibility:
-    """Whether the visit settles directly, as what, and with which reduction."""
+    """Whether the visit settles directly, as what, and with which reduction.
+
+    ``place`` says where the visit is; ``cross_province`` is ``place == "cross_province"``;
+    ``deemed`` is the ``[[filing.deemed]]`` entry's index when the visit counts as filed by it.
+    """
 
     cross_province: bool
     category: str | None
@@ -54,6 +63,8 @@ class Eligibility:
     filing_valid_until: date | None
     chronic_ok: bool
     cited: tuple[Cited, ...]
+    place: Place = "cross_province"
+    deemed: int | None = None
 
     @property
     def benefit(self) -> str:

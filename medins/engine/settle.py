@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from medins.case_model import Accum, Case, YearToDate
-from medins.engine.eligibility import check_eligibility
+from medins.engine.eligibility import check_eligibility, visit_place
 from medins.engine.lines import catalogue_index, classify_items, classify_summary
 from medins.engine.result import Cited, Eligibility, Settlement, Step, Warning_
 from medins.engine.tiers import Banded, adjust_bands, pay_through_bands
@@ -15,7 +15,7 @@ from medins.errors import CaseError, SettlementBug, t
 from medins.i18n import Text, label
 from medins.loader import RuleSet, in_force
 from medins.money import MAX_AMOUNT, ZERO, fen, pct, show
-from medins.rules_model import BenefitTerms, Rate, Standards, Tier2
+from medins.rules_model import AssistanceStage, BenefitTerms, Rate, Standards, Tier2
 from medins.types import MAX_ADMISSIONS
 
 
@@ -106,22 +106,30 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
     on = as_of or service_date  # the date that chooses rule values
     trail = Trail(on=explain)
     std = rules.standards(case.person.insured_region, "person.insured_region")
-    catalogue_pack = rules.packs.get(case.visit.region)
+    insured, treated = case.person.insured_region, case.visit.region
+    # a local visit's treatment place is the insured place: its own catalogue classifies the lines
+    local = visit_place(insured, treated) == "local"
+    catalogue_pack = rules.packs.get(insured if local else treated)
     catalogue = catalogue_pack.catalogue if catalogue_pack else None
     group = _group(case, std)
     ytd = _fresh_ytd(case.ytd, service_date.year, trail)
 
     # 0. eligibility decides the reduction and whether the bill settles here or at home
     elig = check_eligibility(case, std, catalogue, on)
-    if not elig.cross_province and any(r.code == "SAME_PROVINCE" and r.blocking for r in elig.reasons):
-        insured, treated = case.person.insured_region, case.visit.region
+    if elig.place == "in_province" and any(r.code == "SAME_PROVINCE" for r in elig.reasons):
         raise CaseError(
-            elig.reasons[0].text
-            + t(f"（参保地 {insured}，就医地 {treated}）", f" (insured in {insured}, treated in {treated})"),
+            t(
+                f"参保地 {insured} 的规则包没有省内异地就医规则 offsite.in_province："
+                f"就医地 {treated} 与参保地同省，无法计算",
+                f"the {insured} pack has no in-province rules (offsite.in_province): "
+                f"a visit in {treated}, in the insured place's own province, cannot be settled",
+            ),
             "visit.region",
             t(
-                "本工具计算跨省异地就医；省内异地需参保地规则包提供 in_province 规则",
-                "medins settles cross-province visits; in-province ones need the pack's offsite.in_province rules",
+                f"在 {insured}/standards.toml 的 [[offsite]] 中加上 [offsite.in_province]"
+                "（各备案类别及 unfiled 的待遇调整，注明来源）",
+                f"add [offsite.in_province] to [[offsite]] in {insured}/standards.toml "
+                "(an adjustment for each filing category and unfiled, with its source)",
             ),
         )
     src = trail.cite(elig.cited)
@@ -139,7 +147,22 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
         )
 
     # 1. the lines, by the treatment place's catalogue
-    if catalogue is None:
+    if catalogue is None and local and case.items is not None:
+        raise CaseError(
+            t(
+                f"参保地 {insured} 的规则包没有目录（catalogue.toml）：本地就医的费用明细按参保地目录分类",
+                f"the {insured} pack has no catalogue (catalogue.toml): "
+                "a local visit's item lines are classified by the insured place's own catalogue",
+            ),
+            "items",
+            t(
+                f"改用 [summary] 汇总金额，或为 {insured} 加上 catalogue.toml",
+                f"give the bill as [summary] amounts, or add catalogue.toml for {insured}",
+            ),
+        )
+    if catalogue is None and local:
+        lines, cat_src = _local_summary(case, insured, trail)
+    elif catalogue is None:
         raise CaseError(
             t(
                 f"就医地 {case.visit.region} 没有目录规则包",
@@ -151,9 +174,12 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
                 "available: " + ", ".join(c for c, p in rules.packs.items() if p.catalogue),
             ),
         )
-    settings = in_force(catalogue.settings, on, "catalogue settings", f"{catalogue.region} catalogue.toml")
-    cat_src = trail.cite(_cites_catalogue(catalogue, settings.source_ids))
-    if case.items is not None:
+    else:
+        settings = in_force(catalogue.settings, on, "catalogue settings", f"{catalogue.region} catalogue.toml")
+        cat_src = trail.cite(_cites_catalogue(catalogue, settings.source_ids))
+    if catalogue is None:
+        pass  # a local visit by its summary amounts, classified above
+    elif case.items is not None:
         index = rules.drugs(catalogue.drug_list)
         dl = index.drug_list
         trail.cite([Cited("national", "drug_list", dl.edition, dl.source)])
@@ -180,7 +206,9 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
     if trail.on:
         trail.step(
             "lines",
-            t("就医地目录分类", "classified by the treatment place's catalogue"),
+            t("就医地目录分类", "classified by the treatment place's catalogue")
+            if catalogue is not None
+            else t("按 [summary] 汇总金额（参保地没有目录）", "the [summary] amounts as given (no catalogue)"),
             f"{show(total)} = {show(fully)} + {show(over)} + {show(pre)} + {show(in_scope)}",
             in_scope,
             cat_src,
@@ -199,7 +227,9 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
         tier2_paid, tier2_base = _tier2(tier2_section, std, group, tier1, (pre, offsite_pay), ytd, trail)
 
     # 4. tier 3, medical assistance
-    assist_paid, assist_base, assist_deferred = _tier3(case, std, on, tier1, (pre, offsite_pay), tier2_paid, ytd, trail)
+    assist_paid, assist_base, assist_deferred, stage_ytd = _tier3(
+        case, std, on, tier1, (pre, offsite_pay), tier2_paid, ytd, trail
+    )
 
     basic = tier1.paid
     personal = total - basic - tier2_paid - assist_paid
@@ -228,6 +258,7 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
     ytd_after = _ytd_after(
         ytd, case, on, visit_type, tier1, tier1_amount, tier2_base, tier2_paid, assist_base, assist_paid
     )
+    ytd_after = _with_stage_ytd(ytd_after, stage_ytd)
     settlement = Settlement(
         case_id=case.person.id,
         service_date=service_date,
@@ -254,6 +285,34 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
     )
     reconcile(settlement, tier2_section, ytd)
     return settlement
+
+
+def _local_summary(case: Case, insured: str, trail: Trail) -> tuple[list, tuple[str, ...]]:
+    """A local visit in a place whose pack has no catalogue: the summary amounts as given.
+
+    Class-B pre-self-pay then has no ratio to be estimated with, so it must be given.
+    """
+    summary = case.summary
+    assert summary is not None  # a case has items or a summary
+    if summary.pre_self_pay is None and summary.class_b:
+        raise CaseError(
+            t(
+                f"参保地 {insured} 的规则包没有目录，无法按比例估算乙类先行自付（class_b = {summary.class_b}）",
+                f"the {insured} pack has no catalogue to estimate class-B pre-self-pay from "
+                f"(class_b = {summary.class_b})",
+            ),
+            "summary.class_b",
+            t("在 [summary] 中给出 pre_self_pay", "give pre_self_pay in [summary]"),
+        )
+    given = summary.model_copy(update={"pre_self_pay": summary.pre_self_pay or ZERO})
+    trail.warn(
+        "LOCAL_NO_CATALOGUE",
+        t(
+            f"参保地 {insured} 的规则包没有目录：按 [summary] 汇总金额计算",
+            f"the {insured} pack has no catalogue: settled from the [summary] amounts as given",
+        ),
+    )
+    return [classify_summary(given, None, trail.warn)], ()  # type: ignore[arg-type]
 
 
 def _cites_catalogue(catalogue: object, ids: list[str]) -> list[Cited]:
@@ -330,12 +389,18 @@ def _tier1(
                 src,
             )
 
-    deductible = rate.deductible
-    ded_note = ""
-    if visit_type == "inpatient" and ytd.admissions >= 1 and rate.later_deductible is not None:
-        deductible = rate.later_deductible
-        ded_note = f" (admission {ytd.admissions + 1})"
+    # the deductible sequence runs over the year's inpatient admissions; other visits take its first value
+    admission = ytd.admissions + 1 if visit_type == "inpatient" else 1
+    deductible = rate.deductible_for(admission)
     offsite_rule = _offsite_deductible(std, on, elig, visit_type)
+    if offsite_rule is None and len(rate.deductible) > 1 and trail.on:
+        trail.step(
+            "deductible_admission",
+            t(f"第 {admission} 次住院起付线", f"deductible of admission {admission}"),
+            f"[{', '.join(show(d) for d in rate.deductible)}][{min(admission, len(rate.deductible))}] = {show(deductible)}",
+            deductible,
+            src,
+        )
     if offsite_rule is not None:
         share_amount = fen(total * offsite_rule.share)
         deductible = max(offsite_rule.min, share_amount)
@@ -350,6 +415,10 @@ def _tier1(
                 src,
             )
     annual = terms.deductible_basis == "year"
+    if terms.deductible_year_cap is not None:
+        deductible = _deductible_within_year_cap(
+            deductible, terms.deductible_year_cap, accum.deductible, annual, src, trail
+        )
     cap = rate.cap if rate.cap is not None else terms.cap
     bands = adjust_bands(rate.bands, adj)
     band_start = accum.in_scope if terms.bands_on == "year" else ZERO
@@ -365,12 +434,13 @@ def _tier1(
         base_used=accum.in_scope,
     )
     used = f" − {show(accum.deductible)}" if annual and accum.deductible else ""
+    nth = visit_type == "inpatient"
     if trail.on:
         trail.step(
             "deductible",
             t(
-                f"起付线（{label(visit_type, 'zh')}，{elig.matched_level} 级）",
-                f"deductible ({visit_type}, level {elig.matched_level}){ded_note}",
+                f"起付线（{label(visit_type, 'zh')}，{elig.matched_level} 级{f'，第 {admission} 次住院' if nth else ''}）",
+                f"deductible ({visit_type}, level {elig.matched_level}{f', admission {admission}' if nth else ''})",
             ),
             f"min({show(amount)}, {show(deductible)}{used}) = {show(result.deductible)}",
             result.deductible,
@@ -406,10 +476,40 @@ def _tier1(
     return result, offsite_pay, amount
 
 
+def _deductible_within_year_cap(
+    deductible: Decimal, year_cap: Decimal, paid: Decimal, annual: bool, src: tuple[str, ...], trail: Trail
+) -> Decimal:
+    """The deductible left under the yearly cap on the sum of deductibles (起付标准累计不超过 year_cap).
+
+    Per admission, a stay pays at most what the deductibles ``paid`` this year leave of the cap. With an
+    annual deductible (which ``rules validate`` refuses with a cap) the cap only lowers that deductible;
+    what was paid is subtracted later, as for any annual deductible.
+    """
+    left = max(ZERO, year_cap - paid)
+    kept = min(deductible, year_cap if annual else left)
+    if trail.on:
+        trail.step(
+            "deductible_year_cap",
+            t(
+                f"年度起付线累计上限 {show(year_cap)}，已付 {show(paid)}，本次 {show(kept)}",
+                f"yearly deductible cap {show(year_cap)}, paid {show(paid)}, this stay {show(kept)}",
+            ),
+            f"min({show(deductible)}, {show(year_cap)}{'' if annual else f' − {show(paid)}'}) = {show(kept)}",
+            kept,
+            src,
+        )
+    return kept
+
+
 def _offsite_deductible(std: Standards, on: date, elig: Eligibility, visit_type: str):  # type: ignore[no-untyped-def]
     offsite = in_force(std.offsite, on, "offsite", std.region)
     rule = offsite.deductible_rule
-    if rule is not None and elig.benefit_category in rule.categories and visit_type in rule.visit_types:
+    if (
+        rule is not None
+        and elig.cross_province  # an out-of-province deductible: never for local or in-province visits
+        and elig.benefit_category in rule.categories
+        and visit_type in rule.visit_types
+    ):
         return rule
     return None
 
@@ -489,11 +589,16 @@ def _tier3(
     tier2_paid: Decimal,
     ytd: YearToDate,
     trail: Trail,
-) -> tuple[Decimal, Decimal, bool]:
-    """Tier 3: the assistance category's deductible, ratio and cap on what tiers 1–2 left."""
+) -> tuple[Decimal, Decimal, bool, StageYtd | None]:
+    """Tier 3: the assistance category's stages, each with its deductible, ratio or bands and cap.
+
+    The base is what tiers 1–2 left; each stage pays on the whole base or on what the earlier stages
+    left, and the stages together never pay more than the base. Returns what tier 3 pays, its base,
+    whether it is claimed at home, and the year-to-date amounts of the stages after the first.
+    """
     category = case.person.assistance
     if category is None:
-        return ZERO, ZERO, False
+        return ZERO, ZERO, False, None
     section = _section_or_none(std.assistance, on)
     where = f"{std.region} standards.toml: assistance"
     if section is None:
@@ -520,53 +625,239 @@ def _tier3(
             base,
             src,
         )
-    if terms.deductible_share is not None:
-        deductible = fen(section.income_reference * terms.deductible_share)  # type: ignore[operator]
+    stages = terms.stage_list()
+    staged = terms.stages is not None
+    before = _stages_before(ytd, len(stages), trail)
+    paid_so_far = ZERO
+    pays: list[Decimal] = []
+    inputs: list[Decimal] = []
+    for k, stage in enumerate(stages):
+        zh, en = (
+            (f"医疗救助第 {k + 1} 段", f"assistance stage {k + 1}") if staged else ("医疗救助", "medical assistance")
+        )
+        name = f"{zh}（{label(category, 'zh')}）", f"{en} ({category})"
+        stage_base = base if stage.base == "burden" else base - paid_so_far
+        base_before, fund_before = before[k]
+        if staged and trail.on:
+            formula = (
+                f"{show(base)} (whole base)"
+                if stage.base == "burden" or k == 0
+                else f"{show(base)} − {show(paid_so_far)} (paid by stage{f's 1–{k}' if k > 1 else ' 1'}) = {show(stage_base)}"
+            )
+            trail.step("assistance_stage_base", t(f"{name[0]}基数", f"{name[1]} base"), formula, stage_base, src)
+        deductible = _stage_deductible(stage, section.income_reference)
+        result = pay_through_bands(
+            stage_base,
+            deductible=deductible,
+            deductible_used=min(base_before, deductible),
+            bands=stage.ratio_bands(),
+            band_start=base_before,
+            cap=stage.cap,
+            cap_mode="fund",
+            fund_used=fund_before,
+            base_used=base_before,
+        )
+        # a stage on the whole base may overlap what earlier stages paid: tier 3 never exceeds the base
+        pay = min(result.paid, base - paid_so_far)
         if trail.on:
-            trail.step(
-                "assistance_deductible",
-                t("医疗救助起付线", "assistance deductible"),
-                f"{show(section.income_reference)} × {pct(terms.deductible_share)} = {show(deductible)}",
+            _stage_trail(
+                trail,
+                name,
+                stage,
+                staged,
+                section.income_reference,
                 deductible,
-                src,
-            )  # type: ignore[arg-type]
-    else:
-        deductible = terms.deductible or ZERO
-    result = pay_through_bands(
-        base,
-        deductible=deductible,
-        deductible_used=min(ytd.assistance_base, deductible),
-        bands=[_one_band(terms.ratio)],
-        band_start=ytd.assistance_base,
-        cap=terms.cap,
-        cap_mode="fund",
-        fund_used=ytd.assistance_fund,
-        base_used=ytd.assistance_base,
-    )
-    for seg in result.segments:
-        if trail.on:
-            trail.step(
-                "assistance_band",
-                t(f"医疗救助（{label(category, 'zh')}）", f"medical assistance ({category})"),
-                seg.formula(),
-                fen(seg.pay),
+                (base_before, fund_before),
+                result,
+                pay,
                 src,
             )
+            if staged:
+                trail.step("assistance_stage_paid", t(f"{name[0]}支付", f"{name[1]} pays"), show(pay), pay, src)
+        paid_so_far += pay
+        pays.append(pay)
+        inputs.append(stage_base)
     if trail.on:
+        formula = f"{' + '.join(show(p) for p in pays)} = {show(paid_so_far)}" if staged else show(paid_so_far)
         trail.step(
             "medical_assistance_fund",
             t("医疗救助支付", "medical assistance pays"),
-            show(result.paid) + ("" if section.direct_settlement else " (claimed at home)"),
+            formula + ("" if section.direct_settlement else " (claimed at home)"),
+            paid_so_far,
+            src,
+        )
+    stage_ytd = _stage_ytd_after(ytd, inputs[1:], pays[1:]) if len(stages) > 1 else None
+    return paid_so_far, base, not section.direct_settlement, stage_ytd
+
+
+StageYtd = tuple[list[Decimal], list[Decimal]]
+"""The year-to-date base and payment of each assistance stage after the first."""
+
+
+def _stage_deductible(stage: AssistanceStage, income_reference: Decimal | None) -> Decimal:
+    if stage.deductible_share is not None:
+        return fen(income_reference * stage.deductible_share)  # type: ignore[operator]
+    return stage.deductible or ZERO
+
+
+def _stages_before(ytd: YearToDate, count: int, trail: Trail) -> list[tuple[Decimal, Decimal]]:
+    """Each stage's cumulative base and payment before this bill.
+
+    The first stage's base is ``assistance_base``; its payment is ``assistance_fund`` less what the
+    later stages paid. Later stages read ``assistance_stage_base`` and ``assistance_stage_fund``.
+    """
+    later_base, later_fund = ytd.assistance_stage_base, ytd.assistance_stage_fund
+    later_paid = sum(later_fund, ZERO)
+    if later_paid > ytd.assistance_fund:
+        raise CaseError(
+            t(
+                f"ytd.assistance_stage_fund 合计 {show(later_paid)}，超过 ytd.assistance_fund {show(ytd.assistance_fund)}",
+                f"ytd.assistance_stage_fund adds up to {show(later_paid)}, "
+                f"more than ytd.assistance_fund {show(ytd.assistance_fund)}",
+            ),
+            "ytd.assistance_stage_fund",
+            t(
+                "assistance_fund 是各段救助的年度合计，assistance_stage_fund 是第 2 段起各段",
+                "assistance_fund is the year's total of all stages; assistance_stage_fund the stages after the first",
+            ),
+        )
+    for i, paid in enumerate(later_fund):
+        stage_base = later_base[i] if i < len(later_base) else ZERO
+        if paid > stage_base:
+            raise CaseError(
+                t(
+                    f"ytd.assistance_stage_fund[{i}] = {show(paid)} 超过该段的年度累计基数 {show(stage_base)}",
+                    f"ytd.assistance_stage_fund[{i}] = {show(paid)} is more than the stage's year base {show(stage_base)}",
+                ),
+                f"ytd.assistance_stage_fund[{i}]",
+                t(
+                    "每段支付不超过该段的基数：检查 assistance_stage_base 与 assistance_stage_fund",
+                    "a stage pays at most its base: check assistance_stage_base and assistance_stage_fund",
+                ),
+            )
+    given = max(len(later_base), len(later_fund))
+    if given > count - 1:
+        trail.warn(
+            "YTD_ASSISTANCE_STAGES",
+            t(
+                f"年度累计给出了 {given} 个后续救助段，本类别只有 {count - 1} 个：多出的照原样保留，不参与计算",
+                f"the year-to-date amounts give {given} assistance stages after the first, the category has "
+                f"{count - 1}: the extra ones are carried unchanged and not used",
+            ),
+        )
+    elif count > 1 and given == 0 and (ytd.assistance_base or ytd.assistance_fund):
+        trail.warn(
+            "YTD_ASSISTANCE_STAGES",
+            t(
+                "年度累计的医疗救助没有按段给出（assistance_stage_base、assistance_stage_fund）：第 2 段起从零累计",
+                "the year-to-date assistance is not given by stage (assistance_stage_base, assistance_stage_fund): "
+                "the stages after the first count from zero",
+            ),
+        )
+
+    def at(values: list[Decimal], i: int) -> Decimal:
+        return values[i] if i < len(values) else ZERO
+
+    out = [(ytd.assistance_base, ytd.assistance_fund - later_paid)]
+    out += [(at(later_base, i), at(later_fund, i)) for i in range(count - 1)]
+    return out
+
+
+def _stage_ytd_after(ytd: YearToDate, inputs: list[Decimal], pays: list[Decimal]) -> StageYtd:
+    size = max(len(inputs), len(ytd.assistance_stage_base), len(ytd.assistance_stage_fund))
+
+    def grown(values: list[Decimal], add: list[Decimal]) -> list[Decimal]:
+        old = [*values, *[ZERO] * (size - len(values))]
+        return [v + (add[i] if i < len(add) else ZERO) for i, v in enumerate(old)]
+
+    return grown(ytd.assistance_stage_base, inputs), grown(ytd.assistance_stage_fund, pays)
+
+
+def _with_stage_ytd(ytd: YearToDate, stage_ytd: StageYtd | None) -> YearToDate:
+    """The year-to-date state with the later assistance stages' amounts after this bill."""
+    if stage_ytd is None:
+        return ytd
+    bases, funds = stage_ytd
+    for key, values in (("assistance_stage_base", bases), ("assistance_stage_fund", funds)):
+        for i, value in enumerate(values):
+            if value > MAX_AMOUNT:
+                raise CaseError(
+                    t(
+                        f"本单之后年度累计 {key}[{i}] 为 {show(value)}，超过金额上限 {MAX_AMOUNT:,} 元",
+                        f"after this bill the year-to-date {key}[{i}] would be {show(value)}, "
+                        f"above the ceiling of {MAX_AMOUNT:,} yuan",
+                    ),
+                    f"ytd.{key}",
+                    t("检查年度累计金额", "check the year-to-date amounts"),
+                )
+    return ytd.model_copy(update={"assistance_stage_base": bases, "assistance_stage_fund": funds})
+
+
+def _stage_trail(
+    trail: Trail,
+    name: tuple[str, str],
+    stage: AssistanceStage,
+    staged: bool,
+    income_reference: Decimal | None,
+    deductible: Decimal,
+    before: tuple[Decimal, Decimal],
+    result: Banded,
+    pay: Decimal,
+    src: tuple[str, ...],
+) -> None:
+    """A stage's deductible, ratio or bands, cap and payment, in numbers."""
+    base_before, fund_before = before
+    if deductible:
+        share = (
+            f"{show(income_reference)} × {pct(stage.deductible_share)} = "  # type: ignore[arg-type]
+            if stage.deductible_share is not None
+            else ""
+        )
+        trail.step(
+            "assistance_deductible",
+            t(f"{name[0]}起付线", f"{name[1]} deductible"),
+            f"{share}{show(deductible)}; year base before {show(base_before)}; this bill {show(result.deductible)}",
+            result.deductible,
+            src,
+        )
+    if staged:
+        ratio = f"ratio {pct(stage.ratio)}" if stage.ratio is not None else f"bands {_bands_text(stage, deductible)}"
+        cap = f"cap {show(stage.cap)}, paid this year before {show(fund_before)}" if stage.cap is not None else "no cap"
+        trail.step(
+            "assistance_terms",
+            t(f"{name[0]}比例与年度封顶", f"{name[1]} ratio and annual cap"),
+            f"{ratio}; {cap}",
+            None,
+            src,
+        )
+    for seg in result.segments:
+        trail.step("assistance_band", t(name[0], name[1]), seg.formula(), fen(seg.pay), src)
+    if result.capped:
+        trail.step(
+            "assistance_cap",
+            t(f"{name[0]}达到年度封顶", f"{name[1]} annual cap reached"),
+            f"cap {show(stage.cap)} − paid this year before {show(fund_before)} = {show(result.paid)}",  # type: ignore[arg-type]
             result.paid,
             src,
         )
-    return result.paid, base, not section.direct_settlement
+    if pay < result.paid:
+        trail.step(
+            "assistance_limit",
+            t(f"{name[0]}以剩余基数为限", f"{name[1]} limited to the base left"),
+            f"min({show(result.paid)}, {show(pay)} left of the base) = {show(pay)}",
+            pay,
+            src,
+        )
 
 
-def _one_band(ratio: Decimal):  # type: ignore[no-untyped-def]
-    from medins.rules_model import Band
-
-    return Band(ratio=ratio)
+def _bands_text(stage: AssistanceStage, deductible: Decimal) -> str:
+    """The stage's bands on its cumulative base, the first from the deductible."""
+    parts, start = [], deductible
+    for band in stage.ratio_bands():
+        low = band.from_ if band.from_ not in (None, ZERO) else start
+        parts.append(f"{show(low)}–{show(band.to) if band.to is not None else '…'} {pct(band.ratio)}")
+        start = band.to if band.to is not None else start
+    return "; ".join(parts)
 
 
 def _ytd_after(
