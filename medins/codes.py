@@ -22,15 +22,7 @@ Category = Literal[
 CATEGORIES: tuple[Category, ...] = get_args(Category)
 LONG_TERM: frozenset[str] = frozenset({"relocated_retiree", "long_term_resident", "stationed_worker"})
 # What the insured place applies to a visit: a filing category, or "unfiled".
-BenefitCategory = Literal[
-    "relocated_retiree",
-    "long_term_resident",
-    "stationed_worker",
-    "referral",
-    "emergency",
-    "other_temporary",
-    "unfiled",
-]
+BenefitCategory = Literal[Category, "unfiled"]
 AssistanceCategory = Literal[
     "extreme_poverty",
     "subsistence",

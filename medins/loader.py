@@ -765,10 +765,11 @@ def region_folders(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and is_region_code(p.name))
 
 
-def _no_rules(root: Path) -> RuleError:
+def no_rule_files(where: Path, text: Text | None = None) -> RuleError:
+    """Nothing medins reads was found at ``where``: the error says which files it reads."""
     return RuleError(
-        t("规则目录中没有规则文件", "no rule files in this rules directory"),
-        str(root),
+        text or t("规则目录中没有规则文件", "no rule files in this rules directory"),
+        str(where),
         t(
             f"medins 读取 <地区代码>/{CATALOGUE_FILE}、<地区代码>/{STANDARDS_FILE} 和 {DRUG_LIST_DIR}/*.json，"
             "如 130100/standards.toml",
@@ -818,5 +819,5 @@ def load_rules(root: Path) -> RuleSet:
         if pack.catalogue or pack.standards:
             packs[folder.name] = pack
     if not packs:
-        raise _no_rules(root)
+        raise no_rule_files(root)
     return RuleSet(root, packs)

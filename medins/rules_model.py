@@ -16,7 +16,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medins.codes import AssistanceCategory, BenefitCategory, Category, VisitType
 from medins.money import MAX_AMOUNT
-from medins.types import Dated, Day, Frozen, Level, Money, Ratio, RegionCode
+from medins.types import Dated, Day, Frozen, Level, Money, Ratio, RegionCode, check_period
 
 
 def _to_the_fen(value: Decimal) -> Decimal:
@@ -660,10 +660,5 @@ class DrugList(Frozen):
 
     @model_validator(mode="after")
     def _until_after_effective(self) -> DrugList:
-        if self.until is not None and self.until < self.effective:
-            raise PydanticCustomError(
-                "until_before_effective",
-                "until {until} is before effective {effective}",
-                {"until": str(self.until), "effective": str(self.effective)},
-            )
+        check_period(self.effective, self.until)
         return self

@@ -210,6 +210,16 @@ Level = Annotated[int, Field(ge=1, le=3)]
 """Hospital level: 1, 2 or 3 (一级, 二级, 三级)."""
 
 
+def check_period(effective: date, until: date | None) -> None:
+    """A dated thing's ``until`` may not come before its ``effective``."""
+    if until is not None and until < effective:
+        raise PydanticCustomError(
+            "until_before_effective",
+            "until {until} is before effective {effective}",
+            {"until": str(until), "effective": str(effective)},
+        )
+
+
 class Frozen(BaseModel):
     """Base of every model: immutable, unknown keys refused."""
 
@@ -228,12 +238,7 @@ class Dated(Frozen):
 
     @model_validator(mode="after")
     def _until_after_effective(self) -> Dated:
-        if self.until is not None and self.until < self.effective:
-            raise PydanticCustomError(
-                "until_before_effective",
-                "until {until} is before effective {effective}",
-                {"until": str(self.until), "effective": str(self.effective)},
-            )
+        check_period(self.effective, self.until)
         return self
 
     @property

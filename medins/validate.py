@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from medins import regions
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, LONG_TERM, NATIONAL_CHRONIC
@@ -21,6 +21,7 @@ from medins.loader import (
     is_region_code,
     load_drug_list,
     load_rule_file,
+    no_rule_files,
     present,
     read_toml,
 )
@@ -342,6 +343,18 @@ def _temporary_validity(category: str, months: int | None, path: str) -> Iterato
     )
 
 
+def _missing_categories(table: Mapping[str, Any], path: str, what: Text) -> Iterator[tuple[str, str, str, Text]]:
+    """Every filing category and ``unfiled`` needs an entry in an adjustment table."""
+    for cat in (*CATEGORIES, "unfiled"):
+        if cat not in table:
+            yield (
+                "error",
+                "CATEGORY_MISSING",
+                path,
+                t(f"缺少类别 {cat} 的", "no ") + what + t("", f" for category {cat!r}"),
+            )
+
+
 def _in_province_and_deemed(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
     """``offsite.in_province`` has every category; ``[[filing.deemed]]`` names places the insured
     place can be away at, once each, with known sources."""
@@ -350,17 +363,9 @@ def _in_province_and_deemed(std: Standards) -> Iterator[tuple[str, str, str, Tex
     for i, section in enumerate(std.offsite):
         if section.in_province is None:
             continue
-        for cat in (*CATEGORIES, "unfiled"):
-            if cat not in section.in_province:
-                yield (
-                    "error",
-                    "CATEGORY_MISSING",
-                    f"offsite[{i}].in_province",
-                    t(
-                        f"缺少类别 {cat} 的省内异地待遇调整",
-                        f"no in-province adjustment for category {cat!r}",
-                    ),
-                )
+        yield from _missing_categories(
+            section.in_province, f"offsite[{i}].in_province", t("省内异地待遇调整", "in-province adjustment")
+        )
     for i, section in enumerate(std.filing):
         seen: dict[tuple[str, str], int] = {}
         for j, entry in enumerate(section.deemed):
@@ -501,14 +506,7 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
             for code, path, text in _sources(section, known, f"{name}[{i}]"):
                 yield "error", code, path, text
     for i, section in enumerate(std.offsite):
-        for cat in (*CATEGORIES, "unfiled"):
-            if cat not in section.categories:
-                yield (
-                    "error",
-                    "CATEGORY_MISSING",
-                    f"offsite[{i}].categories",
-                    t(f"缺少类别 {cat} 的待遇调整", f"no adjustment for category {cat}"),
-                )
+        yield from _missing_categories(section.categories, f"offsite[{i}].categories", t("待遇调整", "adjustment"))
         for cat in ("relocated_retiree", "long_term_resident", "stationed_worker"):
             adj = section.categories.get(cat)  # type: ignore[call-overload]
             if adj is not None and adj.mode != "none":
@@ -793,16 +791,7 @@ def _referenced_drug_list(catalogue: Path) -> Path | None:
 
 
 def _no_rule_files(path: Path) -> RuleError:
-    return RuleError(
-        t("没有可检查的规则文件", "no rule files to check"),
-        str(path),
-        t(
-            f"medins 读取 <地区代码>/{CATALOGUE_FILE}、<地区代码>/{STANDARDS_FILE} 和 {DRUG_LIST_DIR}/*.json，"
-            "如 rules/130100/standards.toml",
-            f"medins reads <region code>/{CATALOGUE_FILE}, <region code>/{STANDARDS_FILE} and "
-            f"{DRUG_LIST_DIR}/*.json, e.g. rules/130100/standards.toml",
-        ),
-    )
+    return no_rule_files(path, t("没有可检查的规则文件", "no rule files to check"))
 
 
 def rule_files(paths: Sequence[Path]) -> list[Path]:

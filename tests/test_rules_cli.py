@@ -266,7 +266,7 @@ def test_validate_an_empty_folder_is_an_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr == (
         f"medins: error: {tmp_path}: no rule files to check; medins reads <region code>/catalogue.toml, "
-        "<region code>/standards.toml and drug-lists/*.json, e.g. rules/130100/standards.toml\n"
+        "<region code>/standards.toml and drug-lists/*.json, e.g. 130100/standards.toml\n"
     )
 
 
