@@ -779,11 +779,30 @@ def no_rule_files(where: Path, text: Text | None = None) -> RuleError:
     )
 
 
-def load_rules(root: Path) -> RuleSet:
-    """Load every region folder of a rules directory (without the semantic checks of ``validate``).
+def _refuse_semantic_errors(loaded: Catalogue | Standards, path: Path, root: Path) -> None:
+    """The first error ``rules validate`` finds in a file stops the load: rules that validation
+    refuses (bands out of order, a filing category without its rule …) never settle a bill."""
+    from medins.validate import check_catalogue, check_standards
 
-    Refused: a directory with no rule file, rule files in a folder not named by a region code, and
-    a pack whose region code is unknown or retired.
+    found = check_standards(loaded) if isinstance(loaded, Standards) else check_catalogue(loaded, root)
+    for level, code, key_path_, text in found:
+        if level == "error":
+            raise RuleError(
+                text + t(f" [{code}]", f" [{code}]"),
+                f"{path}: {key_path_}" if key_path_ else str(path),
+                t(
+                    f"用 medins rules validate {path} 查看全部问题",
+                    f"run medins rules validate {path} to see every problem",
+                ),
+            )
+
+
+def load_rules(root: Path) -> RuleSet:
+    """Load every region folder of a rules directory, refusing what ``rules validate`` calls an error.
+
+    Refused: a directory with no rule file, rule files in a folder not named by a region code, a
+    pack whose region code is unknown or retired, and the first semantic error of a file (warnings
+    are left to ``rules validate``).
     """
     packs: dict[str, RegionPack] = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -815,6 +834,7 @@ def load_rules(root: Path) -> RuleSet:
                         t("文件夹名须为该地区代码", "name the folder by the region code"),
                     )
                 regions.require(loaded.region, f"{path}: region", RuleError)
+                _refuse_semantic_errors(loaded, path, root)
                 setattr(pack, attr, loaded)
         if pack.catalogue or pack.standards:
             packs[folder.name] = pack

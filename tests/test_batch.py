@@ -20,6 +20,7 @@ from medins import batch as batch_module
 from medins.api import estimate, parse_case
 from medins.batch import OUT_AMOUNTS, BatchOptions, run_batch
 from medins.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTS, cli
+from medins.loader import resolve_rules_dir
 from medins.procs import Interrupted
 from medins.render import settlement_json
 
@@ -623,6 +624,7 @@ def test_local_in_province_and_deemed_rows_settle_under_their_standard(tmp_path:
     """
     rules = tmp_path / "rules"
     shutil.copytree(LOCAL_RULES, rules)
+    shutil.copytree(resolve_rules_dir(None) / "drug-lists", rules / "drug-lists")  # the catalogues name it
     for region in ("130200", "110000"):
         (rules / region).mkdir()
         (rules / region / "catalogue.toml").write_text(PLACE_CATALOGUE.format(region=region), "utf-8")
