@@ -77,6 +77,8 @@ class _State:
         self.pending: int | None = None
         self.raised = False
         self.count = 0
+        self.signum: int | None = None  # the signal raised as ``Stop``
+        self.written = False
 
 
 _state = _State()
@@ -94,6 +96,7 @@ def _handler(signum: int, _frame: FrameType | None) -> None:
         _state.pending = _state.pending or signum
         return
     _state.raised = True
+    _state.signum = signum
     raise Stop(signum)
 
 
@@ -112,6 +115,7 @@ def critical(written: bool = False) -> Iterator[None]:
         _state.deferring -= 1
         if ok and not _state.deferring and _state.pending is not None and not _state.raised:
             _state.raised = True
+            _state.signum, _state.written = _state.pending, written
             raise Stop(_state.pending, written)
 
 
@@ -139,6 +143,12 @@ def interruptible(func: F) -> F:
             raise Interrupted(exc.signum, exc.written) from None
         except KeyboardInterrupt:
             raise Interrupted(signal.SIGINT) from None
+        except BaseException:
+            # a library that catches the ``Stop`` raised inside it and raises its own error instead
+            # (pydantic's serializer does): the run was still stopped by the signal
+            if _state.raised and _state.signum is not None:
+                raise Interrupted(_state.signum, _state.written) from None
+            raise
         finally:
             for signum, old in saved.items():
                 signal.signal(signum, old)

@@ -99,7 +99,8 @@ class Run:
         self.tmpdir.mkdir()
         self.jobs = jobs
         env = {k: v for k, v in os.environ.items() if k != "MEDINS_RULES"}
-        env.update(TMPDIR=str(self.tmpdir), MEDINS_LANG=lang)
+        # on a hang, SIGABRT makes the process print where each of its threads is (see ``signal``)
+        env.update(TMPDIR=str(self.tmpdir), MEDINS_LANG=lang, PYTHONFAULTHANDLER="1")
         self.stderr = tmp / "stderr.txt"
         args = [sys.executable, "-m", "medins", "batch", str(data / "bills.csv"), "--items", str(data / "items.csv")]
         args += ["-o", str(self.out / "out.csv"), "--summary", str(self.out / "summary.json")]
@@ -127,6 +128,9 @@ class Run:
         try:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGABRT)  # faulthandler prints every thread's stack
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
             self.kill()
             raise AssertionError(f"still running 5 s after signal {signum}: {self.errors()}") from None
         return code, time.monotonic() - start
@@ -434,3 +438,21 @@ def test_disk_full_while_copying_a_workbook(tmp_path: Path, monkeypatch: pytest.
         "free some space there, or set TMPDIR to a folder on a disk with space\n"
     )
     assert os.listdir(tmp_path / "tmp") == []
+
+
+@linux_only
+def test_a_signal_a_library_wraps_still_interrupts() -> None:
+    """pydantic's serializer turns a ``Stop`` raised inside it into its own error: the run still ends
+    as interrupted (exit 130), not with that error's traceback (seen once in a hundred runs)."""
+
+    @procs.interruptible
+    def work() -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises Stop here
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error serializing to JSON: Stop: 2") from exc
+
+    with pytest.raises(procs.Interrupted) as info:
+        work()
+    assert info.value.exit_code == 130
