@@ -11,10 +11,11 @@ catalogue; nothing here reads files.
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from medins import regions
-from medins.case_model import Case
+from medins.case_model import Case, Filing, Visit
 from medins.codes import LONG_TERM
 from medins.engine.result import Cited, Eligibility, Place, Reason
 from medins.errors import CaseError, RuleError, t
@@ -154,25 +155,128 @@ def _level_unknown(code: str | None, region: str, catalogue: Catalogue | None) -
 def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, on: date) -> Eligibility:
     """Decide whether the visit settles directly and which off-site standard applies.
 
-    ``on`` chooses the rule values; the filing is always checked against the visit's own dates.
+    The steps in order: where the visit is, the filing (or a deemed one), the hospital, the chronic
+    disease, then the benefit category and its adjustment. ``on`` chooses the rule values; the filing
+    is always checked against the visit's own dates.
     """
     person, visit, filing = case.person, case.visit, case.filing
     service_day = visit.service_date or on
-    reasons: list[Reason] = []
-    cited: list[Cited] = []
-
-    def add(code: str, zh: str, en: str, blocking: bool) -> None:
-        reasons.append(Reason(code, t(zh, en), blocking))
-
+    settle_day = visit.settlement_date or service_day
+    found = _Found()
     offsite: OffsiteSection = in_force(std.offsite, on, "offsite", f"{std.region} standards.toml")
     rules: FilingSection = in_force(std.filing, on, "filing", f"{std.region} standards.toml")
-    cited += _cite(std, offsite.source_ids) + _cite(std, rules.source_ids)
-    adjustments = offsite.categories
+    found.cited += _cite(std, offsite.source_ids) + _cite(std, rules.source_ids)
 
-    place = visit_place(person.insured_region, visit.region)
-    cross, local = place == "cross_province", place == "local"
-    table = "offsite.categories"
+    place, adjustments, table = _place(found, std, offsite, person.insured_region, visit.region)
+    local, cross = place == "local", place == "cross_province"
     treated = f"{visit.region} {regions.name(visit.region)}"
+    deemed = None if local else deemed_entry(rules, visit.region, visit.type)
+
+    category = None if local or filing is None else filing.category
+    checked = _Filing()
+    if local or (filing is None and deemed is not None):
+        pass  # no filing needed, or one is deemed below
+    elif filing is None:
+        found.add(
+            "FILING_MISSING",
+            "没有异地就医备案：不能直接结算，回参保地按未备案标准报销",
+            "no off-site filing: no direct settlement; reimbursed at home at the unfiled standard",
+            True,
+        )
+    else:
+        checked = _filing(found, filing, rules, visit.region, service_day, settle_day)
+    deemed_at: int | None = None
+    if deemed is not None and (filing is None or any(r.code in FILING_FAILURES for r in found.reasons)):
+        deemed_at, entry = deemed
+        # the filing's failures no longer block: the destination counts as filed
+        found.reasons = [Reason(r.code, r.text, False) if r.code in FILING_FAILURES else r for r in found.reasons]
+        found.cited += _cite(std, entry.source_ids)
+        found.add(
+            "DEEMED_FILED",
+            f"到 {treated} 就医视同已备案（filing.deemed[{deemed_at}]），按{label(entry.category, 'zh')}结算",
+            f"a visit to {treated} counts as filed (filing.deemed[{deemed_at}]): settled as {entry.category}",
+            False,
+        )
+        if filing is None:
+            category = entry.category
+
+    level, hospital_name = _hospital(found, visit, catalogue, cross, treated)
+    if level is None:
+        raise _level_unknown(visit.hospital, visit.region, catalogue)
+    matched = level if local else offsite.level_map.get(str(level), level)
+    chronic_ok = _chronic(found, std, case, on, cross)
+
+    reasons = found.reasons
+    eligible = not any(r.blocking for r in reasons)
+    filing_failed = any(r.code in FILING_FAILURES for r in reasons)
+    if local:
+        benefit_category, adjustment = "local", LOCAL_STANDARD
+    elif deemed is not None and deemed_at is not None:
+        entry = deemed[1]
+        benefit_category = entry.category
+        adjustment = entry.adjustment or _adjustment(adjustments, benefit_category, std.region, table)
+    else:
+        benefit_category = "unfiled" if (filing is None or filing_failed) else filing.category
+        adjustment = _adjustment(adjustments, benefit_category, std.region, table)
+    group = None if category is None else ("long_term" if category in LONG_TERM else "temporary")
+    return Eligibility(
+        place=place,
+        deemed=deemed_at,
+        cross_province=cross,
+        category=category,
+        group=group,  # type: ignore[arg-type]
+        eligible=eligible,
+        settlement="direct" if eligible else "reimburse_at_home",
+        benefit_category=benefit_category,
+        adjustment=adjustment,
+        reasons=tuple(reasons),
+        materials_required=checked.required,
+        materials_one_of=checked.one_of,
+        materials_missing=checked.missing,
+        material_names=dict(rules.materials),
+        hospital_level=level,
+        matched_level=matched,
+        hospital_name=hospital_name,
+        emergency_deadline=checked.emergency_deadline,
+        filing_valid_until=checked.valid_until,
+        chronic_ok=chronic_ok,
+        cited=tuple(found.cited),
+    )
+
+
+class _Found:
+    """What the steps of the check find: the reasons, in order, and the sources they rest on."""
+
+    def __init__(self) -> None:
+        self.reasons: list[Reason] = []
+        self.cited: list[Cited] = []
+
+    def add(self, code: str, zh: str, en: str, blocking: bool) -> None:
+        self.reasons.append(Reason(code, t(zh, en), blocking))
+
+
+@dataclass
+class _Filing:
+    """What checking a filing found beside its reasons."""
+
+    valid_until: date | None = None
+    emergency_deadline: date | None = None
+    missing: tuple[str, ...] | None = None
+    required: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()
+
+
+def _place(
+    found: _Found, std: Standards, offsite: OffsiteSection, insured: str, treated_in: str
+) -> tuple[Place, dict, str]:
+    """Where the visit is: local, in-province (with the pack's ``in_province`` table) or cross-province;
+    the adjustment table that applies and its key."""
+    adjustments = offsite.categories
+    place = visit_place(insured, treated_in)
+    local = place == "local"
+    table = "offsite.categories"
+    treated = f"{treated_in} {regions.name(treated_in)}"
+    add = found.add
     if local:
         add(
             "LOCAL_VISIT",
@@ -200,128 +304,107 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
             )
             adjustments = offsite.in_province
             table = "offsite.in_province"
-    deemed = None if local else deemed_entry(rules, visit.region, visit.type)
+    return place, adjustments, table
 
-    # -- the filing
-    category = filing.category if filing else None
-    valid_until: date | None = None
-    emergency_deadline: date | None = None
-    missing: tuple[str, ...] | None = None
-    required: tuple[str, ...] = ()
-    one_of: tuple[str, ...] = ()
-    settle_day = visit.settlement_date or service_day
-    if local:
-        category = None
-    elif filing is None and deemed is not None:
-        pass  # counts as filed: DEEMED_FILED below
-    elif filing is None:
-        add(
-            "FILING_MISSING",
-            "没有异地就医备案：不能直接结算，回参保地按未备案标准报销",
-            "no off-site filing: no direct settlement; reimbursed at home at the unfiled standard",
-            True,
-        )
-    else:
-        rule = rules.categories[filing.category]
-        required, one_of = tuple(rule.required), tuple(rule.one_of)
-        if filing.materials is not None:
-            unknown = [m for m in filing.materials if m not in rules.materials]
-            if unknown:
-                valid = ", ".join(f"{k}（{v}）" for k, v in rules.materials.items())
-                raise CaseError(
-                    t(
-                        f"参保地不认识的材料：{', '.join(unknown)}",
-                        f"materials the insured place does not know: {', '.join(unknown)}",
-                    ),
-                    "filing.materials",
-                    t(f"可用：{valid}", f"valid: {valid}"),
-                )
-            have = set(filing.materials)
-            lacking = [m for m in required if m not in have]
-            if one_of and not have.intersection(one_of):
-                lacking.append("|".join(one_of))
-            missing = tuple(lacking)
-        if filing.destination is not None:
-            regions.require(filing.destination, "filing.destination", CaseError)
-        if filing.category == "emergency" and rules.emergency_deemed_filed and filing.start is None:
-            if rules.emergency_filing_days is not None:
-                emergency_deadline = days_after(settle_day, rules.emergency_filing_days)
-            deadline = f"，最迟于 {emergency_deadline} 补办备案" if emergency_deadline else ""
-            deadline_en = f"; file on or before {emergency_deadline}" if emergency_deadline else ""
-            add(
-                "EMERGENCY_DEEMED_FILED",
-                "急诊抢救视同已备案" + deadline,
-                "emergency treatment is deemed filed" + deadline_en,
-                False,
+
+def _filing(
+    found: _Found, filing: Filing, rules: FilingSection, treated_in: str, service_day: date, settle_day: date
+) -> _Filing:
+    """A filing's checks: materials, emergency deemed filing, validity, retroactive filing, destination."""
+    add = found.add
+    out = _Filing()
+    rule = rules.categories[filing.category]
+    out.required, out.one_of = required, one_of = tuple(rule.required), tuple(rule.one_of)
+    if filing.materials is not None:
+        unknown = [m for m in filing.materials if m not in rules.materials]
+        if unknown:
+            valid = ", ".join(f"{k}（{v}）" for k, v in rules.materials.items())
+            raise CaseError(
+                t(
+                    f"参保地不认识的材料：{', '.join(unknown)}",
+                    f"materials the insured place does not know: {', '.join(unknown)}",
+                ),
+                "filing.materials",
+                t(f"可用：{valid}", f"valid: {valid}"),
             )
-        else:
-            start = filing.start or filing.filed_on
-            if start is None:
-                raise CaseError(
-                    t("备案缺少 start（备案生效日期）", "the filing has no start date"),
-                    "filing.start",
-                    t("填写 start = YYYY-MM-DD", "add start = YYYY-MM-DD"),
-                )
-            valid_until = filing.end
-            if valid_until is None and rule.validity_months is not None:
-                valid_until = validity_end(start, rule.validity_months)
-            if service_day < start:
-                if rules.retroactive_before_settlement and start <= settle_day:
-                    add(
-                        "RETROACTIVE_OK",
-                        f"入院后、出院结算前（{start}）补办备案，可直接结算",
-                        f"filed after admission but before discharge settlement ({start}): settles directly",
-                        False,
-                    )
-                else:
-                    add(
-                        "FILING_NOT_YET_VALID",
-                        f"备案自 {start} 起生效，晚于结算日 {settle_day}",
-                        f"the filing starts {start}, after settlement on {settle_day}",
-                        True,
-                    )
-            if valid_until is not None and service_day > valid_until:
-                add(
-                    "FILING_EXPIRED",
-                    f"备案有效期至 {valid_until}，就医日 {service_day} 已过期",
-                    f"the filing expired on {valid_until}, before the visit on {service_day}",
-                    True,
-                )
-            if filing.destination is None:
-                raise CaseError(
-                    t("备案缺少 destination（备案就医地）", "the filing has no destination"),
-                    "filing.destination",
-                    t("填写就医地的地区代码", "give the treatment place's region code"),
-                )
-            if not destination_matches(filing.destination, visit.region, rules.destination_level):
-                add(
-                    "DESTINATION_MISMATCH",
-                    f"备案就医地 {filing.destination} {regions.name(filing.destination)} 与就医地 {visit.region} {regions.name(visit.region)} 不符",
-                    f"filed for {filing.destination} {regions.name(filing.destination)}, treated in {visit.region} {regions.name(visit.region)}",
-                    True,
-                )
-        if missing:
-            names = "、".join(
-                rules.materials.get(m, m) if "|" not in m else "或".join(rules.materials[x] for x in m.split("|"))
-                for m in missing
-            )
-            add("PROOF_MISSING", f"备案材料不全，缺：{names}", f"filing proof missing: {', '.join(missing)}", True)
-    deemed_at: int | None = None
-    if deemed is not None and (filing is None or any(r.code in FILING_FAILURES for r in reasons)):
-        deemed_at, entry = deemed
-        # the filing's failures no longer block: the destination counts as filed
-        reasons = [Reason(r.code, r.text, False) if r.code in FILING_FAILURES else r for r in reasons]
-        cited += _cite(std, entry.source_ids)
+        have = set(filing.materials)
+        lacking = [m for m in required if m not in have]
+        if one_of and not have.intersection(one_of):
+            lacking.append("|".join(one_of))
+        out.missing = tuple(lacking)
+    if filing.destination is not None:
+        regions.require(filing.destination, "filing.destination", CaseError)
+    if filing.category == "emergency" and rules.emergency_deemed_filed and filing.start is None:
+        if rules.emergency_filing_days is not None:
+            out.emergency_deadline = days_after(settle_day, rules.emergency_filing_days)
+        deadline = f"，最迟于 {out.emergency_deadline} 补办备案" if out.emergency_deadline else ""
+        deadline_en = f"; file on or before {out.emergency_deadline}" if out.emergency_deadline else ""
         add(
-            "DEEMED_FILED",
-            f"到 {treated} 就医视同已备案（filing.deemed[{deemed_at}]），按{label(entry.category, 'zh')}结算",
-            f"a visit to {treated} counts as filed (filing.deemed[{deemed_at}]): settled as {entry.category}",
+            "EMERGENCY_DEEMED_FILED",
+            "急诊抢救视同已备案" + deadline,
+            "emergency treatment is deemed filed" + deadline_en,
             False,
         )
-        if filing is None:
-            category = entry.category
+    else:
+        start = filing.start or filing.filed_on
+        if start is None:
+            raise CaseError(
+                t("备案缺少 start（备案生效日期）", "the filing has no start date"),
+                "filing.start",
+                t("填写 start = YYYY-MM-DD", "add start = YYYY-MM-DD"),
+            )
+        out.valid_until = filing.end
+        if out.valid_until is None and rule.validity_months is not None:
+            out.valid_until = validity_end(start, rule.validity_months)
+        if service_day < start:
+            if rules.retroactive_before_settlement and start <= settle_day:
+                add(
+                    "RETROACTIVE_OK",
+                    f"入院后、出院结算前（{start}）补办备案，可直接结算",
+                    f"filed after admission but before discharge settlement ({start}): settles directly",
+                    False,
+                )
+            else:
+                add(
+                    "FILING_NOT_YET_VALID",
+                    f"备案自 {start} 起生效，晚于结算日 {settle_day}",
+                    f"the filing starts {start}, after settlement on {settle_day}",
+                    True,
+                )
+        if out.valid_until is not None and service_day > out.valid_until:
+            add(
+                "FILING_EXPIRED",
+                f"备案有效期至 {out.valid_until}，就医日 {service_day} 已过期",
+                f"the filing expired on {out.valid_until}, before the visit on {service_day}",
+                True,
+            )
+        if filing.destination is None:
+            raise CaseError(
+                t("备案缺少 destination（备案就医地）", "the filing has no destination"),
+                "filing.destination",
+                t("填写就医地的地区代码", "give the treatment place's region code"),
+            )
+        if not destination_matches(filing.destination, treated_in, rules.destination_level):
+            add(
+                "DESTINATION_MISMATCH",
+                f"备案就医地 {filing.destination} {regions.name(filing.destination)} 与就医地 {treated_in} {regions.name(treated_in)} 不符",
+                f"filed for {filing.destination} {regions.name(filing.destination)}, treated in {treated_in} {regions.name(treated_in)}",
+                True,
+            )
+    if out.missing:
+        names = "、".join(
+            rules.materials.get(m, m) if "|" not in m else "或".join(rules.materials[x] for x in m.split("|"))
+            for m in out.missing
+        )
+        add("PROOF_MISSING", f"备案材料不全，缺：{names}", f"filing proof missing: {', '.join(out.missing)}", True)
+    return out
 
-    # -- the hospital
+
+def _hospital(
+    found: _Found, visit: Visit, catalogue: Catalogue | None, cross: bool, treated: str
+) -> tuple[int | None, str | None]:
+    """The hospital's code, designation and level from the treatment place's institution list."""
+    add = found.add
     level = visit.hospital_level
     hospital_name = None
     if visit.hospital is not None:
@@ -344,7 +427,7 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
         else:
             inst = find_institution(catalogue, visit.hospital)
             if catalogue.institutions_source:
-                cited += [
+                found.cited += [
                     Cited(
                         catalogue.region,
                         "catalogue",
@@ -368,11 +451,13 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                     else f"{visit.hospital} is not on the designated institutions of {treated}",
                     True,
                 )
-    if level is None:
-        raise _level_unknown(visit.hospital, visit.region, catalogue)
-    matched = level if local else offsite.level_map.get(str(level), level)
+    return level, hospital_name
 
-    # -- the visit type
+
+def _chronic(found: _Found, std: Standards, case: Case, on: date, cross: bool) -> bool:
+    """A chronic-disease visit: the disease is one the insured place settles, and the person is approved."""
+    person, visit = case.person, case.visit
+    add = found.add
     chronic_ok = True
     if visit.type == "chronic_outpatient":
         scheme = getattr(std, person.scheme)
@@ -403,41 +488,7 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
                 True,
             )
 
-    eligible = not any(r.blocking for r in reasons)
-    filing_failed = any(r.code in FILING_FAILURES for r in reasons)
-    if local:
-        benefit_category, adjustment = "local", LOCAL_STANDARD
-    elif deemed is not None and deemed_at is not None:
-        entry = deemed[1]
-        benefit_category = entry.category
-        adjustment = entry.adjustment or _adjustment(adjustments, benefit_category, std.region, table)
-    else:
-        benefit_category = "unfiled" if (filing is None or filing_failed) else filing.category
-        adjustment = _adjustment(adjustments, benefit_category, std.region, table)
-    group = None if category is None else ("long_term" if category in LONG_TERM else "temporary")
-    return Eligibility(
-        place=place,
-        deemed=deemed_at,
-        cross_province=cross,
-        category=category,
-        group=group,  # type: ignore[arg-type]
-        eligible=eligible,
-        settlement="direct" if eligible else "reimburse_at_home",
-        benefit_category=benefit_category,
-        adjustment=adjustment,
-        reasons=tuple(reasons),
-        materials_required=required,
-        materials_one_of=one_of,
-        materials_missing=missing,
-        material_names=dict(rules.materials),
-        hospital_level=level,
-        matched_level=matched,
-        hospital_name=hospital_name,
-        emergency_deadline=emergency_deadline,
-        filing_valid_until=valid_until,
-        chronic_ok=chronic_ok,
-        cited=tuple(cited),
-    )
+    return chronic_ok
 
 
 def _adjustment(adjustments: dict, category: str, region: str, table: str) -> Adjustment:
