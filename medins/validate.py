@@ -29,6 +29,7 @@ from medins.rules_model import (
     Band,
     BenefitTerms,
     Catalogue,
+    DeemedFiling,
     Explanation,
     Standards,
     check_edition,
@@ -106,7 +107,8 @@ def _periods(sections: Sequence[Dated], path: str) -> Iterator[tuple[str, str, T
             )
 
 
-def _sources(section: Dated, known: dict[str, object], path: str) -> Iterator[tuple[str, str, Text]]:
+def _sources(section: Dated | DeemedFiling, known: Mapping[str, object], path: str) -> Iterator[tuple[str, str, Text]]:
+    """A section (or deemed-filing entry) names at least one source, each in the file's [sources]."""
     if not section.source_ids:
         yield (
             "SOURCE_MISSING",
@@ -422,21 +424,8 @@ def _in_province_and_deemed(std: Standards) -> Iterator[tuple[str, str, str, Tex
                                 f"destination {dest!r} ({vt}) is already deemed filed in filing[{i}].deemed[{other}]",
                             ),
                         )
-            if not entry.source_ids:
-                yield (
-                    "error",
-                    "SOURCE_MISSING",
-                    f"{p}.source",
-                    t("source = [] 没有指明来源", "source = [] names no source"),
-                )
-            for sid in entry.source_ids:
-                if sid not in std.sources:
-                    yield (
-                        "error",
-                        "SOURCE_UNKNOWN",
-                        f"{p}.source",
-                        t(f"来源 “{sid}” 不在 [sources] 中", f"source {sid!r} is not in [sources]"),
-                    )
+            for code, path, text in _sources(entry, std.sources, p):
+                yield "error", code, path, text
 
 
 def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
