@@ -802,6 +802,7 @@ class BatchOptions:
     jobs: int = 1
     rules_dir: Path | None = None
     lang: Lang = "zh"
+    engine: str = "columns"  # "records": the record-by-record path, bill by bill
 
     @property
     def rejects_path(self) -> Path:
@@ -1069,15 +1070,6 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
             items_table, item_cols = _open_table(
                 opts.items, "ITEMS", ITEM_COLUMNS, ITEM_REQUIRED, opts.encoding, spool_dir
             )
-        scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
-        n = len(scan.ids)
-        runs = _Runs(n)
-        items_input = _scan_items(items_table, item_cols, scan, runs, rejects, lang) if items_table else 0
-        if items_table is not None:
-            for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
-                rules.drugs(edition)  # load once here, before worker processes fork
-        order, person_start, person_end, reordered = _chains(scan)
-
         cfg = WorkerConfig(
             rules_root,
             Source(bills_table.path, bills_table.encoding, bills_table.delimiter, bill_cols, bills_table.spooled),
@@ -1096,23 +1088,66 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
             kinds[i] = "money" if c in OUT_AMOUNTS else "ratio" if c == "fund_ratio" else kinds[i]
         kinds[out_columns.index("eligible")] = "bool"
         writer = TableWriter(outputs.temp_for(opts.out), opts.out, out_columns, kinds, "settled")
-        tasks = _tasks(scan, runs, order, person_start, person_end, ytd_in)
-        sink = _Sink(scan, writer, rejects, progress)
-        bar = progress(n) if progress else nullcontext()
-        with bar as b:
-            sink.bar = b
-            if opts.jobs <= 1:
-                agg, finals = _settle_here(cfg, tasks, sink)
-            else:
-                agg, finals = _settle_in_workers(cfg, tasks, sink, opts.jobs, scan)
+        fast = None
+        if opts.engine != "records":
+            from medins import fastpath
+
+            if items_table is not None:
+                for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
+                    rules.drugs(edition)
+            settler = Settler(cfg)
+            try:
+                fast = fastpath.settle_columns(
+                    bills_table,
+                    bill_cols,
+                    items_table,
+                    item_cols,
+                    ytd_in,
+                    settler,
+                    rules,
+                    writer.write,
+                    opts.ytd_out is not None,
+                )
+            finally:
+                settler.close()
+        if fast is not None:
+            rejects.extend(fastpath_rejects(fast))
+            n, items_input, persons_input, reordered = fast.bills, fast.items_input, fast.persons, fast.reordered
+            agg, finals = fast.agg, fast.finals
+            accepted, items_ok, settled_persons = fast.accepted, fast.items_ok, fast.settled_persons
+            if progress:
+                with progress(n) as b:
+                    if hasattr(b, "update"):
+                        b.update(n)
+        else:
+            scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
+            n = len(scan.ids)
+            runs = _Runs(n)
+            items_input = _scan_items(items_table, item_cols, scan, runs, rejects, lang) if items_table else 0
+            if items_table is not None:
+                for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
+                    rules.drugs(edition)  # load once here, before worker processes fork
+            order, person_start, person_end, reordered = _chains(scan)
+            tasks = _tasks(scan, runs, order, person_start, person_end, ytd_in)
+            sink = _Sink(scan, writer, rejects, progress)
+            bar = progress(n) if progress else nullcontext()
+            with bar as b:
+                sink.bar = b
+                if opts.jobs <= 1:
+                    agg, finals = _settle_here(cfg, tasks, sink)
+                else:
+                    agg, finals = _settle_in_workers(cfg, tasks, sink, opts.jobs, scan)
+            if sink.next < n:
+                raise SettlementBug(f"only {sink.next} of {n} bills were finished")
+            accepted, items_ok = sink.accepted, sink.items_ok
+            persons_input = len(scan.persons)
+            settled_persons = len({scan.person[b] for b in sink.accepted_bills})
         writer.close()
-        if sink.next < n:
-            raise SettlementBug(f"only {sink.next} of {n} bills were finished")
 
         rejects.sort(key=lambda r: (r[0], r[1]))
         bills_rejected = sum(1 for r in rejects if r[0] == 0)
         items_rejected = len(rejects) - bills_rejected
-        if n - bills_rejected != sink.accepted or items_input - items_rejected != sink.items_ok:
+        if n - bills_rejected != accepted or items_input - items_rejected != items_ok:
             raise SettlementBug("input rows do not equal accepted + rejected rows")
         rw = TableWriter(
             outputs.temp_for(opts.rejects_path),
@@ -1125,9 +1160,8 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
             rw.write([str(r[1]), r[2], r[3], r[4], r[5]])
         rw.close()
         report = BatchReport(n, bills_rejected, items_input, items_rejected)
-        persons = len({scan.person[b] for b in sink.accepted_bills})
         report.summary = _summary(
-            opts, report, agg, scan, reordered, persons, bill_cols, item_cols, bills_table, items_table
+            opts, report, agg, persons_input, reordered, settled_persons, bill_cols, item_cols, bills_table, items_table
         )
         if opts.clearing:
             _write_clearing(outputs, opts.clearing, agg)
@@ -1661,7 +1695,7 @@ def _summary(
     opts: BatchOptions,
     report: BatchReport,
     agg: Aggregates,
-    scan: _Scan,
+    persons_input: int,
     reordered: int,
     settled_persons: int,
     bill_cols: ColumnMap,
@@ -1701,7 +1735,7 @@ def _summary(
             "accepted": report.items_input - report.items_rejected,
             "rejected": report.items_rejected,
         },
-        "persons": {"input": len(scan.persons), "settled": settled_persons, "reordered": reordered},
+        "persons": {"input": persons_input, "settled": settled_persons, "reordered": reordered},
         "overall": group_stats(agg.groups.get(("all", ""))),
         "by_visit_type": by("visit_type"),
         "by_benefit_category": by("benefit_category"),
@@ -1755,6 +1789,10 @@ def clearing_dates(month: str) -> tuple[date, date]:
     year, mon = int(month[:4]), int(month[5:7])
     declaration = add_months(date(year, mon, 20), 1)
     return declaration, add_months(declaration, 2)
+
+
+def fastpath_rejects(outcome: Any) -> list[Reject]:
+    return list(outcome.rejects)
 
 
 def _write_clearing(outputs: Outputs, path: Path, agg: Aggregates) -> None:
