@@ -1105,7 +1105,7 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
                     ytd_in,
                     settler,
                     rules,
-                    writer.write,
+                    writer,
                     opts.ytd_out is not None,
                 )
             finally:

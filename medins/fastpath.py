@@ -34,6 +34,7 @@ from medins.api import _known_disease, parse_case
 from medins.case_model import YearToDate
 from medins.engine.columns import LIMIT, SCALE, ZERO_E, decimal_text, fen_units, half_up, ratio_units
 from medins.engine.lines import catalogue_index, resolve_item
+from medins.engine.eligibility import visit_place
 from medins.engine.population import (
     CHRONIC,
     INPATIENT,
@@ -41,6 +42,7 @@ from medins.engine.population import (
     VISIT_CODES,
     Cell,
     State,
+    Static,
     apply_wave,
     gather_cells,
     resolve_cell,
@@ -65,45 +67,91 @@ _QUANTITY = r"^\d{1,5}(?:\.\d{1,4})?$"
 # ----------------------------------------------------------------------------- read
 
 
-def read_regular(table: CsvTable) -> pl.DataFrame | None:
-    """The table as text columns ``c0, c1, …`` (cells stripped as the careful path strips them), or None
-    when the file is not plainly regular (see the module's notes).
+def regular_shape(table: CsvTable) -> tuple[int, dict[int, list[str]]] | None:
+    """How many records follow the header, and the records that hold a quote as the csv module reads
+    them (by record number from 0); None when a record is not plainly regular.
 
-    Records that hold a quote are also read by the csv module, as the careful path reads them, and
-    must come out the same; every other record must have the header's cell count.
+    Read in chunks with numpy: line ends, quotes and delimiters are found as arrays; a record is one
+    line unless a quote left open at a line's end continues it. A record without a quote must have
+    the header's cell count; one with a quote is read by the csv module, as the careful path reads it.
     """
-    if table.spooled or table.encoding != "utf-8" or len(table.delimiter) != 1:
-        return None
-    if table.newline not in (b"\n", b"\r\n"):
+    if table.spooled or table.encoding != "utf-8" or len(table.delimiter) != 1 or table.newline not in (b"\n", b"\r\n"):
         return None
     width = len(table.header)
-    sep = table.delimiter.encode()
+    sep = ord(table.delimiter.encode())
     quoted: dict[int, list[str]] = {}
-    records = 0  # records after the header
+    records = 0
     with table.path.open("rb") as f:
         f.seek(table.start)
         header = f.readline()
-        if b'"' in header:
+        if b'"' in header or not header.endswith(b"\n"):
             return None
-        held: list[bytes] = []
-        odd = False
-        for line in f:
-            if held or b'"' in line:
-                held.append(line)
-                odd ^= line.count(b'"') % 2 == 1
-                if odd:
+        carry = b""
+        while True:
+            more = f.read(1 << 24)
+            data = carry + more
+            if not data:
+                break
+            if more:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = data
                     continue
-                text = b"".join(held).decode("utf-8", errors="replace")
-                held = []
+                data, carry = data[:cut], data[cut:]
+            else:
+                carry = b""
+                if not data.endswith(b"\n"):
+                    data += b"\n"
+            arr = np.frombuffer(data, dtype=np.uint8)
+            ends = np.flatnonzero(arr == 10)
+            starts = np.r_[0, ends[:-1] + 1]
+            lines = len(ends)
+            cr = np.flatnonzero(arr == 13)
+            if len(cr) and (arr[np.minimum(cr + 1, len(arr) - 1)] != 10).any():
+                return None  # a carriage return inside a line
+            q_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == 34)), minlength=lines)
+            s_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == sep)), minlength=lines)
+            open_at_end = np.cumsum(q_line) % 2 == 1  # a quote left open: the record goes on
+            if open_at_end[-1]:
+                if not more:
+                    return None
+                last = np.flatnonzero(~open_at_end)
+                keep = int(ends[last[-1]]) + 1 if len(last) else 0
+                carry = data[keep:] + carry
+                if keep == 0:
+                    continue
+                data, arr = data[:keep], arr[:keep]
+                lines = len(last) and int(last[-1]) + 1
+                ends, starts = ends[:lines], starts[:lines]
+                q_line, s_line, open_at_end = q_line[:lines], s_line[:lines], open_at_end[:lines]
+            # a record ends at every line end not inside quotes
+            record_end = ~open_at_end
+            record_of_line = np.cumsum(np.r_[0, record_end[:-1].astype(np.int64)])
+            quotes_in_record = np.bincount(record_of_line, weights=q_line, minlength=int(record_of_line[-1]) + 1) > 0
+            plain_line = ~quotes_in_record[record_of_line]
+            if (s_line[plain_line] != width - 1).any():
+                return None
+            first_line = np.flatnonzero(np.r_[True, record_end[:-1]])
+            for r in np.flatnonzero(quotes_in_record).tolist():
+                lo = int(starts[first_line[r]])
+                hi = int(ends[first_line[r + 1] - 1]) + 1 if r + 1 < len(first_line) else len(data)
+                text = data[lo:hi].decode("utf-8", errors="replace")
                 values = next(csv.reader([text], delimiter=table.delimiter), [])
                 if len(values) != width:
                     return None
-                quoted[records] = values
-            elif line.count(sep) != width - 1:
-                return None
-            records += 1
-        if held or not records:
-            return None
+                quoted[records + r] = values
+            records += len(first_line)
+    return (records, quoted) if records else None
+
+
+def read_regular(table: CsvTable) -> pl.DataFrame | None:
+    """The table as text columns ``c0, c1, …`` (cells stripped as the careful path strips them), or None
+    when the file is not plainly regular (see the module's notes)."""
+    shape = regular_shape(table)
+    if shape is None:
+        return None
+    records, quoted = shape
+    width = len(table.header)
     try:
         df = pl.read_csv(
             table.path,
@@ -123,8 +171,7 @@ def read_regular(table: CsvTable) -> pl.DataFrame | None:
     df = df.with_columns(pl.all().fill_null(""))
     if quoted:
         rows = sorted(quoted)
-        got = df[rows].rows()
-        for r, values in zip(rows, got, strict=True):
+        for r, values in zip(rows, df[rows].rows(), strict=True):
             if [v.replace("\r\n", "\n") for v in values] != [v.replace("\r\n", "\n") for v in quoted[r]]:
                 return None
     df = df.with_columns(pl.all().str.strip_chars(PY_SPACE))
@@ -163,7 +210,7 @@ def settle_columns(
     ytd_in: dict[Any, tuple[int, str, str]],
     settler: Any,
     rules: RuleSet,
-    write: Callable[[list[str]], None],
+    writer: Any,
     want_state: bool,
 ) -> Outcome | None:
     """Settle the run over columns; None (nothing written) when the careful path must take it."""
@@ -179,126 +226,144 @@ def settle_columns(
             return None
     n = bills.height
     bcol = {name: f"c{i}" for name, i in bill_cols.index.items()}
-
-    def col(name: str) -> pl.Expr:
-        return pl.col(bcol[name]) if name in bcol else pl.lit("")
+    empty = pl.Series([""] * n, dtype=pl.String)
+    S = {c: bills[bcol[c]] if c in bcol else empty for c in B.BILL_COLUMNS}
 
     # -- the scan's checks, as columns: any finding sends the run to the careful path
-    b = bills.select(
-        col("bill_id").alias("bill_id"),
-        col("person_id").alias("person_id"),
-        col("insured_region").alias("insured"),
-        col("scheme").alias("scheme"),
-        col("person_name").alias("name"),
-        *[col(c).alias(c) for c in sorted(B.DATE_COLUMNS)],
-    )
-    if (
-        b.select(
-            (pl.col("bill_id") == "")
-            | (pl.col("person_id") == "")
-            | pl.col("bill_id").str.contains(_SCIENTIFIC)
-            | pl.col("person_id").str.contains(_SCIENTIFIC)
-        )
-        .to_series()
-        .any()
-    ):
-        return None
-    if b["bill_id"].n_unique() != n:
-        return None
-    days: dict[str, int] = {"": 0}
-    for c in B.DATE_COLUMNS:
-        for v in b[c].unique().to_list():
-            if v not in days:
-                days[v] = B.day_number(v)
-                if days[v] == 0:
-                    return None
-    if "person_name" in bcol:
-        named = b.filter(pl.col("name") != "").group_by("person_id").agg(pl.col("name").n_unique().alias("k"))
-        if named["k"].max() is not None and named["k"].max() > 1:  # type: ignore[operator]
+    for c in ("bill_id", "person_id"):
+        if ((S[c] == "") | S[c].str.contains(_SCIENTIFIC)).any():
             return None
-    day_of = {c: b[c].replace_strict(days, return_dtype=pl.Int32).to_numpy() for c in B.DATE_COLUMNS}
-    service = np.where(day_of["admitted"] > 0, day_of["admitted"], np.where(day_of["date"] > 0, day_of["date"], day_of["discharged"]))
-    settle_day = np.where(day_of["discharged"] > 0, day_of["discharged"], np.where(day_of["date"] > 0, day_of["date"], day_of["admitted"]))
-    years = np.array([date.fromordinal(int(d)).year if d else 0 for d in service], dtype=np.int64) if n < 50 else _years(service)
-    schemes = {s: B.norm_choice("scheme", s) for s in b["scheme"].unique().to_list()}
-    keys_frame = pl.DataFrame(
-        {
-            "person_id": b["person_id"],
-            "insured": b["insured"],
-            "scheme": b["scheme"].replace_strict(schemes, return_dtype=pl.String),
-            "year": years,
-        }
-    )
-    key_codes = keys_frame.select(pl.struct(pl.all()).rank("dense") - 1).to_series().to_numpy().astype(np.int64)
-    nkeys = int(key_codes.max()) + 1 if n else 0
-    first_of_key = np.full(nkeys, -1, dtype=np.int64)
-    first_of_key[key_codes[::-1]] = np.arange(n)[::-1]
-    key_tuples = [
-        (r[0], r[1], r[2], int(r[3])) for r in keys_frame[first_of_key.tolist()].iter_rows()
-    ]
-    for k, kt in enumerate(key_tuples):
-        entry = ytd_in.get(kt)
-        if entry is not None:
-            kd = service[key_codes == k]
-            if (kd[kd > 0] < entry[0]).any():
+    if S["bill_id"].n_unique() != n:
+        return None
+    day_of: dict[str, np.ndarray] = {}
+    for c in B.DATE_COLUMNS:
+        codes, texts = _codes(S[c])
+        days = np.array([B.day_number(v) if v else 0 for v in texts], dtype=np.int64)
+        if any(v and not d for v, d in zip(texts, days.tolist(), strict=True)):
+            return None
+        day_of[c] = days[codes]
+    if "person_name" in bcol:
+        named = pl.DataFrame({"p": S["person_id"], "name": S["person_name"]}).filter(pl.col("name") != "")
+        if named.height and named.group_by("p").agg(pl.col("name").n_unique().alias("k"))["k"].max() > 1:  # type: ignore[operator]
+            return None
+    service = _first_day(day_of["admitted"], day_of["date"], day_of["discharged"])
+    settle_day = _first_day(day_of["discharged"], day_of["date"], day_of["admitted"])
+    years = _years(service)
+    s_codes, s_texts = _codes(S["scheme"])
+    schemes = [B.norm_choice("scheme", x) for x in s_texts]
+    scheme = np.array(schemes, dtype=object)[s_codes]
+    key_text = pl.select(
+        pl.concat_str(
+            [S["person_id"], S["insured_region"], pl.Series(scheme.tolist(), dtype=pl.String), pl.Series(years).cast(pl.String)],
+            separator="\x00",
+        )
+    ).to_series()
+    key, key_texts = _codes(key_text)
+    key_tuples = [(a, b, c, int(d)) for a, b, c, d in (t.split("\x00") for t in key_texts)]
+    if ytd_in:
+        earliest = np.full(len(key_tuples), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(earliest, key, np.where(service > 0, service, np.iinfo(np.int64).max))
+        for k, kt in enumerate(key_tuples):
+            entry = ytd_in.get(kt)
+            if entry is not None and earliest[k] < entry[0]:
                 return None
     # item lines and their bills
-    items_input = 0
     line_bill = np.zeros(0, dtype=np.int64)
     if items is not None:
-        icol = {name: f"c{i}" for name, i in item_cols.index.items()}
-        ib = items[icol["bill_id"]]
+        ib = items[f"c{item_cols.index['bill_id']}"]
         if ((ib == "") | ib.str.contains(_SCIENTIFIC)).any():
             return None
-        index_of = pl.DataFrame({"bill_id": b["bill_id"], "b": np.arange(n, dtype=np.int64)})
+        index_of = pl.DataFrame({"bill_id": S["bill_id"], "b": np.arange(n, dtype=np.int64)})
         joined = pl.DataFrame({"bill_id": ib}).join(index_of, on="bill_id", how="left", maintain_order="left")
         if joined["b"].null_count():
             return None
         line_bill = joined["b"].to_numpy()
-        items_input = items.height
 
     # -- from here on every bill settles: in columns, or one at a time
-    run = _Run(bills, bill_cols, items, item_cols, settler, rules, n, line_bill)
-    return run.settle(
-        key_codes, key_tuples, service, settle_day, years, ytd_in, write, want_state, items_input, schemes
-    )
+    run = _Run(bills, S, bill_cols, items, item_cols, settler, rules, line_bill)
+    return run.settle(key, key_tuples, service, settle_day, years, scheme, day_of, ytd_in, writer, want_state)
+
+
+def _first_day(*columns: np.ndarray) -> np.ndarray:
+    out = columns[-1]
+    for c in reversed(columns[:-1]):
+        out = np.where(c > 0, c, out)
+    return out
 
 
 def _years(days: np.ndarray) -> np.ndarray:
     uniq, inv = np.unique(days, return_inverse=True)
     ys = np.array([date.fromordinal(int(d)).year if d else 0 for d in uniq], dtype=np.int64)
-    return ys[inv]
+    return ys[inv.reshape(-1)]
+
+
+def _groups(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's group among the distinct rows of integer ``cols``, and each group's first row.
+
+    The columns are folded into one int64 key, renumbered densely whenever the next column would
+    make it outgrow int64.
+    """
+    n = len(cols[0])
+    combined = np.zeros(n, dtype=np.int64)
+    size = 1
+    for c in cols:
+        c = np.asarray(c, dtype=np.int64)
+        low = int(c.min()) if n else 0
+        span = (int(c.max()) - low + 1) if n else 1
+        if size * span >= 2**62:
+            _, combined = np.unique(combined, return_inverse=True)
+            combined = combined.reshape(-1).astype(np.int64)
+            size = int(combined.max()) + 1 if n else 1
+        combined = combined * span + (c - low)
+        size *= span
+    _, first, inv = np.unique(combined, return_index=True, return_inverse=True)
+    return inv.reshape(-1), first
+
+
+def _index(values: list[str], value: str) -> int:
+    return values.index(value) if value in values else -1
+
+
+def _table(values: list[Any], codes: np.ndarray, dtype: Any = object) -> np.ndarray:
+    return np.array(values, dtype=dtype)[codes]
 
 
 class _Run:
     def __init__(
         self,
         bills: pl.DataFrame,
+        S: dict[str, pl.Series],
         bill_cols: Any,
         items: pl.DataFrame | None,
         item_cols: Any,
         settler: Any,
         rules: RuleSet,
-        n: int,
         line_bill: np.ndarray,
     ) -> None:
-        self.bills, self.bill_cols, self.items, self.item_cols = bills, bill_cols, items, item_cols
-        self.settler, self.rules, self.n, self.line_bill = settler, rules, n, line_bill
-        self.bcol = {name: f"c{i}" for name, i in bill_cols.index.items()}
+        self.bills, self.S, self.bill_cols, self.items, self.item_cols = bills, S, bill_cols, items, item_cols
+        self.settler, self.rules, self.line_bill = settler, rules, line_bill
+        self.n = n = bills.height
         self.alone = np.zeros(n, dtype=bool)
+        self.code: dict[str, np.ndarray] = {}
+        self.uniq: dict[str, list[str]] = {}
+        for c, series in S.items():
+            self.code[c], self.uniq[c] = _codes(series)
 
-    def text(self, name: str) -> list[str]:
-        c = self.bcol.get(name)
-        return self.bills[c].to_list() if c else [""] * self.n
+    def texts(self, name: str, rows: np.ndarray) -> list[str]:
+        u = self.uniq[name]
+        return [u[k] for k in self.code[name][rows].tolist()]
 
     # -- one bill by the case model and the per-bill engine
     def one(self, i: int, ytd_json: str | None) -> tuple[Any, ...]:
         values = list(self.bills.row(i))
         rows: list[tuple[int, list[str]]] = []
         if self.items is not None:
-            for j in self.lines_of[i]:
+            for j in self.line_rows(i):
                 rows.append((int(j) + 2, list(self.items.row(int(j)))))
         return self.settler._one(i + 2, values, rows, ytd_json)
+
+    def line_rows(self, i: int) -> np.ndarray:
+        return self.line_order[self.line_start[i] : self.line_start[i + 1]]
 
     def settle(
         self,
@@ -307,66 +372,45 @@ class _Run:
         service: np.ndarray,
         settle_day: np.ndarray,
         years: np.ndarray,
+        scheme: np.ndarray,
+        day_of: dict[str, np.ndarray],
         ytd_in: dict[Any, tuple[int, str, str]],
-        write: Callable[[list[str]], None],
+        writer: Any,
         want_state: bool,
-        items_input: int,
-        schemes: dict[str, str],
     ) -> Outcome:
         from medins import batch as B
 
-        n, rules, settler = self.n, self.rules, self.settler
-        if self.items is not None:
-            order = np.argsort(self.line_bill, kind="stable")
-            bounds = np.searchsorted(self.line_bill[order], np.arange(n + 1))
-            self.lines_of = [order[bounds[i] : bounds[i + 1]] for i in range(n)]
-            has_lines = bounds[1:] > bounds[:-1]
-        else:
-            self.lines_of = [np.zeros(0, dtype=np.int64)] * n
-            has_lines = np.zeros(n, dtype=bool)
-        T = {c: self.text(c) for c in B.BILL_COLUMNS if c in self.bcol}
-        for c in B.BILL_COLUMNS:
-            T.setdefault(c, [""] * n)
-        insured, treated = T["insured_region"], T["visit_region"]
-        scheme = [schemes[s] for s in T["scheme"]]
-        visit_type = _mapped(T["visit_type"], lambda s: B.norm_choice("visit_type", s))
-        # -- the fields of each bill, checked by the case model once per distinct combination
-        # the person id differs on almost every bill and the case model only keeps it: left out
-        static_cols = [
-            c
-            for c in B.BILL_COLUMNS
-            if c not in B.DATE_COLUMNS and c not in B.SUMMARY_COLUMNS and c not in ("bill_id", "person_name", "person_id")
-        ]
-        present_dates = [c for c in sorted(B.DATE_COLUMNS)]
-        combos: dict[tuple, int] = {}
-        combo_of = np.zeros(n, dtype=np.int64)
-        reps: list[int] = []
-        sig_cols = [T[c] for c in static_cols] + [T[c] for c in present_dates] + [T[c] for c in B.SUMMARY_COLUMNS]
-        for i, sig in enumerate(zip(*sig_cols, strict=True)):
-            s = sig[: len(static_cols)] + tuple(bool(x) for x in sig[len(static_cols) :]) + (bool(has_lines[i]),)
-            c = combos.get(s)
-            if c is None:
-                c = combos[s] = len(reps)
-                reps.append(i)
-            combo_of[i] = c
-        combo_info: list[Any] = []
-        for i in reps:
-            combo_info.append(self._check_fields(i, T, has_lines[i]))
-        info_ok = np.array([ci is not None for ci in combo_info], dtype=bool)
-        self.alone |= ~info_ok[combo_of]
-        # date order the case model checks beside the fields
-        d = {c: _days(T[c]) for c in B.DATE_COLUMNS}
+        n, settler = self.n, self.settler
+        nb = self.line_bill
+        self.line_order = np.argsort(nb, kind="stable")
+        self.line_start = np.searchsorted(nb[self.line_order], np.arange(n + 1))
+        line_count = np.diff(self.line_start)
+        has_lines = line_count > 0
+        C, U = self.code, self.uniq
+        insured = _table(U["insured_region"], C["insured_region"])
+        treated = _table(U["visit_region"], C["visit_region"])
+        visit_type = _table([B.norm_choice("visit_type", x) for x in U["visit_type"]], C["visit_type"])
+
+        # -- the fields of each bill, checked by the case model once per distinct value of each part
+        combo_info, combo_of = self._check_fields(day_of, has_lines)
+        d = day_of
         self.alone |= (d["filing_end"] > 0) & (d["filing_start"] > 0) & (d["filing_end"] < d["filing_start"])
         both = (d["admitted"] > 0) & (d["discharged"] > 0)
         self.alone |= both & ((d["discharged"] < d["admitted"]) | (d["discharged"] - d["admitted"] > 366))
 
+        # -- where the visit is, seen from the insured place
+        pair, pair_first = _groups(C["insured_region"], C["visit_region"])
+        places = [visit_place(insured[i], treated[i]) for i in pair_first]
+        place = _table(places, pair)
+        catalogue_place = _table([insured[i] if p == "local" else treated[i] for i, p in zip(pair_first, places, strict=True)], pair)
+
         # -- lines and bill parts
-        parts = self._parts(T, combo_info, combo_of, service, has_lines, insured, treated)
-        total, fully, over, pre, in_scope, line_warn = parts
+        total, fully, over, pre, line_warn, ctx_illus = self._parts(service, has_lines, catalogue_place)
+        in_scope = total - fully - over - pre
 
         # -- eligibility, then cells
-        elig = self._eligibility(T, combo_info, combo_of, service, settle_day, insured, treated, visit_type, scheme)
-        cells, cell_of, visit_code, slot_disease = self._cells(elig, combo_info, combo_of, service, insured, scheme, visit_type)
+        elig = self._eligibility(combo_info, combo_of, service, settle_day, place, scheme, d)
+        cells, cell_of, visit_code, disease_of = self._cells(elig, combo_info, combo_of, service, scheme)
         g = gather_cells(cells, cell_of)
         self.alone |= ~np.array([c.ok for c in cells], dtype=bool)[cell_of]
         self.alone |= total > LIMIT
@@ -374,249 +418,273 @@ class _Run:
         # -- year-to-date state: slots per key for inpatient, outpatient and each chronic disease
         nkeys = len(key_tuples)
         slot = np.where(visit_code == INPATIENT, 2 * key, 2 * key + 1)
+        chronic = np.nonzero(visit_code == CHRONIC)[0]
         chronic_slots: dict[tuple[int, str], int] = {}
-        for i in np.nonzero(visit_code == CHRONIC)[0]:
-            kd = (int(key[i]), slot_disease[i])
-            s = chronic_slots.get(kd)
-            if s is None:
-                s = chronic_slots[kd] = 2 * nkeys + len(chronic_slots)
-            slot[i] = s
+        for i in chronic.tolist():
+            kd = (int(key[i]), disease_of[i])
+            sl = chronic_slots.get(kd)
+            if sl is None:
+                sl = chronic_slots[kd] = 2 * nkeys + len(chronic_slots)
+            slot[i] = sl
         state = State(nkeys, 2 * nkeys + len(chronic_slots))
         self.chronic_order: dict[int, list[str]] = {}
         self.chronic_slots = chronic_slots
+        self.loaded: set[int] = set()
         self.key_alone: dict[int, str | None] = {}  # keys kept as JSON, settled one bill at a time
-        for k, kt in enumerate(key_tuples):
-            entry = ytd_in.get(kt)
-            if entry is not None and not self._load_state(state, k, kt, entry[2]):
-                self.key_alone[k] = entry[2]
-        rows: list[list[str] | None] = [None] * n
-        results: dict[str, np.ndarray] = {
-            f: np.zeros(n, dtype=np.int64)
-            for f in ("offsite", "deductible", "basic", "tier2", "assist", "personal")
-        }
+        if ytd_in:
+            for k, kt in enumerate(key_tuples):
+                entry = ytd_in.get(kt)
+                if entry is not None and not self._load_state(state, k, kt, entry[2]):
+                    self.key_alone[k] = entry[2]
+        results = {f: np.zeros(n, dtype=np.int64) for f in ("offsite", "deductible", "basic", "tier2", "assist", "personal")}
         vector_done = np.zeros(n, dtype=bool)
         from_one: dict[int, tuple[Any, ...]] = {}
-        last_day: dict[int, str] = {}
+        last_bill = np.full(nkeys, -1, dtype=np.int64)
+        one_day: dict[int, str] = {}
         amounts = {"total": total, "pre": pre, "in_scope": in_scope}
+        alone_key = np.zeros(nkeys, dtype=bool)
+        for k in self.key_alone:
+            alone_key[k] = True
         for w in waves(key, service):
-            keyed_alone = np.array([int(k) in self.key_alone for k in key[w]], dtype=bool) if self.key_alone else np.zeros(len(w), dtype=bool)
-            alone_w = self.alone[w] | keyed_alone
+            alone_w = self.alone[w] | alone_key[key[w]]
             vec = w[~alone_w]
+            late = w[alone_w]
             if len(vec):
                 r = settle_wave(g, vec, slot, key, visit_code, amounts, state)
-                keep = ~r.alone
+                keep = np.ones(len(vec), dtype=bool)
                 over_ceiling = apply_wave(state, vec, slot, key, visit_code, years, r, keep)
-                self._note_chronic(vec[keep & ~over_ceiling], key, visit_code, slot_disease)
-                ok = vec[keep & ~over_ceiling]
+                ok = ~over_ceiling
+                done = vec[ok]
+                self._note_chronic(done, key, visit_code, disease_of)
                 for f, arr in (("offsite", r.offsite), ("deductible", r.deductible), ("basic", r.basic), ("tier2", r.tier2), ("assist", r.assist), ("personal", r.personal)):
-                    results[f][ok] = arr[keep & ~over_ceiling]
-                vector_done[ok] = True
-                for i in ok:
-                    last_day[int(key[i])] = date.fromordinal(int(service[i])).isoformat()
-                alone_now = vec[~(keep & ~over_ceiling)]
-            else:
-                alone_now = vec
-            for i in [*w[alone_w].tolist(), *alone_now.tolist()]:
+                    results[f][done] = arr[ok]
+                vector_done[done] = True
+                last_bill[key[done]] = done
+                late = np.concatenate([late, vec[over_ceiling]])
+            for i in late.tolist():
                 k = int(key[i])
-                ytd_json = self.key_alone[k] if k in self.key_alone else self._state_json(state, k, first=True)
-                res = self.one(int(i), ytd_json)
-                from_one[int(i)] = res
+                ytd_json = self.key_alone[k] if k in self.key_alone else self._state_json(state, k)
+                res = self.one(i, ytd_json)
+                from_one[i] = res
                 out, _rejects, ytd_after, day = res
                 if out is not None:
-                    last_day[k] = day
+                    last_bill[k] = i
+                    one_day[i] = day
                     if k in self.key_alone or not self._store(state, k, ytd_after):
                         self.key_alone[k] = ytd_after.model_dump_json()
-        # -- OUT rows in input order, aggregates, final state
-        agg = settler.agg
-        eligible, settlement, category, place = elig["eligible"], elig["settlement"], elig["benefit_category"], elig["place"]
-        kind = g["tier2_critical"]
-        with_name = "person_name" in self.bcol
-        accepted = items_ok = 0
-        accepted_persons: set[str] = set()
+                        alone_key[k] = True
+        settled = vector_done.copy()
+        settled[list(from_one)] = False
+        if not (vector_done | np.isin(np.arange(n), list(from_one))).all():
+            raise SettlementBug("a bill was neither settled nor rejected")
+        # -- the identities of domain §4.5, over the arrays
+        v = vector_done
+        fund = results["basic"] + results["tier2"] + results["assist"]
+        if (
+            (total[v] != fund[v] + results["personal"][v]).any()
+            or (results["personal"][v] < 0).any()
+            or (results["basic"][v] > (in_scope - results["offsite"])[v]).any()
+            or (in_scope[v] < 0).any()
+        ):
+            raise SettlementBug("a bill settled over columns does not reconcile")
+
+        # -- OUT rows in input order: the arrays' rows and the per-bill engine's, merged by row
+        frame = self._rows(v, visit_type, service, total, fully, over, pre, in_scope, results, elig, g, line_warn, ctx_illus)
         rejects: list[Any] = []
-        for i in range(n):
-            if i in from_one:
-                out, rj, _, _ = from_one[i]
-                if out is None:
-                    rejects.extend(rj)
-                    continue
-                write(out)
-                accepted += 1
-                items_ok += len(self.lines_of[i])
-                accepted_persons.add(T["person_id"][i])
-                continue
-            if not vector_done[i]:
-                raise SettlementBug(f"bill {i + 2} was neither settled nor rejected")
-            row, direct = self._row(i, T, with_name, visit_type, total, fully, over, pre, in_scope, results, elig, g, line_warn, kind, service)
-            write(row)
-            accepted += 1
-            items_ok += len(self.lines_of[i])
-            accepted_persons.add(T["person_id"][i])
-            t2 = results["tier2"][i]
-            amounts_g = (
-                total[i],
-                results["basic"][i],
-                t2 if kind[i] else 0,
-                0 if kind[i] else t2,
-                results["assist"][i],
-                results["basic"][i] + t2 + results["assist"][i],
-                results["personal"][i],
-            )
-            agg.add(
-                (
-                    ("all", ""),
-                    ("visit_type", visit_type[i]),
-                    ("benefit_category", category[i]),
-                    ("insured_region", insured[i]),
-                ),
-                tuple(_dec(a) for a in amounts_g),
-                direct,
-            )
-            if direct and place[i] != "local":
-                deferred_assist = g["assist"][i] and not g["assist_direct"][i] and results["assist"][i] > 0
-                a = 0 if deferred_assist else results["assist"][i]
-                day = date.fromordinal(int(settle_day[i]))
-                agg.clear(
-                    (insured[i], treated[i], f"{day.year:04d}-{day.month:02d}"),
-                    tuple(_dec(x) for x in (total[i], results["basic"][i], t2, a, results["basic"][i] + t2 + a)),
-                )
+        singles: list[list[str]] = []
+        single_rows: list[int] = []
+        for i in sorted(from_one):
+            res = from_one[i]
+            if res[0] is None:
+                rejects.extend(res[1])
+            else:
+                singles.append(res[0])
+                single_rows.append(i)
+        if singles:
+            extra = pl.DataFrame(singles, schema=frame.columns[1:], orient="row").with_columns(
+                pl.Series("_row", single_rows, dtype=pl.Int64)
+            ).select(frame.columns)
+            frame = pl.concat([frame, extra]).sort("_row")
+        writer.write_frame(frame.drop("_row"))
+        accepted = frame.height
+        items_ok = int(line_count[frame["_row"].to_numpy()].sum())
+        # -- aggregates: the per-bill engine added its bills to settler.agg; the arrays add theirs
+        self._aggregate(settler.agg, v, visit_type, insured, treated, settle_day, total, results, elig, g)
         finals: list[tuple[Any, str, str]] = []
         if want_state:
-            for k, kt in enumerate(key_tuples):
-                if k not in last_day:
-                    continue
+            for k in np.nonzero(last_bill >= 0)[0].tolist():
+                i = int(last_bill[k])
+                day = one_day.get(i) or date.fromordinal(int(service[i])).isoformat()
                 ytd = self.key_alone[k] if k in self.key_alone else self._state_json(state, k)
-                finals.append((kt, last_day[k], ytd))
-        persons_in = len(set(T["person_id"]))
-        reordered = _reordered(key, service)
-        return Outcome(agg, finals, n, items_input if self.items is not None else 0, accepted, items_ok, persons_in, len(accepted_persons), reordered, rejects)
+                finals.append((key_tuples[k], day, ytd))
+        accepted_mask = vector_done.copy()
+        for i, res in from_one.items():
+            accepted_mask[i] = res[0] is not None
+        persons = self.code["person_id"]
+        return Outcome(
+            settler.agg,
+            finals,
+            n,
+            self.items.height if self.items is not None else 0,
+            accepted,
+            items_ok,
+            len(self.uniq["person_id"]),
+            len(np.unique(persons[accepted_mask])),
+            _reordered(key, service),
+            rejects,
+        )
 
     # -- pieces
-    def _check_fields(self, i: int, T: dict[str, list[str]], has_lines: bool) -> dict[str, Any] | None:
-        """The case model's verdict on a bill's fields (dates and amounts stand in): None if it refuses them."""
-        from medins import batch as B
+    PERSON = ("insured_region", "scheme", "status", "assistance", "chronic_diseases")
+    FILING = ("filing_category", "filing_destination", "filing_materials", "filing_start", "filing_end", "filing_filed_on")
+    VISIT = ("visit_region", "hospital_level", "hospital", "visit_type", "disease", "admitted", "discharged", "date")
 
-        v = {c: T[c][i] for c in T if T[c][i] and c not in B.SUMMARY_COLUMNS}
-        for c in B.DATE_COLUMNS:
-            if c in v:
-                v[c] = "2025-01-01"
+    def _check_fields(self, day_of: dict[str, np.ndarray], has_lines: np.ndarray) -> tuple[list[Any], np.ndarray]:
+        """The case model's verdict on each bill's fields, checked once per distinct person, filing and
+        visit (dates stand in by whether they are given; their order is checked over the arrays).
+
+        Returns the information the next steps need per distinct combination of the three parts, and
+        each bill's combination; a bill whose fields the case model refuses is left to one-at-a-time.
+        """
+        from medins import batch as B
+        from medins.case_model import Filing, Person, Visit
+
+        C, U = self.code, self.uniq
+
+        def part_codes(cols: tuple[str, ...]) -> list[np.ndarray]:
+            return [(day_of[c] > 0).astype(np.int64) if c in B.DATE_COLUMNS else C[c] for c in cols]
+
+        def values(cols: tuple[str, ...], i: int) -> dict[str, str]:
+            v = {c: ("2025-01-01" if day_of[c][i] > 0 else "") if c in B.DATE_COLUMNS else U[c][C[c][i]] for c in cols}
+            return {c: x for c, x in v.items() if x}
+
+        def check(model: Any, cols: tuple[str, ...], section: str) -> tuple[np.ndarray, list[Any]]:
+            grp, first = _groups(*part_codes(cols))
+            out = []
+            for i in first.tolist():
+                v = values(cols, i)
+                if section == "visit":
+                    v["scheme"], v["insured_region"] = U["scheme"][C["scheme"][i]], U["insured_region"][C["insured_region"][i]]
+                try:
+                    data = self.settler._case_data(v).get(section)
+                    out.append(None if data is None else model.model_validate(data))
+                except (MedinsError, ValueError):
+                    out.append(False)
+                except Exception:  # a pydantic refusal
+                    out.append(False)
+            return grp, out
+
+        p_grp, persons = check(Person, self.PERSON, "person")
+        f_grp, filings = check(Filing, self.FILING, "filing")
+        v_grp, visits = check(Visit, self.VISIT, "visit")
+        self.f_grp, self.v_grp = f_grp, v_grp
+        combo_of, first = _groups(p_grp, f_grp, v_grp, has_lines.astype(np.int64), (C["total"] != _index(U["total"], "")).astype(np.int64))
+        info: list[Any] = []
+        for i in first.tolist():
+            person, filing, visit = persons[p_grp[i]], filings[f_grp[i]], visits[v_grp[i]]
+            info.append(self._combine(person, filing, visit, bool(has_lines[i]) or U["total"][C["total"][i]] != ""))
+        self.alone |= ~np.array([x is not None for x in info], dtype=bool)[combo_of]
+        return info, combo_of
+
+    def _combine(self, person: Any, filing: Any, visit: Any, billed: bool) -> dict[str, Any] | None:
+        """One combination's information, or None when the case model or the pack would refuse it."""
+        if person is None or person is False or filing is False or visit is None or visit is False or not billed:
+            return None
         try:
-            data = self.settler._case_data(v)
-            if has_lines:
-                data["items"] = [{"code": "X", "unit_price": "1"}]
-            elif T["total"][i]:
-                data["summary"] = {"total": "1"}
-            else:
-                return None
-            case = parse_case(data, "bill")
-            _known_disease(case, self.rules, date(2025, 1, 1))
-            std = self.rules.standards(case.person.insured_region)
-            part = getattr(std, case.person.scheme)
-            if part is None:
-                return None
-            status = case.person.status
-            if status is None:
-                if len(part.groups) != 1:
-                    return None
-                status = part.groups[0]
-            elif status not in part.groups:
-                return None
+            regions.require(person.insured_region, "", MedinsError)
+            regions.require(visit.region, "", MedinsError)
+            std = self.rules.standards(person.insured_region)
         except MedinsError:
             return None
-        f = case.filing
+        part = getattr(std, person.scheme)
+        if part is None:
+            return None
+        status = person.status
+        if status is None:
+            if len(part.groups) != 1:
+                return None
+            status = part.groups[0]
+        elif status not in part.groups:
+            return None
+        if visit.type == "chronic_outpatient":
+            known = {d for section in part.chronic for d in section.diseases}
+            if visit.disease not in known or any(c not in known for c in person.chronic_diseases):
+                return None
         return {
             "group": status,
-            "chronic": tuple(case.person.chronic_diseases),
-            "assistance": case.person.assistance,
+            "chronic": tuple(person.chronic_diseases),
+            "assistance": person.assistance,
             "filing": None
-            if f is None
-            else (f.category, f.destination, tuple(f.materials) if f.materials is not None else None),
-            "level": case.visit.hospital_level,
-            "hospital": case.visit.hospital,
-            "disease": case.visit.disease,
-            "visit_type": case.visit.type,
+            if filing is None
+            else (filing.category, filing.destination, tuple(filing.materials) if filing.materials is not None else None),
+            "level": visit.hospital_level,
+            "hospital": visit.hospital,
+            "disease": visit.disease,
+            "visit_type": visit.type,
         }
 
-    def _parts(self, T, combo_info, combo_of, service, has_lines, insured, treated):  # type: ignore[no-untyped-def]
-        """Each bill's total and its four parts in fen, and the warnings its lines raise, in their order."""
+    def _parts(self, service: np.ndarray, has_lines: np.ndarray, catalogue_place: np.ndarray):  # type: ignore[no-untyped-def]
+        """Each bill's total and parts in fen, the warnings its lines raise (in order), and whether its
+        catalogue settings or drug list are illustrative."""
         from medins import batch as B
 
-        n, rules = self.n, self.rules
+        n = self.n
         total = np.zeros(n, dtype=np.int64)
         fully = np.zeros(n, dtype=np.int64)
         over = np.zeros(n, dtype=np.int64)
         pre = np.zeros(n, dtype=np.int64)
-        head_warn = [""] * n  # DRUG_LIST_OUT_OF_DATE or SUMMARY_PRE_SELF_PAY, before the lines'
-        # the treatment place's catalogue (the insured place's for a local visit) and its settings
-        # (place, day) → (context number or -1, drug list out of date); a context per place and settings
-        ctx_of: dict[tuple[str, int], tuple[int, bool]] = {}
+        head_warn = np.zeros(n, dtype=np.int8)  # 1 DRUG_LIST_OUT_OF_DATE, 2 SUMMARY_PRE_SELF_PAY
+        # the catalogue (the insured place's for a local visit) and its settings in force
+        p_codes, p_texts = _codes(pl.Series(catalogue_place.tolist(), dtype=pl.String))
+        grp, first = _groups(p_codes, service)
         shared: dict[tuple[str, int], int] = {}
-        ctx_id = np.full(n, -1, dtype=np.int64)
-        self.out_of_date = np.zeros(n, dtype=bool)
         contexts: list[Any] = []
-        for i in range(n):
-            if self.alone[i]:
+        g_ctx = np.full(len(first), -1, dtype=np.int64)
+        g_late = np.zeros(len(first), dtype=bool)
+        for gi, i in enumerate(first.tolist()):
+            got = self._context(p_texts[p_codes[i]], date.fromordinal(int(service[i])))
+            if got is None:
                 continue
-            place = insured[i] if regions.city(treated[i]) == regions.city(insured[i]) else treated[i]
-            kk = (place, int(service[i]))
-            found = ctx_of.get(kk)
-            if found is None:
-                got = self._context(place, date.fromordinal(int(service[i])))
-                if got is None:
-                    found = ctx_of[kk] = (-1, False)
-                else:
-                    ctx, section_id, late = got
-                    c = shared.get((place, section_id))
-                    if c is None:
-                        c = shared[(place, section_id)] = len(contexts)
-                        contexts.append(ctx)
-                    found = ctx_of[kk] = (c, late)
-            if found[0] < 0:
-                self.alone[i] = True
-            else:
-                ctx_id[i], self.out_of_date[i] = found
+            ctx, section_id, late = got
+            sk = (p_texts[p_codes[i]], section_id)
+            c = shared.get(sk)
+            if c is None:
+                c = shared[sk] = len(contexts)
+                contexts.append(ctx)
+            g_ctx[gi], g_late[gi] = c, late
+        ctx_id = g_ctx[grp]
+        out_of_date = g_late[grp]
+        self.alone |= ctx_id < 0
         # summary bills
         summ = ~has_lines & ~self.alone
         if summ.any():
             idx = np.nonzero(summ)[0]
-            vals = {c: [T[c][i] for i in idx] for c in B.SUMMARY_COLUMNS}
-            f = {c: _fen_list(vals[c]) for c in B.SUMMARY_COLUMNS}
+            f = {c: _fen_list(self.uniq[c])[self.code[c][idx]] for c in B.SUMMARY_COLUMNS}
+            given = {c: np.array([bool(x) for x in self.uniq[c]], dtype=bool)[self.code[c][idx]] for c in B.SUMMARY_COLUMNS}
             bad = np.zeros(len(idx), dtype=bool)
             for c in B.SUMMARY_COLUMNS:
                 bad |= f[c] < 0
-            tot, ful, ovr, clb, pre_given = f["total"], np.maximum(f["fully_self_paid"], 0), np.maximum(f["over_ceiling"], 0), np.maximum(f["class_b"], 0), f["pre_self_pay"]
-            has_pre = np.array([bool(x) for x in vals["pre_self_pay"]])
-            has_clb = np.array([bool(x) for x in vals["class_b"]])
+            tot, ful, ovr, clb = (np.maximum(f[c], 0) for c in ("total", "fully_self_paid", "over_ceiling", "class_b"))
+            pre_given, has_pre, has_clb = np.maximum(f["pre_self_pay"], 0), given["pre_self_pay"], given["class_b"]
             fixed = ful + ovr
             bad |= fixed + clb > tot
-            bad |= has_pre & (fixed + np.maximum(pre_given, 0) > tot)
+            bad |= has_pre & (fixed + pre_given > tot)
             bad |= has_pre & has_clb & (pre_given > clb)
-            drug = np.array([contexts[ctx_id[i]].drug_ratio if ctx_id[i] >= 0 else 0 for i in idx], dtype=np.int64)
-            pre_est = half_up(clb * drug, SCALE)
-            p = np.where(has_pre, np.maximum(pre_given, 0), pre_est)
+            drug = np.array([c.drug_ratio for c in contexts] + [0], dtype=np.int64)[ctx_id[idx]]
+            p = np.where(has_pre, pre_given, half_up(clb * drug, SCALE))
             total[idx], fully[idx], over[idx], pre[idx] = tot, ful, ovr, p
-            for j, i in enumerate(idx):
-                if bad[j]:
-                    self.alone[i] = True
-                elif not has_pre[j] and clb[j]:
-                    head_warn[i] = "SUMMARY_PRE_SELF_PAY"
+            self.alone[idx[bad]] = True
+            head_warn[idx[~bad & ~has_pre & (clb > 0)]] = 2
         line_warn: dict[int, list[str]] = {}
         if self.items is not None:
-            self._lines(ctx_id, contexts, total, fully, over, pre, head_warn, line_warn)
-        self._ctx_illus = np.array(
-            [
-                ctx_id[i] >= 0
-                and (contexts[ctx_id[i]].settings_illus or (bool(has_lines[i]) and contexts[ctx_id[i]].dl_illus))
-                for i in range(n)
-            ],
-            dtype=bool,
-        )
-        for i in range(n):
-            if head_warn[i]:
-                line_warn.setdefault(i, [])
-                line_warn[i].insert(0, head_warn[i])
-        in_scope = total - fully - over - pre
-        return total, fully, over, pre, in_scope, line_warn
+            self._lines(ctx_id, contexts, total, fully, over, pre, line_warn)
+            head_warn[has_lines & out_of_date & ~self.alone] = 1
+        for i in np.nonzero(head_warn)[0].tolist():
+            line_warn.setdefault(i, []).insert(0, ("", "DRUG_LIST_OUT_OF_DATE", "SUMMARY_PRE_SELF_PAY")[head_warn[i]])
+        settings_illus = np.array([c.settings_illus for c in contexts] + [False], dtype=bool)[ctx_id]
+        dl_illus = np.array([c.dl_illus for c in contexts] + [False], dtype=bool)[ctx_id]
+        ctx_illus = (ctx_id >= 0) & (settings_illus | (has_lines & dl_illus))
+        return total, fully, over, pre, line_warn, ctx_illus
 
     def _context(self, place: str, on: date) -> Any:
         pack = self.rules.packs.get(place)
@@ -642,7 +710,7 @@ class _Run:
         )
         return ctx, id(section), out_of_date
 
-    def _lines(self, ctx_id, contexts, total, fully, over, pre, head_warn, line_warn) -> None:  # type: ignore[no-untyped-def]
+    def _lines(self, ctx_id, contexts, total, fully, over, pre, line_warn) -> None:  # type: ignore[no-untyped-def]
         """Split every item line by its catalogue: each distinct item and each distinct number once."""
         from medins import batch as B
         from medins.case_model import Item
@@ -670,40 +738,29 @@ class _Run:
         qp = np.where(has_p & ~bad, q * np.maximum(p, 0), 0)  # 10^-8 yuan: < 10^18 by the patterns
         amount = np.where(has_a, a, half_up(qp, 10**6))
         bad |= has_p & has_a & (np.abs(qp - a * 10**6) > 10**6)
-        # each distinct item, looked up once in each catalogue
-        ctx_line = ctx_id[nb]
-        key = pl.select(
-            pl.concat_str(
-            [
-                pl.Series(ctx_line).cast(pl.String),
-                *[ic(c) for c in ("code", "name", "dosage_form", "spec", "kind", "restriction_met")],
-            ],
-            separator="\x00",
-        )
+        # each distinct item text checked by the case model once; each distinct item looked up once
+        # in each catalogue
+        text = pl.select(
+            pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec", "kind", "restriction_met")], separator="\x00")
         ).to_series()
-        k_code, k_text = _codes(key)
+        t_code, t_text = _codes(text)
+        checked = [self._check_item(x.split("\x00"), Item) for x in t_text]
+        t_ok = np.array([c is not None for c in checked], dtype=bool)
+        t_met = np.array([c is not None and c[1] is True for c in checked], dtype=bool)
+        t_not_met = np.array([c is not None and c[1] is False for c in checked], dtype=bool)
+        bad |= ~t_ok[t_code]
+        met, not_met = t_met[t_code], t_not_met[t_code]
+        named = pl.select(pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec")], separator="\x00")).to_series()
+        n_code, n_text = _codes(named)
+        grp, first = _groups(ctx_id[nb], n_code)
         resolved = []
-        for text in k_text:
-            c, code, name, form, spec, kind, restr = text.split("\x00")
-            if int(c) < 0:
-                resolved.append(False)
-                continue
-            resolved.append(
-                self._resolve(
-                    contexts[int(c)],
-                    code,
-                    name,
-                    form,
-                    spec,
-                    B.norm_choice("kind", kind) if kind else None,
-                    B.norm_bool(restr) if restr else None,
-                    Item,
-                )
-            )
-        table = np.array([r if r is not False else (-1, 0, -1, False, False, False, False) for r in resolved], dtype=np.int64)
-        per = table[k_code]
+        for j in first.tolist():
+            c = int(ctx_id[nb[j]])
+            resolved.append(False if c < 0 else self._resolve(contexts[c], *n_text[n_code[j]].split("\x00"), Item))
+        table = np.array([r if r is not False else (-1, 0, -1, False, False) for r in resolved], dtype=np.int64)
+        per = table[grp]
         line_class, line_pre, ceiling = per[:, 0], per[:, 1], per[:, 2]
-        restricted, note, met, not_met = per[:, 3] > 0, per[:, 4] > 0, per[:, 5] > 0, per[:, 6] > 0
+        restricted, note = per[:, 3] > 0, per[:, 4] > 0
         bad |= line_class < 0
         bad |= self.alone[nb]
         bad_bill = np.zeros(self.n, dtype=bool)
@@ -744,30 +801,34 @@ class _Run:
                 lst.append(codes[w1[j]])
             if w2[j]:
                 lst.append("CEILING_SPEC_UNKNOWN")
-        for i in np.nonzero(~self.alone & (ctx_id >= 0))[0]:
-            if self.out_of_date[i] and len(self.lines_of[i]):
-                head_warn[i] = "DRUG_LIST_OUT_OF_DATE"
 
-    def _resolve(self, ctx: Any, code: str, name: str, form: str, spec: str, kind: Any, restr: Any, Item: Any) -> Any:
-        """``(class, pre-self-pay ratio, ceiling, restricted, ceiling note, met, not met)`` of an item; False
-        when the case model refuses the item or its values are not exact in the arrays' units."""
+    @staticmethod
+    def _check_item(fields: list[str], Item: Any) -> tuple[Any, Any] | None:
+        """An item's names as the case model reads them: (kind, restriction met), or None if refused."""
+        from medins import batch as B
+
+        code, name, form, spec, kind_text, restr_text = fields
+        kind = B.norm_choice("kind", kind_text) if kind_text else None
+        restr = B.norm_bool(restr_text) if restr_text else None
         if restr is not None and not isinstance(restr, bool):
-            return False
-        if kind is not None and kind not in ("drug", "service", "consumable"):
-            return False
+            return None
+        data = {k: v for k, v in (("code", code), ("name", name), ("dosage_form", form), ("spec", spec), ("kind", kind)) if v}
         try:
-            item = Item.model_validate(
-                {k: v for k, v in (("code", code), ("name", name), ("dosage_form", form), ("spec", spec), ("kind", kind)) if v}
-                | {"unit_price": "1"}
-            )
+            Item.model_validate(data | {"unit_price": "1"} | ({"restriction_met": restr} if restr is not None else {}))
+        except Exception:  # a pydantic refusal: the case model explains it
+            return None
+        return kind, restr
+
+    def _resolve(self, ctx: Any, code: str, name: str, form: str, spec: str, Item: Any) -> Any:
+        """``(class, pre-self-pay ratio, ceiling, restricted, ceiling note)`` of an item in a catalogue; False
+        when the lookup raises (an ambiguous name) or a value is not exact in the arrays' units."""
+        item = Item.model_construct(code=code or None, name=name or None, dosage_form=form or None, spec=spec or None)
+        try:
             r = resolve_item(item, ctx.index, "items[0]")
         except MedinsError:
             return False
-        except Exception:
-            return False
-        met, not_met = restr is True, restr is False
         if r is None:
-            return (0, 0, -1, False, False, met, not_met)
+            return (0, 0, -1, False, False)
         cls = {"C": 1, "A": 2, "B": 3}.get(r.item_class)
         if cls is None:
             return False
@@ -780,237 +841,341 @@ class _Run:
             if scaled != scaled.to_integral_value() or scaled >= 2**32:
                 return False
             ceiling = int(scaled)
-        return (cls, ratio, ceiling, bool(r.restriction), r.ceiling_note is not None, met, not_met)
+        return (cls, ratio, ceiling, bool(r.restriction), r.ceiling_note is not None)
 
-    def _eligibility(self, T, combo_info, combo_of, service, settle_day, insured, treated, visit_type, scheme):  # type: ignore[no-untyped-def]
+    def _eligibility(self, combo_info, combo_of, service, settle_day, place, scheme, d):  # type: ignore[no-untyped-def]
         """Eligibility per bill: once per distinct fields and sections in force, then the filing's dates."""
         from medins.engine.eligibility import validity_end
 
         n, rules = self.n, self.rules
-        statics: dict[tuple, Any] = {}
-        static_of: list[Any] = [None] * n
-        d_start = _days(T["filing_start"])
-        d_filed = _days(T["filing_filed_on"])
-        d_end = _days(T["filing_end"])
-        for i in range(n):
-            if self.alone[i]:
-                continue
-            info = combo_info[combo_of[i]]
+        C = self.code
+        # the offsite and filing sections in force, per insured place and day
+        grp, first = _groups(C["insured_region"], service)
+        sec = np.zeros((len(first), 2), dtype=np.int64)
+        sections: list[Any] = [None]
+        section_no: dict[int, int] = {id(None): 0}
+        for gi, i in enumerate(first.tolist()):
+            std = rules.standards(self.uniq["insured_region"][C["insured_region"][i]])
             on = date.fromordinal(int(service[i]))
-            std = rules.standards(insured[i])
-            offsite = next((s for s in std.offsite if s.in_force(on)), None)
-            filing_rules = next((s for s in std.filing if s.in_force(on)), None)
-            if offsite is None or filing_rules is None:
-                self.alone[i] = True
-                continue
-            f = info["filing"]
-            has_start = bool(d_start[i] or d_filed[i])
-            k = (combo_of[i], id(offsite), id(filing_rules), has_start)
-            s = statics.get(k)
-            if s is None:
-                place = insured[i] if regions.city(treated[i]) == regions.city(insured[i]) else treated[i]
-                pack = rules.packs.get(place)
+            for j, group in enumerate((std.offsite, std.filing)):
+                s = next((x for x in group if x.in_force(on)), None)
+                k = section_no.get(id(s))
+                if k is None:
+                    k = section_no[id(s)] = len(sections)
+                    sections.append(s)
+                sec[gi, j] = k
+        sec_of = sec[grp]
+        has_start = (d["filing_start"] > 0) | (d["filing_filed_on"] > 0)
+        # what eligibility reads: the insured place and scheme, the approved diseases (for a chronic
+        # visit), the filing and the visit; not the person's group or assistance category
+        chronic_visit = np.array([bool(ci) and ci["visit_type"] == "chronic_outpatient" for ci in combo_info], dtype=bool)[combo_of]
+        sgrp, sfirst = _groups(
+            C["insured_region"],
+            C["scheme"],
+            np.where(chronic_visit, C["chronic_diseases"], -1),
+            self.f_grp,
+            self.v_grp,
+            sec_of[:, 0],
+            sec_of[:, 1],
+            has_start.astype(np.int64),
+            self.alone.astype(np.int64),
+        )
+        statics: list[Any] = []
+        for i in sfirst.tolist():
+            info = combo_info[combo_of[i]]
+            offsite, filing_rules = sections[sec_of[i, 0]], sections[sec_of[i, 1]]
+            s = None
+            if info is not None and offsite is not None and filing_rules is not None:
+                insured = self.uniq["insured_region"][C["insured_region"][i]]
+                treated = self.uniq["visit_region"][C["visit_region"][i]]
+                pack = rules.packs.get(insured if place[i] == "local" else treated)
+                f = info["filing"]
                 try:
                     s = static_eligibility(
-                        std,
+                        rules.standards(insured),
                         pack.catalogue if pack else None,
                         offsite,
                         filing_rules,
-                        insured[i],
+                        insured,
                         scheme[i],
                         info["chronic"],
-                        None if f is None else (*f, has_start),
-                        treated[i],
+                        None if f is None else (*f, bool(has_start[i])),
+                        treated,
                         info["hospital"],
                         info["level"],
                         info["visit_type"],
                         info["disease"],
-                        on,
+                        date.fromordinal(int(service[i])),
                     )
                 except (MedinsError, KeyError):
                     s = None
-                statics[k] = s
-            if s is None:
-                self.alone[i] = True
-            static_of[i] = s
-        # the filing's dates
-        eligible = np.zeros(n, dtype=bool)
-        category: list[str] = [""] * n
-        adjustment: list[Any] = [None] * n
-        place_of: list[str] = [""] * n
-        illus = np.zeros(n, dtype=bool)
-        ends: dict[tuple[int, int], int] = {}
-        for i in range(n):
-            s = static_of[i]
-            if s is None:
-                continue
-            fail = s.filing_static_fail or (s.place != "local" and not s.has_filing)
-            if s.date_checks:
-                start = int(d_start[i] or d_filed[i])
-                until = int(d_end[i])
-                if not until and s.validity_months is not None:
-                    kk = (start, s.validity_months)
-                    until = ends.get(kk, 0)
-                    if not until:
-                        until = ends[kk] = validity_end(date.fromordinal(start), s.validity_months).toordinal()
-                sd = int(service[i])
-                if sd < start and not (s.retroactive and start <= int(settle_day[i])):
-                    fail = True
-                if until and sd > until:
-                    fail = True
-            if s.place == "local":
-                fail = False
-            deemed = s.deemed_category is not None and (not s.has_filing or fail)
-            eligible[i] = not s.other_blocking and not (fail and not deemed)
-            if s.place == "local":
-                cat, adj = "local", _LOCAL
-            elif deemed:
-                cat, adj = s.deemed_category, s.deemed_adjustment
-            else:
-                cat = "unfiled" if (not s.has_filing or fail) else s.category
-                adj = s.unfiled_adjustment if cat == "unfiled" else s.filed_adjustment
-            if adj is None:
-                self.alone[i] = True
-                continue
-            category[i], adjustment[i], place_of[i] = cat, adj, s.place
-            illus[i] = s.illustrative or (deemed and s.deemed_illustrative)
+            statics.append(s)
+        ok_static = np.array([s is not None for s in statics], dtype=bool)
+        self.alone |= ~ok_static[sgrp]
+
+        def field(get: Callable[[Static], Any], dtype: Any) -> np.ndarray:
+            return np.array([get(s) if s is not None else 0 for s in statics], dtype=dtype)[sgrp]
+
+        local = field(lambda s: s.place == "local", bool)
+        has_filing = field(lambda s: s.has_filing, bool)
+        date_checks = field(lambda s: s.date_checks, bool)
+        months = field(lambda s: s.validity_months or 0, np.int64)
+        retro = field(lambda s: s.retroactive, bool)
+        has_deemed = field(lambda s: s.deemed_category is not None, bool)
+        # the filing's dates, as day numbers
+        start = np.where(d["filing_start"] > 0, d["filing_start"], d["filing_filed_on"])
+        until = d["filing_end"].copy()
+        need = date_checks & (until == 0) & (months > 0)
+        if need.any():
+            pairs, pfirst = _groups(start[need], months[need])
+            ends = np.array([validity_end(date.fromordinal(int(start[need][j])), int(months[need][j])).toordinal() for j in pfirst.tolist()], dtype=np.int64)
+            until[need] = ends[pairs]
+        fail = field(lambda s: s.filing_static_fail, bool) | (~local & ~has_filing)
+        not_yet = date_checks & (service < start) & ~(retro & (start <= settle_day))
+        expired = date_checks & (until > 0) & (service > until)
+        fail |= not_yet | expired
+        fail &= ~local
+        deemed = has_deemed & (~has_filing | fail)
+        other = field(lambda s: s.other_blocking, bool)
+        eligible = ~other & ~(fail & ~deemed)
+        # the benefit category and its adjustment: local, deemed, unfiled or the filed category
+        choice = np.where(local, 0, np.where(deemed, 1, np.where(~has_filing | fail, 2, 3)))
+        options = [
+            [("local", _LOCAL), (s.deemed_category, s.deemed_adjustment), ("unfiled", s.unfiled_adjustment), (s.category, s.filed_adjustment)]
+            if s is not None
+            else [("", None)] * 4
+            for s in statics
+        ]
+        cat_ids: dict[Any, int] = {}
+        cat_names: list[str] = []
+        adj_ids: dict[int, int] = {}
+        adjustments: list[Any] = []
+        table_cat = np.zeros((len(statics), 4), dtype=np.int64)
+        table_adj = np.zeros((len(statics), 4), dtype=np.int64)
+        for si, opts in enumerate(options):
+            for j, (cat, adj) in enumerate(opts):
+                c = cat_ids.setdefault(cat, len(cat_names))
+                if c == len(cat_names):
+                    cat_names.append(cat or "")
+                a = adj_ids.get(id(adj))
+                if a is None:
+                    a = adj_ids[id(adj)] = len(adjustments)
+                    adjustments.append(adj)
+                table_cat[si, j], table_adj[si, j] = c, a
+        cat = table_cat[sgrp, choice]
+        adj = table_adj[sgrp, choice]
+        self.alone |= np.array([a is None for a in adjustments], dtype=bool)[adj]
+        illus = field(lambda s: s.illustrative, bool) | (deemed & field(lambda s: s.deemed_illustrative, bool))
         return {
-            "static": static_of,
+            "static": statics,
+            "static_of": sgrp,
             "eligible": eligible,
-            "settlement": ["direct" if e else "reimburse_at_home" for e in eligible],
-            "benefit_category": category,
-            "adjustment": adjustment,
-            "place": place_of,
+            "category": cat,
+            "category_names": cat_names,
+            "adjustment": adj,
+            "adjustments": adjustments,
+            "local": local,
             "illustrative": illus,
+            "chronic_ok": field(lambda s: s.chronic_ok, bool),
+            "matched": field(lambda s: s.matched_level, np.int64),
+            "cross": field(lambda s: s.cross, bool),
         }
 
-    def _cells(self, elig, combo_info, combo_of, service, insured, scheme, visit_type):  # type: ignore[no-untyped-def]
-        n, rules = self.n, self.rules
-        cells: list[Cell] = [NO_CELL]
-        cell_ids: dict[tuple, int] = {}
-        cell_of = np.zeros(n, dtype=np.int64)
-        visit_code = np.full(n, OUT, dtype=np.int64)
-        slot_disease: list[str] = [""] * n
-        sections: dict[tuple[str, int], tuple] = {}
-        for i in range(n):
+    def _cells(self, elig, combo_info, combo_of, service, scheme):  # type: ignore[no-untyped-def]
+        """Each bill's rule cell, benefit visit type and (chronic) disease."""
+        n, rules, C = self.n, self.rules, self.code
+        vt_u = [ci["visit_type"] if ci else "outpatient" for ci in combo_info]
+        vt = np.array([VISIT_CODES[x] for x in vt_u], dtype=np.int64)[combo_of]
+        # a chronic visit the insured place does not settle as such is a general outpatient visit
+        vt = np.where((vt == CHRONIC) & ~elig["chronic_ok"], 1, vt)
+        disease_u = [(ci["disease"] or "") if ci else "" for ci in combo_info]
+        d_codes, d_names = _codes(pl.Series(disease_u, dtype=pl.String))
+        disease = np.where(vt == CHRONIC, d_codes[combo_of], -1)
+        # the dated sections of the insured place's standards, per place and day
+        grp, first = _groups(C["insured_region"], service)
+        sig_ids: dict[tuple, int] = {}
+        g_sig = np.zeros(len(first), dtype=np.int64)
+        for gi, i in enumerate(first.tolist()):
+            std = rules.standards(self.uniq["insured_region"][C["insured_region"][i]])
+            on = date.fromordinal(int(service[i]))
+            sig = tuple(next((id(s) for s in group if s.in_force(on)), None) for group in _dated_groups(std))
+            g_sig[gi] = sig_ids.setdefault(sig, len(sig_ids))
+        sig_of = g_sig[grp]
+        group_u = [ci["group"] if ci else "" for ci in combo_info]
+        assist_u = [ci["assistance"] or "" if ci else "" for ci in combo_info]
+        gcodes, gnames = _codes(pl.Series(group_u, dtype=pl.String))
+        acodes, anames = _codes(pl.Series(assist_u, dtype=pl.String))
+        s_codes, s_names = _codes(pl.Series(scheme.tolist(), dtype=pl.String))
+        cgrp, cfirst = _groups(
+            C["insured_region"],
+            s_codes,
+            sig_of,
+            gcodes[combo_of],
+            elig["matched"],
+            vt,
+            disease,
+            elig["adjustment"],
+            elig["cross"].astype(np.int64),
+            elig["category"],
+            acodes[combo_of],
+            self.alone.astype(np.int64),
+        )
+        cells: list[Cell] = []
+        for i in cfirst.tolist():
             if self.alone[i]:
+                cells.append(NO_CELL)
                 continue
-            s = elig["static"][i]
-            info = combo_info[combo_of[i]]
-            vt = info["visit_type"]
-            if vt == "chronic_outpatient" and not s.chronic_ok:
-                vt = "outpatient"
-            visit_code[i] = VISIT_CODES[vt]
-            disease = info["disease"] if vt == "chronic_outpatient" else None
-            slot_disease[i] = disease or ""
-            day = int(service[i])
-            sk = (insured[i], day)
-            sec = sections.get(sk)
-            if sec is None:
-                std = rules.standards(insured[i])
-                on = date.fromordinal(day)
-                sec = sections[sk] = tuple(
-                    next((id(s) for s in group if s.in_force(on)), None)
-                    for group in _dated_groups(std)
+            cells.append(
+                resolve_cell(
+                    rules,
+                    self.uniq["insured_region"][C["insured_region"][i]],
+                    scheme[i],
+                    gnames[gcodes[combo_of[i]]],
+                    int(elig["matched"][i]),
+                    ("inpatient", "outpatient", "chronic_outpatient")[vt[i]],
+                    d_names[disease[i]] if disease[i] >= 0 else None,
+                    elig["adjustments"][elig["adjustment"][i]],
+                    bool(elig["cross"][i]),
+                    elig["category_names"][elig["category"][i]],
+                    anames[acodes[combo_of[i]]] or None,
+                    date.fromordinal(int(service[i])),
                 )
-            adj = elig["adjustment"][i]
-            k = (
-                insured[i],
-                scheme[i],
-                sec,
-                info["group"],
-                s.matched_level,
-                vt,
-                disease,
-                id(adj),
-                s.cross,
-                elig["benefit_category"][i],
-                info["assistance"],
             )
-            c = cell_ids.get(k)
-            if c is None:
-                c = cell_ids[k] = len(cells)
-                cells.append(
-                    resolve_cell(
-                        rules,
-                        insured[i],
-                        scheme[i],
-                        info["group"],
-                        s.matched_level,
-                        vt,
-                        disease,
-                        adj,
-                        s.cross,
-                        elig["benefit_category"][i],
-                        info["assistance"],
-                        date.fromordinal(day),
-                    )
-                )
-            cell_of[i] = c
-        return cells, cell_of, visit_code, slot_disease
+        disease_of = [d_names[x] if x >= 0 else "" for x in disease.tolist()]
+        return cells, cgrp, vt, disease_of
 
-    def _row(self, i, T, with_name, visit_type, total, fully, over, pre, in_scope, results, elig, g, line_warn, kind, service):  # type: ignore[no-untyped-def]
-        basic, t2, assist = results["basic"][i], results["tier2"][i], results["assist"][i]
+    def _rows(self, v, visit_type, service, total, fully, over, pre, in_scope, results, elig, g, line_warn, ctx_illus):  # type: ignore[no-untyped-def]
+        """The OUT rows of the bills settled over columns (None for the others), formatted as columns."""
+        n = self.n
+        basic, t2, assist = results["basic"], results["tier2"], results["assist"]
         fund = basic + t2 + assist
-        eligible = bool(elig["eligible"][i])
-        deferred: list[str] = []
-        warnings = list(line_warn.get(i, ()))
-        s = elig["static"][i]
-        if visit_type[i] == "chronic_outpatient" and not s.chronic_ok:
-            warnings.append("CHRONIC_AS_OUTPATIENT")
-        later = 0
-        if not eligible:
-            deferred = ["basic", "tier2", "medical_assistance"]
-            warnings.append("REIMBURSE_AT_HOME")
-            later = fund
-        elif g["assist"][i] and not g["assist_direct"][i] and assist > 0:
-            deferred = ["medical_assistance"]
-            warnings.append("ASSISTANCE_AT_HOME")
-            later = assist
-        if g["illustrative"][i] or elig["illustrative"][i] or self._ctx_illus[i]:
-            warnings.append("ILLUSTRATIVE_VALUES")
-        tot = int(total[i])
-        ratio = "0.0000" if not tot else _ratio4(int(fund), tot)
-        head = [T["bill_id"][i], T["person_id"][i]]
-        if with_name:
-            head.append(T["person_name"][i])
-        row = [
+        kind = g["tier2_critical"]
+        eligible = elig["eligible"]
+        deferred_assist = eligible & g["assist"] & ~g["assist_direct"] & (assist > 0)
+        later = np.where(~eligible, fund, np.where(deferred_assist, assist, 0))
+        chronic_as_outpatient = (visit_type == "chronic_outpatient") & ~elig["chronic_ok"]
+        illus = g["illustrative"] | elig["illustrative"] | ctx_illus
+        money = {
+            "total": total,
+            "fully": fully,
+            "over": over,
+            "pre": pre,
+            "offsite": results["offsite"],
+            "in_scope": in_scope,
+            "deductible": results["deductible"],
+            "basic": basic,
+            "critical": np.where(kind, t2, 0),
+            "large": np.where(kind, 0, t2),
+            "assist": assist,
+            "fund": fund,
+            "personal": results["personal"],
+            "at_discharge": results["personal"] + later,
+        }
+        frame = pl.DataFrame({k: x for k, x in money.items()}).select(
+            [((pl.col(k) // 100).cast(pl.String) + "." + (pl.col(k) % 100).cast(pl.String).str.zfill(2)).alias(k) for k in money]
+        )
+        safe_total = np.where(total > 0, total, 1)
+        q = (fund * 10**4 * 2 + safe_total) // (2 * safe_total)
+        ratio = pl.select(
+            pl.when(pl.Series(total) > 0)
+            .then((pl.Series(q) // 10**4).cast(pl.String) + "." + (pl.Series(q) % 10**4).cast(pl.String).str.zfill(4))
+            .otherwise(pl.lit("0.0000"))
+        ).to_series()
+        days = pl.Series(service).cast(pl.Int32) - 719163  # day numbers from 1970-01-01
+        service_text = days.cast(pl.Date).dt.to_string("%Y-%m-%d")
+        deferred_text = np.where(~eligible, "basic;tier2;medical_assistance", np.where(deferred_assist, "medical_assistance", ""))
+        cat_names = np.array(elig["category_names"], dtype=object)[elig["category"]]
+        with_name = "person_name" in self.bill_cols.index
+        head = [self.S["bill_id"], self.S["person_id"]] + ([self.S["person_name"]] if with_name else [])
+        cols = [
             *head,
-            T["insured_region"][i],
-            T["visit_region"][i],
-            visit_type[i],
-            date.fromordinal(int(service[i])).isoformat(),
-            *[
-                _show(int(x))
-                for x in (
-                    tot,
-                    fully[i],
-                    over[i],
-                    pre[i],
-                    results["offsite"][i],
-                    in_scope[i],
-                    results["deductible"][i],
-                    basic,
-                    t2 if kind[i] else 0,
-                    0 if kind[i] else t2,
-                    assist,
-                    fund,
-                    results["personal"][i],
-                    results["personal"][i] + later,
-                )
-            ],
+            self.S["insured_region"],
+            self.S["visit_region"],
+            pl.Series(visit_type.tolist(), dtype=pl.String),
+            service_text,
+            *frame.get_columns(),
             ratio,
-            "true" if eligible else "false",
-            elig["settlement"][i],
-            elig["benefit_category"][i],
-            ";".join(deferred),
-            ";".join(dict.fromkeys(warnings)),
+            pl.Series(np.where(eligible, "true", "false").tolist(), dtype=pl.String),
+            pl.Series(np.where(eligible, "direct", "reimburse_at_home").tolist(), dtype=pl.String),
+            pl.Series(cat_names.tolist(), dtype=pl.String),
+            pl.Series(deferred_text.tolist(), dtype=pl.String),
         ]
-        return row, eligible
+        # the warnings: the lines' (in their order), then the bill's own, each code once
+        own = (
+            np.where(chronic_as_outpatient, 1, 0)
+            + np.where(~eligible, 2, np.where(deferred_assist, 4, 0))
+            + np.where(illus, 8, 0)
+        )
+        names = ("CHRONIC_AS_OUTPATIENT", "REIMBURSE_AT_HOME", "ASSISTANCE_AT_HOME", "ILLUSTRATIVE_VALUES")
+        table = [[names[b] for b in range(4) if m >> b & 1] for m in range(16)]
+        text = np.array([";".join(t) for t in table], dtype=object)[own]
+        for i, warned in line_warn.items():
+            if v[i]:
+                text[i] = ";".join(dict.fromkeys(warned + table[own[i]]))
+        cols.append(pl.Series(text.tolist(), dtype=pl.String))
+        names_out = [f"_{k}" for k in range(len(cols))]
+        frame = pl.DataFrame(dict(zip(names_out, cols, strict=True)))
+        frame = frame.with_columns(pl.Series("_row", np.arange(n, dtype=np.int64))).filter(pl.Series(v))
+        return frame.select(["_row", *names_out])
+
+    def _aggregate(self, agg, v, visit_type, insured, treated, settle_day, total, results, elig, g) -> None:  # type: ignore[no-untyped-def]
+        """Add the column-settled bills to the summary's groups and the clearing statement's sums."""
+        from medins.batch import GROUP_AMOUNTS
+
+        basic, t2, assist = results["basic"], results["tier2"], results["assist"]
+        kind = g["tier2_critical"]
+        eligible = elig["eligible"]
+        frame = pl.DataFrame(
+            {
+                "visit_type": visit_type[v].tolist(),
+                "benefit_category": np.array(elig["category_names"], dtype=object)[elig["category"]][v].tolist(),
+                "insured_region": insured[v].tolist(),
+                "direct": eligible[v].astype(np.int64),
+                "total": total[v],
+                "basic_fund": basic[v],
+                "critical_illness_fund": np.where(kind, t2, 0)[v],
+                "large_amount_fund": np.where(kind, 0, t2)[v],
+                "medical_assistance_fund": assist[v],
+                "fund_total": (basic + t2 + assist)[v],
+                "personal_total": results["personal"][v],
+            }
+        )
+        sums = [pl.len().alias("count"), pl.col("direct").sum(), *[pl.col(a).sum() for a in GROUP_AMOUNTS]]
+        for dim, by in (("all", None), ("visit_type", "visit_type"), ("benefit_category", "benefit_category"), ("insured_region", "insured_region")):
+            out = frame.select(sums).with_columns(pl.lit("").alias("k")) if by is None else frame.group_by(by).agg(sums).rename({by: "k"})
+            for r in out.iter_rows(named=True):
+                if r["count"] == 0:
+                    continue
+                part = type(agg)()
+                part.groups[(dim, r["k"])] = [r["count"], r["direct"], *[_dec(r[a]) for a in GROUP_AMOUNTS]]
+                agg.merge(part)
+        # clearing: direct bills between places, by insured place × treatment place × settlement month
+        clear = v & eligible & ~elig["local"]
+        if clear.any():
+            deferred_assist = g["assist"] & ~g["assist_direct"] & (assist > 0)
+            a = np.where(deferred_assist, 0, assist)
+            months = (pl.Series(settle_day[clear]).cast(pl.Int32) - 719163).cast(pl.Date).dt.to_string("%Y-%m")
+            cf = pl.DataFrame(
+                {
+                    "i": insured[clear].tolist(),
+                    "t": treated[clear].tolist(),
+                    "m": months,
+                    "total": total[clear],
+                    "basic": basic[clear],
+                    "tier2": t2[clear],
+                    "assist": a[clear],
+                    "fund": (basic + t2 + a)[clear],
+                }
+            )
+            out = cf.group_by("i", "t", "m").agg(pl.len().alias("count"), *[pl.col(c).sum() for c in ("total", "basic", "tier2", "assist", "fund")])
+            for r in out.iter_rows(named=True):
+                part = type(agg)()
+                part.clearing[(r["i"], r["t"], r["m"])] = [r["count"], *[_dec(r[c]) for c in ("total", "basic", "tier2", "assist", "fund")]]
+                agg.merge(part)
 
     # -- year-to-date state as the case file's JSON
-    def _state_json(self, state: State, k: int, first: bool = False) -> str | None:
-        if state.year[k] < 0 and not self.chronic_order.get(k) and not getattr(self, "_loaded", {}).get(k):
+    def _state_json(self, state: State, k: int) -> str | None:
+        if state.year[k] < 0 and not self.chronic_order.get(k) and k not in self.loaded:
             return None
         parts = [f'"year":{int(state.year[k]) if state.year[k] >= 0 else "null"}', f'"admissions":{int(state.admissions[k])}']
 
@@ -1037,7 +1202,7 @@ class _Run:
             return False
         if ytd.year is None:
             state.year[k] = -1
-        self.__dict__.setdefault("_loaded", {})[k] = True
+        self.loaded.add(k)
         return True
 
     def _store(self, state: State, k: int, ytd: YearToDate) -> bool:
@@ -1070,7 +1235,7 @@ class _Run:
         return True
 
     def _note_chronic(self, done: np.ndarray, key: np.ndarray, visit: np.ndarray, disease: list[str]) -> None:
-        for i in done[visit[done] == CHRONIC]:
+        for i in done[visit[done] == CHRONIC].tolist():
             order = self.chronic_order.setdefault(int(key[i]), [])
             if disease[i] not in order:
                 order.append(disease[i])
@@ -1170,7 +1335,19 @@ def _scaled(values: list[str], pattern: str, places: int) -> np.ndarray:
 
 
 def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
-    """Each value's number among the distinct values, and those values (in first-seen order)."""
+    """Each value's number among the distinct values, and those values.
+
+    Values are told apart by their 64-bit hash, and then checked against the value their number
+    stands for; should two values ever share a hash, they are numbered by a join instead.
+    """
+    if len(s) == 0:
+        return np.zeros(0, dtype=np.int64), []
+    h = s.hash(seed=0).to_numpy()
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1).astype(np.int64)
+    texts = s.gather(first)
+    if (s == texts.gather(inv)).all():
+        return inv, texts.to_list()
     u = s.unique(maintain_order=True)
     m = pl.DataFrame({"v": u, "id": np.arange(len(u), dtype=np.int64)})
     ids = pl.DataFrame({"v": s}).join(m, on="v", how="left", maintain_order="left")["id"].to_numpy()
