@@ -803,6 +803,7 @@ class BatchOptions:
     rules_dir: Path | None = None
     lang: Lang = "zh"
     engine: str = "columns"  # "records": the record-by-record path, bill by bill
+    memory: int = 256 * 2**20  # bytes the columns may take before persons are split into partitions
 
     @property
     def rejects_path(self) -> Path:
@@ -1107,6 +1108,8 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
                     rules,
                     writer,
                     opts.ytd_out is not None,
+                    spool_dir,
+                    opts.memory,
                 )
             finally:
                 settler.close()

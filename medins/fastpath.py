@@ -18,12 +18,15 @@ path, in their key's order, with the year-to-date amounts the arrays carried to 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,28 +70,33 @@ _QUANTITY = r"^\d{1,5}(?:\.\d{1,4})?$"
 # ----------------------------------------------------------------------------- read
 
 
-def regular_shape(table: CsvTable) -> tuple[int, dict[int, list[str]]] | None:
-    """How many records follow the header, and the records that hold a quote as the csv module reads
-    them (by record number from 0); None when a record is not plainly regular.
+class NotRegular(Exception):
+    """The file is not plainly regular: the careful path reads it."""
 
-    Read in chunks with numpy: line ends, quotes and delimiters are found as arrays; a record is one
-    line unless a quote left open at a line's end continues it. A record without a quote must have
-    the header's cell count; one with a quote is read by the csv module, as the careful path reads it.
+
+def record_chunks(table: CsvTable, size: int = int(os.environ.get("MEDINS_CHUNK", 1 << 22))) -> Iterator[tuple[bytes, int, int, dict[int, list[str]]]]:
+    """The records after the header as chunks of whole records: ``(bytes, first record number, number
+    of records, records holding a quote as the csv module reads them)``; raises :class:`NotRegular` when a record
+    is not plainly regular.
+
+    Read with numpy: line ends, quotes and delimiters are found as arrays; a record is one line unless
+    a quote left open at a line's end continues it. A record without a quote must have the header's
+    cell count; one with a quote is read by the csv module, as the careful path reads it, and the
+    polars reading of it must come out the same (see :func:`read_chunk`).
     """
     if table.spooled or table.encoding != "utf-8" or len(table.delimiter) != 1 or table.newline not in (b"\n", b"\r\n"):
-        return None
+        raise NotRegular
     width = len(table.header)
     sep = ord(table.delimiter.encode())
-    quoted: dict[int, list[str]] = {}
     records = 0
     with table.path.open("rb") as f:
         f.seek(table.start)
         header = f.readline()
         if b'"' in header or not header.endswith(b"\n"):
-            return None
+            raise NotRegular
         carry = b""
         while True:
-            more = f.read(1 << 24)
+            more = f.read(size)
             data = carry + more
             if not data:
                 break
@@ -104,58 +112,57 @@ def regular_shape(table: CsvTable) -> tuple[int, dict[int, list[str]]] | None:
                     data += b"\n"
             arr = np.frombuffer(data, dtype=np.uint8)
             ends = np.flatnonzero(arr == 10)
-            starts = np.r_[0, ends[:-1] + 1]
-            lines = len(ends)
             cr = np.flatnonzero(arr == 13)
             if len(cr) and (arr[np.minimum(cr + 1, len(arr) - 1)] != 10).any():
-                return None  # a carriage return inside a line
+                raise NotRegular  # a carriage return inside a line
+            lines = len(ends)
             q_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == 34)), minlength=lines)
-            s_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == sep)), minlength=lines)
             open_at_end = np.cumsum(q_line) % 2 == 1  # a quote left open: the record goes on
             if open_at_end[-1]:
                 if not more:
-                    return None
-                last = np.flatnonzero(~open_at_end)
-                keep = int(ends[last[-1]]) + 1 if len(last) else 0
+                    raise NotRegular
+                closed = np.flatnonzero(~open_at_end)
+                keep = int(ends[closed[-1]]) + 1 if len(closed) else 0
                 carry = data[keep:] + carry
                 if keep == 0:
                     continue
                 data, arr = data[:keep], arr[:keep]
-                lines = len(last) and int(last[-1]) + 1
-                ends, starts = ends[:lines], starts[:lines]
-                q_line, s_line, open_at_end = q_line[:lines], s_line[:lines], open_at_end[:lines]
-            # a record ends at every line end not inside quotes
+                lines = int(closed[-1]) + 1
+                ends, q_line, open_at_end = ends[:lines], q_line[:lines], open_at_end[:lines]
+            starts = np.r_[0, ends[:-1] + 1]
+            s_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == sep)), minlength=lines)
             record_end = ~open_at_end
             record_of_line = np.cumsum(np.r_[0, record_end[:-1].astype(np.int64)])
             quotes_in_record = np.bincount(record_of_line, weights=q_line, minlength=int(record_of_line[-1]) + 1) > 0
             plain_line = ~quotes_in_record[record_of_line]
             if (s_line[plain_line] != width - 1).any():
-                return None
+                raise NotRegular
             first_line = np.flatnonzero(np.r_[True, record_end[:-1]])
+            quoted: dict[int, list[str]] = {}
             for r in np.flatnonzero(quotes_in_record).tolist():
                 lo = int(starts[first_line[r]])
                 hi = int(ends[first_line[r + 1] - 1]) + 1 if r + 1 < len(first_line) else len(data)
-                text = data[lo:hi].decode("utf-8", errors="replace")
-                values = next(csv.reader([text], delimiter=table.delimiter), [])
+                values = next(csv.reader([data[lo:hi].decode("utf-8", errors="replace")], delimiter=table.delimiter), [])
                 if len(values) != width:
-                    return None
-                quoted[records + r] = values
+                    raise NotRegular
+                quoted[r] = values
+            yield data, records, len(first_line), quoted
             records += len(first_line)
-    return (records, quoted) if records else None
+    if not records:
+        raise NotRegular
 
 
-def read_regular(table: CsvTable) -> pl.DataFrame | None:
-    """The table as text columns ``c0, c1, …`` (cells stripped as the careful path strips them), or None
-    when the file is not plainly regular (see the module's notes)."""
-    shape = regular_shape(table)
-    if shape is None:
-        return None
-    records, quoted = shape
+def read_chunk(
+    table: CsvTable, data: bytes, first: int, count: int, quoted: dict[int, list[str]], row: str
+) -> pl.DataFrame:
+    """One chunk of records as text columns ``c0, c1, …`` (cells stripped as the careful path strips
+    them) with the record number in ``row``; raises :class:`NotRegular` where the careful reader
+    would have something to say."""
     width = len(table.header)
     try:
         df = pl.read_csv(
-            table.path,
-            has_header=True,
+            io.BytesIO(data),
+            has_header=False,
             new_columns=[f"c{i}" for i in range(width)],
             separator=table.delimiter,
             quote_char='"',
@@ -165,22 +172,22 @@ def read_regular(table: CsvTable) -> pl.DataFrame | None:
             raise_if_empty=False,
         )
     except Exception:  # anything polars cannot read the careful reader explains
-        return None
-    if df.height != records or df.width != width:
-        return None
+        raise NotRegular from None
+    if df.width != width or df.height != count:
+        raise NotRegular
     df = df.with_columns(pl.all().fill_null(""))
     if quoted:
         rows = sorted(quoted)
         for r, values in zip(rows, df[rows].rows(), strict=True):
             if [v.replace("\r\n", "\n") for v in values] != [v.replace("\r\n", "\n") for v in quoted[r]]:
-                return None
+                raise NotRegular
     df = df.with_columns(pl.all().str.strip_chars(PY_SPACE))
     longest = df.select(pl.all().str.len_chars().max()).row(0)
     if any((x or 0) > MAX_CELL for x in longest):
-        return None
-    if df.select(pl.all_horizontal(pl.all() == "").any()).item():
-        return None
-    return df
+        raise NotRegular
+    if df.height and df.select(pl.all_horizontal(pl.all() == "").any()).item():
+        raise NotRegular
+    return df.with_columns(pl.Series(row, np.arange(first, first + df.height, dtype=np.int64)))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -202,6 +209,59 @@ class Outcome:
     rejects: list[Any]
 
 
+BYTES_PER_INPUT_BYTE = 10
+"""Memory a partition takes per byte of its input text, measured (the frames, their codes and the
+engine's arrays): the number of partitions is the input's size times this over ``--memory``."""
+
+
+class Spill:
+    """Partitions of the input: held in memory when there is one, else in Arrow IPC files.
+
+    Rows wait in memory until a partition has ``FLUSH_ROWS`` of a kind, then go to one file.
+    """
+
+    FLUSH_ROWS = 20_000
+
+    def __init__(self, folder: Path, parts: int) -> None:
+        self.folder, self.parts = folder, parts
+        self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
+        self.files: dict[tuple[str, int], list[Path]] = {}
+
+    def put(self, kind: str, frame: pl.DataFrame, part: np.ndarray) -> None:
+        if self.parts == 1:
+            self.held.setdefault((kind, 0), []).append(frame)
+            return
+        pieces = frame.with_columns(pl.Series("_part", part, dtype=pl.Int32)).partition_by(
+            "_part", maintain_order=True, include_key=False, as_dict=True
+        )
+        for (p,), piece in pieces.items():
+            waiting = self.held.setdefault((kind, p), [])
+            waiting.append(piece)
+            if sum(f.height for f in waiting) >= self.FLUSH_ROWS:
+                self._flush(kind, p)
+
+    def _flush(self, kind: str, p: int) -> None:
+        waiting = self.held.pop((kind, p), [])
+        if waiting:
+            files = self.files.setdefault((kind, p), [])
+            path = self.folder / f"{kind}-{p}-{len(files)}.arrow"
+            pl.concat(waiting).write_ipc(path)
+            files.append(path)
+
+    def close(self) -> None:
+        """Write what still waits: every partition is then read from its files."""
+        if self.parts > 1:
+            for kind, p in list(self.held):
+                self._flush(kind, p)
+
+    def get(self, kind: str, p: int) -> pl.DataFrame | None:
+        if self.parts == 1:
+            frames = self.held.pop((kind, 0), [])
+        else:
+            frames = [pl.read_ipc(path) for path in self.files.get((kind, p), [])]
+        return pl.concat(frames) if frames else None
+
+
 def settle_columns(
     bills_table: CsvTable,
     bill_cols: Any,
@@ -212,46 +272,232 @@ def settle_columns(
     rules: RuleSet,
     writer: Any,
     want_state: bool,
+    spool: Path,
+    memory: int,
 ) -> Outcome | None:
     """Settle the run over columns; None (nothing written) when the careful path must take it."""
-    from medins import batch as B  # the column names, value aliases and checks of the careful path
-
-    bills = read_regular(bills_table)
-    if bills is None:
+    size = bills_table.path.stat().st_size + (items_table.path.stat().st_size if items_table else 0)
+    parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
+    spill = Spill(spool, parts)
+    shared = Shared()
+    try:
+        index = _partition_bills(bills_table, bill_cols, spill)
+        if items_table is not None:
+            _partition_items(items_table, item_cols, index, spill)
+        spill.close()
+    except NotRegular:
         return None
-    items = None
-    if items_table is not None:
-        items = read_regular(items_table)
-        if items is None:
+    del index
+    # the checks that need a person's bills together: one name per person, nothing older than --ytd-in
+    frames: list[Any] = []
+    for p in range(parts):
+        bills = spill.get("bills", p)
+        if bills is None:
+            frames.append(None)
+            continue
+        prepared = _prepare(bills, bill_cols, ytd_in)
+        if prepared is None:
             return None
+        if parts == 1:
+            frames.append((bills, prepared))
+        else:
+            frames.append(None)
+            del bills
+    outcomes = []
+    outputs: list[pl.DataFrame | Path] = []
+    for p in range(parts):
+        if parts == 1:
+            got = frames[0]
+            if got is None:
+                continue
+            bills, prepared = got
+        else:
+            bills = spill.get("bills", p)
+            if bills is None:
+                continue
+            prepared = _prepare(bills, bill_cols, ytd_in)
+            assert prepared is not None
+        items = spill.get("items", p) if items_table is not None else None
+        run = _Run(bills, prepared.S, bill_cols, items, item_cols, settler, rules, shared)
+        out, outcome = run.settle(prepared, ytd_in, want_state)
+        outcomes.append(outcome)
+        if parts == 1:
+            outputs.append(out)
+        else:
+            outputs.append(_spill_output(writer, out, spool / f"out-{p}.csv", max(2_000, OUT_STEP // parts)))
+        del run, bills, items, out
+    _write_in_order(writer, outputs)
+    return _combine(outcomes, items_table is not None, settler.agg)
+
+
+def _combine(outcomes: list[Outcome], with_items: bool, agg: Any) -> Outcome:
+    total = Outcome(agg, [], 0, 0, 0, 0, 0, 0, 0, [])
+    for o in outcomes:
+        total.finals += o.finals
+        total.rejects += o.rejects
+        total.bills += o.bills
+        total.items_input += o.items_input
+        total.accepted += o.accepted
+        total.items_ok += o.items_ok
+        total.persons += o.persons
+        total.settled_persons += o.settled_persons
+        total.reordered += o.reordered
+    return total
+
+
+LINE_SLICE = 100_000
+"""Item lines are split this many at a time."""
+
+OUT_STEP = 50_000
+"""OUT is merged from the partitions this many input rows at a time."""
+
+
+def _spill_output(writer: Any, out: pl.DataFrame, path: Path, size: int) -> tuple[np.ndarray, Path | list]:
+    """A partition's OUT rows: formatted as the final CSV lines in a file, with their input rows, or
+    (for an XLSX, or a cell holding a line break) as frames of ``size`` rows in IPC files."""
+    rows = out["_row"].to_numpy()
+    body = out.drop("_row")
+    if writer.kind == "csv" and not body.select(pl.any_horizontal(pl.all().str.contains("[\r\n]")).any()).item():
+        with path.open("w", encoding="utf-8", newline="") as f:
+            for start in range(0, body.height, 100_000):
+                f.write(writer.csv_lines(body.slice(start, 100_000)))
+        return rows, path
+    files = []
+    for k, start in enumerate(range(0, out.height, size)):
+        piece = out.slice(start, size)
+        piece_path = path.with_name(f"{path.stem}-{k}.arrow")
+        piece.write_ipc(piece_path)
+        files.append((int(piece["_row"][0]), int(piece["_row"][-1]), piece_path))
+    return rows, files
+
+
+def _write_in_order(writer: Any, outputs: list[Any], step: int = OUT_STEP) -> None:
+    """OUT in input order. Each partition's rows are in input order; the merge takes one line at a
+    time from the partition the next row belongs to, holding only a buffer of lines."""
+    if len(outputs) == 1 and isinstance(outputs[0], pl.DataFrame):
+        writer.write_frame(outputs[0].drop("_row"))
+        return
+    if all(isinstance(o[1], Path) for o in outputs):
+        rows = np.concatenate([o[0] for o in outputs])
+        part = np.concatenate([np.full(len(o[0]), p, dtype=np.int32) for p, o in enumerate(outputs)])
+        sequence = part[np.argsort(rows, kind="stable")]
+        readers = [o[1].open(encoding="utf-8", newline="") for o in outputs]
+        try:
+            for start in range(0, len(sequence), step):
+                writer.write_lines("".join([readers[p].readline() for p in sequence[start : start + step].tolist()]))
+        finally:
+            for r in readers:
+                r.close()
+        return
+    _merge_frames(writer, [o[1] if isinstance(o[1], list) else _as_frames(o) for o in outputs], step)
+
+
+def _as_frames(output: tuple[np.ndarray, Path]) -> list:
+    raise SettlementBug("partitions written in two forms")  # both forms come from one writer kind
+
+
+def _merge_frames(writer: Any, outputs: list[list[tuple[int, int, Path]]], step: int) -> None:
+    """OUT in input order from partitions kept as IPC files of a few thousand rows each."""
+    queues = [list(files) for files in outputs]
+    held: list[list[pl.DataFrame]] = [[] for _ in outputs]
+    top = max((files[-1][1] for files in outputs if files), default=-1) + 1
+    for start in range(0, top, step):
+        end = start + step
+        pieces = []
+        for p, queue in enumerate(queues):
+            while queue and queue[0][0] < end:
+                held[p].append(pl.read_ipc(queue.pop(0)[2]))
+            keep = []
+            for frame in held[p]:
+                rows = frame["_row"].to_numpy()
+                lo, hi = np.searchsorted(rows, [start, end])
+                if hi > lo:
+                    pieces.append(frame.slice(int(lo), int(hi - lo)))
+                if len(rows) and rows[-1] >= end:
+                    keep.append(frame)
+            held[p] = keep
+        if pieces:
+            writer.write_frame(pl.concat(pieces).sort("_row").drop("_row"))
+
+
+def _partition_bills(table: CsvTable, cols: Any, spill: Spill) -> pl.DataFrame:
+    """Read BILLS chunk by chunk, check what the scan checks row by row, and put each bill into its
+    person's partition; returns the bill ids with their row and partition (for the items)."""
+    from medins import batch as B
+
+    index: list[pl.DataFrame] = []
+    days: dict[str, int] = {"": 0}
+    ib, ip = f"c{cols.index['bill_id']}", f"c{cols.index['person_id']}"
+    dates = [f"c{cols.index[c]}" for c in B.DATE_COLUMNS if c in cols.index]
+    for data, first, count, quoted in record_chunks(table):
+        df = read_chunk(table, data, first, count, quoted, "_row")
+        for c in (ib, ip):
+            if ((df[c] == "") | df[c].str.contains(_SCIENTIFIC)).any():
+                raise NotRegular
+        for c in dates:
+            for v in df[c].unique().to_list():
+                if v not in days:
+                    days[v] = B.day_number(v)
+                    if not days[v]:
+                        raise NotRegular
+        part = (df[ip].hash(seed=0).to_numpy() % np.uint64(spill.parts)).astype(np.int64)
+        index.append(pl.DataFrame({"bill_id": df[ib], "_bill": df["_row"], "_part": part}))
+        spill.put("bills", df, part)
+    found = pl.concat(index)
+    if found["bill_id"].n_unique() != found.height:
+        raise NotRegular
+    return found
+
+
+def _partition_items(table: CsvTable, cols: Any, index: pl.DataFrame, spill: Spill) -> None:
+    """Read ITEMS chunk by chunk and put each line into its bill's partition, with the bill's row."""
+    ib = f"c{cols.index['bill_id']}"
+    where = dict(zip(index["bill_id"].to_list(), zip(index["_bill"].to_list(), index["_part"].to_list(), strict=True), strict=True))
+    for data, first, count, quoted in record_chunks(table):
+        df = read_chunk(table, data, first, count, quoted, "_line")
+        codes, ids = _codes(df[ib])
+        found = [where.get(x) for x in ids]
+        if any(f is None for f in found):  # an empty, unknown or mangled bill id: the careful path says which
+            raise NotRegular
+        bill = np.array([f[0] for f in found], dtype=np.int64)[codes]
+        part = np.array([f[1] for f in found], dtype=np.int64)[codes]
+        spill.put("items", df.with_columns(pl.Series("_bill", bill)), part)
+
+
+@dataclass
+class Prepared:
+    """One partition's bills, checked, with their year-to-date keys and days."""
+
+    S: dict[str, pl.Series]
+    key: np.ndarray
+    key_tuples: list[Any]
+    service: np.ndarray
+    settle_day: np.ndarray
+    years: np.ndarray
+    scheme: np.ndarray
+    day_of: dict[str, np.ndarray]
+
+
+def _prepare(bills: pl.DataFrame, cols: Any, ytd_in: dict[Any, tuple[int, str, str]]) -> Prepared | None:
+    """The checks that need a person's bills together, and each bill's year-to-date key and days."""
+    from medins import batch as B
+
     n = bills.height
-    bcol = {name: f"c{i}" for name, i in bill_cols.index.items()}
     empty = pl.Series([""] * n, dtype=pl.String)
-    S = {c: bills[bcol[c]] if c in bcol else empty for c in B.BILL_COLUMNS}
-
-    # -- the scan's checks, as columns: any finding sends the run to the careful path
-    for c in ("bill_id", "person_id"):
-        if ((S[c] == "") | S[c].str.contains(_SCIENTIFIC)).any():
-            return None
-    if S["bill_id"].n_unique() != n:
-        return None
-    day_of: dict[str, np.ndarray] = {}
-    for c in B.DATE_COLUMNS:
-        codes, texts = _codes(S[c])
-        days = np.array([B.day_number(v) if v else 0 for v in texts], dtype=np.int64)
-        if any(v and not d for v, d in zip(texts, days.tolist(), strict=True)):
-            return None
-        day_of[c] = days[codes]
-    if "person_name" in bcol:
+    S = {c: bills[f"c{cols.index[c]}"] if c in cols.index else empty for c in B.BILL_COLUMNS}
+    if "person_name" in cols.index:
         named = pl.DataFrame({"p": S["person_id"], "name": S["person_name"]}).filter(pl.col("name") != "")
         if named.height and named.group_by("p").agg(pl.col("name").n_unique().alias("k"))["k"].max() > 1:  # type: ignore[operator]
             return None
+    day_of: dict[str, np.ndarray] = {}
+    for c in B.DATE_COLUMNS:
+        codes, texts = _codes(S[c])
+        day_of[c] = np.array([B.day_number(v) if v else 0 for v in texts], dtype=np.int64)[codes]
     service = _first_day(day_of["admitted"], day_of["date"], day_of["discharged"])
     settle_day = _first_day(day_of["discharged"], day_of["date"], day_of["admitted"])
     years = _years(service)
     s_codes, s_texts = _codes(S["scheme"])
-    schemes = [B.norm_choice("scheme", x) for x in s_texts]
-    scheme = np.array(schemes, dtype=object)[s_codes]
+    scheme = np.array([B.norm_choice("scheme", x) for x in s_texts], dtype=object)[s_codes]
     key_text = pl.select(
         pl.concat_str(
             [S["person_id"], S["insured_region"], pl.Series(scheme.tolist(), dtype=pl.String), pl.Series(years).cast(pl.String)],
@@ -267,21 +513,7 @@ def settle_columns(
             entry = ytd_in.get(kt)
             if entry is not None and earliest[k] < entry[0]:
                 return None
-    # item lines and their bills
-    line_bill = np.zeros(0, dtype=np.int64)
-    if items is not None:
-        ib = items[f"c{item_cols.index['bill_id']}"]
-        if ((ib == "") | ib.str.contains(_SCIENTIFIC)).any():
-            return None
-        index_of = pl.DataFrame({"bill_id": S["bill_id"], "b": np.arange(n, dtype=np.int64)})
-        joined = pl.DataFrame({"bill_id": ib}).join(index_of, on="bill_id", how="left", maintain_order="left")
-        if joined["b"].null_count():
-            return None
-        line_bill = joined["b"].to_numpy()
-
-    # -- from here on every bill settles: in columns, or one at a time
-    run = _Run(bills, S, bill_cols, items, item_cols, settler, rules, line_bill)
-    return run.settle(key, key_tuples, service, settle_day, years, scheme, day_of, ytd_in, writer, want_state)
+    return Prepared(S, key, key_tuples, service, settle_day, years, scheme, day_of)
 
 
 def _first_day(*columns: np.ndarray) -> np.ndarray:
@@ -328,6 +560,30 @@ def _table(values: list[Any], codes: np.ndarray, dtype: Any = object) -> np.ndar
     return np.array(values, dtype=dtype)[codes]
 
 
+class Shared:
+    """What one run learns once and every partition reuses: the case model's verdicts on distinct
+    fields and items, catalogue lookups, eligibility without dates, rule cells, parsed numbers."""
+
+    def __init__(self) -> None:
+        self.parts: dict[tuple, Any] = {}
+        self.combos: dict[tuple, Any] = {}
+        self.items: dict[str, Any] = {}
+        self.resolved: dict[tuple, Any] = {}
+        self.statics: dict[tuple, Any] = {}
+        self.cells: dict[tuple, Cell] = {}
+        self.contexts: dict[tuple, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemName:
+    """What :func:`medins.engine.lines.resolve_item` reads of an item."""
+
+    code: str | None
+    name: str | None
+    dosage_form: str | None
+    spec: str | None
+
+
 class _Run:
     def __init__(
         self,
@@ -338,11 +594,24 @@ class _Run:
         item_cols: Any,
         settler: Any,
         rules: RuleSet,
-        line_bill: np.ndarray,
+        shared: Shared,
     ) -> None:
-        self.bills, self.S, self.bill_cols, self.items, self.item_cols = bills, S, bill_cols, items, item_cols
-        self.settler, self.rules, self.line_bill = settler, rules, line_bill
+        self.shared = shared
+        self.S, self.bill_cols, self.item_cols = S, bill_cols, item_cols
+        self.settler, self.rules = settler, rules
         self.n = n = bills.height
+        self.row = bills["_row"].to_numpy()  # each bill's record number in BILLS (0 the first after the header)
+        width = len(bill_cols.index) and max(bill_cols.index.values()) + 1
+        self.bills = bills.select([c for c in bills.columns if c != "_row"])
+        self.items = None
+        self.line_bill = np.zeros(0, dtype=np.int64)
+        if items is not None:
+            local = pl.DataFrame({"_bill": self.row, "_b": np.arange(n, dtype=np.int64)})
+            joined = items.join(local, on="_bill", how="left", maintain_order="left")
+            self.line_bill = joined["_b"].to_numpy()
+            self.line_no = items["_line"].to_numpy()
+            self.items = items.select([c for c in items.columns if c not in ("_line", "_bill")])
+        del width
         self.alone = np.zeros(n, dtype=bool)
         self.code: dict[str, np.ndarray] = {}
         self.uniq: dict[str, list[str]] = {}
@@ -359,27 +628,20 @@ class _Run:
         rows: list[tuple[int, list[str]]] = []
         if self.items is not None:
             for j in self.line_rows(i):
-                rows.append((int(j) + 2, list(self.items.row(int(j)))))
-        return self.settler._one(i + 2, values, rows, ytd_json)
+                rows.append((int(self.line_no[j]) + 2, list(self.items.row(int(j)))))
+        return self.settler._one(int(self.row[i]) + 2, values, rows, ytd_json)
 
     def line_rows(self, i: int) -> np.ndarray:
         return self.line_order[self.line_start[i] : self.line_start[i + 1]]
 
     def settle(
-        self,
-        key: np.ndarray,
-        key_tuples: list[Any],
-        service: np.ndarray,
-        settle_day: np.ndarray,
-        years: np.ndarray,
-        scheme: np.ndarray,
-        day_of: dict[str, np.ndarray],
-        ytd_in: dict[Any, tuple[int, str, str]],
-        writer: Any,
-        want_state: bool,
-    ) -> Outcome:
+        self, prepared: Prepared, ytd_in: dict[Any, tuple[int, str, str]], want_state: bool
+    ) -> tuple[pl.DataFrame, Outcome]:
+        """Settle the partition: its OUT rows (with ``_row``, the BILLS record number) and its outcome."""
         from medins import batch as B
 
+        key, key_tuples, service, settle_day = prepared.key, prepared.key_tuples, prepared.service, prepared.settle_day
+        years, scheme, day_of = prepared.years, prepared.scheme, prepared.day_of
         n, settler = self.n, self.settler
         nb = self.line_bill
         self.line_order = np.argsort(nb, kind="stable")
@@ -408,9 +670,20 @@ class _Run:
         total, fully, over, pre, line_warn, ctx_illus = self._parts(service, has_lines, catalogue_place)
         in_scope = total - fully - over - pre
 
+        # -- the dated sections of each insured place's standards in force on each bill's day
+        grp, first = _groups(C["insured_region"], service)
+        sigs = self.shared.__dict__.setdefault("sigs", {})
+        g_sig = np.zeros(len(first), dtype=np.int64)
+        for gi, i in enumerate(first.tolist()):
+            std = self.rules.standards(insured[i])
+            on = date.fromordinal(int(service[i]))
+            sig = tuple(next((id(x) for x in group if x.in_force(on)), None) for group in _dated_groups(std))
+            g_sig[gi] = sigs.setdefault(sig, len(sigs))
+        sig_of = g_sig[grp]
+
         # -- eligibility, then cells
-        elig = self._eligibility(combo_info, combo_of, service, settle_day, place, scheme, d)
-        cells, cell_of, visit_code, disease_of = self._cells(elig, combo_info, combo_of, service, scheme)
+        elig = self._eligibility(combo_info, combo_of, service, settle_day, place, scheme, d, sig_of)
+        cells, cell_of, visit_code, disease_of = self._cells(elig, combo_info, combo_of, service, scheme, sig_of)
         g = gather_cells(cells, cell_of)
         self.alone |= ~np.array([c.ok for c in cells], dtype=bool)[cell_of]
         self.alone |= total > LIMIT
@@ -502,12 +775,11 @@ class _Run:
                 single_rows.append(i)
         if singles:
             extra = pl.DataFrame(singles, schema=frame.columns[1:], orient="row").with_columns(
-                pl.Series("_row", single_rows, dtype=pl.Int64)
+                pl.Series("_row", self.row[single_rows], dtype=pl.Int64)
             ).select(frame.columns)
             frame = pl.concat([frame, extra]).sort("_row")
-        writer.write_frame(frame.drop("_row"))
         accepted = frame.height
-        items_ok = int(line_count[frame["_row"].to_numpy()].sum())
+        items_ok = int(line_count[v].sum()) + sum(int(line_count[i]) for i in single_rows)
         # -- aggregates: the per-bill engine added its bills to settler.agg; the arrays add theirs
         self._aggregate(settler.agg, v, visit_type, insured, treated, settle_day, total, results, elig, g)
         finals: list[tuple[Any, str, str]] = []
@@ -521,7 +793,7 @@ class _Run:
         for i, res in from_one.items():
             accepted_mask[i] = res[0] is not None
         persons = self.code["person_id"]
-        return Outcome(
+        return frame, Outcome(
             settler.agg,
             finals,
             n,
@@ -561,17 +833,24 @@ class _Run:
         def check(model: Any, cols: tuple[str, ...], section: str) -> tuple[np.ndarray, list[Any]]:
             grp, first = _groups(*part_codes(cols))
             out = []
+            cache = self.shared.parts
             for i in first.tolist():
                 v = values(cols, i)
                 if section == "visit":
                     v["scheme"], v["insured_region"] = U["scheme"][C["scheme"][i]], U["insured_region"][C["insured_region"][i]]
+                k = (section, *sorted(v.items()))
+                if k in cache:
+                    out.append(cache[k])
+                    continue
                 try:
                     data = self.settler._case_data(v).get(section)
-                    out.append(None if data is None else model.model_validate(data))
+                    got = None if data is None else model.model_validate(data)
                 except (MedinsError, ValueError):
-                    out.append(False)
+                    got = False
                 except Exception:  # a pydantic refusal
-                    out.append(False)
+                    got = False
+                cache[k] = got
+                out.append(got)
             return grp, out
 
         p_grp, persons = check(Person, self.PERSON, "person")
@@ -580,9 +859,14 @@ class _Run:
         self.f_grp, self.v_grp = f_grp, v_grp
         combo_of, first = _groups(p_grp, f_grp, v_grp, has_lines.astype(np.int64), (C["total"] != _index(U["total"], "")).astype(np.int64))
         info: list[Any] = []
+        combos = self.shared.combos
         for i in first.tolist():
             person, filing, visit = persons[p_grp[i]], filings[f_grp[i]], visits[v_grp[i]]
-            info.append(self._combine(person, filing, visit, bool(has_lines[i]) or U["total"][C["total"][i]] != ""))
+            billed = bool(has_lines[i]) or U["total"][C["total"][i]] != ""
+            k = (id(person), id(filing), id(visit), billed)
+            if k not in combos:
+                combos[k] = self._combine(person, filing, visit, billed)
+            info.append(combos[k])
         self.alone |= ~np.array([x is not None for x in info], dtype=bool)[combo_of]
         return info, combo_of
 
@@ -642,7 +926,10 @@ class _Run:
         g_ctx = np.full(len(first), -1, dtype=np.int64)
         g_late = np.zeros(len(first), dtype=bool)
         for gi, i in enumerate(first.tolist()):
-            got = self._context(p_texts[p_codes[i]], date.fromordinal(int(service[i])))
+            ck = ("day", p_texts[p_codes[i]], int(service[i]))
+            if ck not in self.shared.contexts:
+                self.shared.contexts[ck] = self._context(ck[1], date.fromordinal(ck[2]))
+            got = self.shared.contexts[ck]
             if got is None:
                 continue
             ctx, section_id, late = got
@@ -659,7 +946,7 @@ class _Run:
         summ = ~has_lines & ~self.alone
         if summ.any():
             idx = np.nonzero(summ)[0]
-            f = {c: _fen_list(self.uniq[c])[self.code[c][idx]] for c in B.SUMMARY_COLUMNS}
+            f = {c: _units(self.uniq[c], _AMOUNT, 2, 0)[self.code[c][idx]] for c in B.SUMMARY_COLUMNS}
             given = {c: np.array([bool(x) for x in self.uniq[c]], dtype=bool)[self.code[c][idx]] for c in B.SUMMARY_COLUMNS}
             bad = np.zeros(len(idx), dtype=bool)
             for c in B.SUMMARY_COLUMNS:
@@ -700,9 +987,12 @@ class _Run:
         index = self.rules.drugs(catalogue.drug_list)
         dl = index.drug_list
         out_of_date = on < dl.effective or (dl.until is not None and on > dl.until)
+        known = self.shared.contexts.get((place, id(section)))
+        if known is not None:
+            return known, id(section), out_of_date
         cited = [catalogue.sources.get(i) for i in section.source_ids]
         illus = any(s is not None and s.confidence == "illustrative" for s in cited)
-        ctx = _Ctx(
+        ctx = self.shared.contexts[(place, id(section))] = _Ctx(
             catalogue_index(self.rules.cache, catalogue, section, index),
             drug,
             illus,
@@ -715,55 +1005,76 @@ class _Run:
         from medins import batch as B
         from medins.case_model import Item
 
-        items = self.items
-        assert items is not None
+        assert self.items is not None
+        bad_bill = np.zeros(self.n, dtype=bool)
+        for start in range(0, self.items.height, LINE_SLICE):
+            self._line_slice(
+                self.items.slice(start, LINE_SLICE),
+                self.line_bill[start : start + LINE_SLICE],
+                ctx_id,
+                contexts,
+                (total, fully, over, pre),
+                line_warn,
+                bad_bill,
+            )
+        self.alone |= bad_bill
+
+    def _line_slice(self, items, nb, ctx_id, contexts, sums, line_warn, bad_bill) -> None:  # type: ignore[no-untyped-def]
+        """The lines of one slice of ITEMS (a few hundred thousand at a time, to keep memory flat)."""
+        from medins import batch as B
+        from medins.case_model import Item
+
+        total, fully, over, pre = sums
         icol = {name: f"c{i}" for name, i in self.item_cols.index.items()}
 
         def ic(name: str) -> pl.Series:
             return items[icol[name]] if name in icol else pl.Series([""] * items.height)
 
-        nb = self.line_bill
-        m = items.height
-        # numbers: parsed once per distinct text
-        q_code, q_text = _codes(ic("quantity"))
-        q_text = [x or "1" for x in q_text]
-        q = _scaled(q_text, _QUANTITY, 4)[q_code]
-        p_code, p_text = _codes(ic("unit_price"))
-        p = _scaled(p_text, _PRICE, 4)[p_code]
-        has_p = np.array([bool(x) for x in p_text], dtype=bool)[p_code]
-        a_code, a_text = _codes(ic("amount"))
-        a = _fen_list(a_text, strict=True)[a_code]
-        has_a = np.array([bool(x) for x in a_text], dtype=bool)[a_code]
+        # numbers, parsed as columns
+        q_text = ic("quantity")
+        q = _units_col(q_text, _QUANTITY, 4, 10**4)
+        p_text = ic("unit_price")
+        p = _units_col(p_text, _PRICE, 4, -1)
+        has_p = (p_text != "").to_numpy()
+        a_text = ic("amount")
+        a = _units_col(a_text, _AMOUNT, 2, -1)
+        has_a = (a_text != "").to_numpy()
         bad = (q <= 0) | (has_p & (p < 0)) | (has_a & (a < 0)) | (~has_p & ~has_a)
         qp = np.where(has_p & ~bad, q * np.maximum(p, 0), 0)  # 10^-8 yuan: < 10^18 by the patterns
         amount = np.where(has_a, a, half_up(qp, 10**6))
         bad |= has_p & has_a & (np.abs(qp - a * 10**6) > 10**6)
-        # each distinct item text checked by the case model once; each distinct item looked up once
-        # in each catalogue
-        text = pl.select(
-            pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec", "kind", "restriction_met")], separator="\x00")
-        ).to_series()
-        t_code, t_text = _codes(text)
-        checked = [self._check_item(x.split("\x00"), Item) for x in t_text]
-        t_ok = np.array([c is not None for c in checked], dtype=bool)
-        t_met = np.array([c is not None and c[1] is True for c in checked], dtype=bool)
-        t_not_met = np.array([c is not None and c[1] is False for c in checked], dtype=bool)
-        bad |= ~t_ok[t_code]
-        met, not_met = t_met[t_code], t_not_met[t_code]
-        named = pl.select(pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec")], separator="\x00")).to_series()
-        n_code, n_text = _codes(named)
-        grp, first = _groups(ctx_id[nb], n_code)
+        # an item names itself by code or name (the case model's one rule on its texts); whether its
+        # restriction is met is read once per distinct text
+        named = (ic("code") != "") | (ic("name") != "")
+        bad |= ~named.to_numpy()
+        r_code, r_text = _codes(ic("restriction_met"))
+        r_value = [B.norm_bool(x) if x else None for x in r_text]
+        bad |= np.array([v is not None and not isinstance(v, bool) for v in r_value], dtype=bool)[r_code]
+        met = np.array([v is True for v in r_value], dtype=bool)[r_code]
+        not_met = np.array([v is False for v in r_value], dtype=bool)[r_code]
+        # each distinct item looked up once in each catalogue
+        key = pl.select(pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec")], separator="\x00")).to_series()
+        n_code, n_text = _codes(key)
+        ctx_line = ctx_id[nb]
+        grp, first = _groups(ctx_line, n_code)
         resolved = []
+        lookups = self.shared.resolved
         for j in first.tolist():
-            c = int(ctx_id[nb[j]])
-            resolved.append(False if c < 0 else self._resolve(contexts[c], *n_text[n_code[j]].split("\x00"), Item))
+            c = int(ctx_line[j])
+            if c < 0:
+                resolved.append(False)
+                continue
+            k = (id(contexts[c]), n_text[n_code[j]])
+            found = lookups.get(k)
+            if found is None:
+                found = lookups[k] = self._resolve(contexts[c], *n_text[n_code[j]].split("\x00"), Item)
+            resolved.append(found)
         table = np.array([r if r is not False else (-1, 0, -1, False, False) for r in resolved], dtype=np.int64)
         per = table[grp]
         line_class, line_pre, ceiling = per[:, 0], per[:, 1], per[:, 2]
         restricted, note = per[:, 3] > 0, per[:, 4] > 0
         bad |= line_class < 0
         bad |= self.alone[nb]
-        bad_bill = np.zeros(self.n, dtype=bool)
         np.logical_or.at(bad_bill, nb, bad)
         full = (line_class <= 1) | (restricted & not_met)
         has_ceiling = ceiling >= 0
@@ -773,7 +1084,7 @@ class _Run:
         from medins.money import fen
 
         for j in np.nonzero(~full & has_ceiling & ~has_p & ~bad)[0]:
-            qty = Decimal(q_text[q_code[j]])
+            qty = Decimal(q_text[int(j)] or "1")
             amt = Decimal(int(amount[j])) / 100
             unit = amt / qty
             c = Decimal(int(ceiling[j])) / 10**4
@@ -781,12 +1092,11 @@ class _Run:
                 over_line[j] = min(int(amount[j]), int(fen((unit - c) * qty) * 100))
         pre_line = np.where(~full & (line_class == 3), half_up((amount - over_line) * line_pre, SCALE), 0)
         fully_line = np.where(full, amount, 0)
-        ok = ~bad_bill[nb]
+        ok = ~bad
         np.add.at(total, nb[ok], amount[ok])
         np.add.at(fully, nb[ok], fully_line[ok])
         np.add.at(over, nb[ok], over_line[ok])
         np.add.at(pre, nb[ok], pre_line[ok])
-        self.alone |= bad_bill
         # warnings, in the order the lines raise them (lines_of keeps file order)
         w1 = np.where(
             line_class == 0,
@@ -822,7 +1132,7 @@ class _Run:
     def _resolve(self, ctx: Any, code: str, name: str, form: str, spec: str, Item: Any) -> Any:
         """``(class, pre-self-pay ratio, ceiling, restricted, ceiling note)`` of an item in a catalogue; False
         when the lookup raises (an ambiguous name) or a value is not exact in the arrays' units."""
-        item = Item.model_construct(code=code or None, name=name or None, dosage_form=form or None, spec=spec or None)
+        item = _ItemName(code or None, name or None, form or None, spec or None)
         try:
             r = resolve_item(item, ctx.index, "items[0]")
         except MedinsError:
@@ -843,7 +1153,7 @@ class _Run:
             ceiling = int(scaled)
         return (cls, ratio, ceiling, bool(r.restriction), r.ceiling_note is not None)
 
-    def _eligibility(self, combo_info, combo_of, service, settle_day, place, scheme, d):  # type: ignore[no-untyped-def]
+    def _eligibility(self, combo_info, combo_of, service, settle_day, place, scheme, d, sig_of):  # type: ignore[no-untyped-def]
         """Eligibility per bill: once per distinct fields and sections in force, then the filing's dates."""
         from medins.engine.eligibility import validity_end
 
@@ -875,8 +1185,7 @@ class _Run:
             np.where(chronic_visit, C["chronic_diseases"], -1),
             self.f_grp,
             self.v_grp,
-            sec_of[:, 0],
-            sec_of[:, 1],
+            sig_of,
             has_start.astype(np.int64),
             self.alone.astype(np.int64),
         )
@@ -890,6 +1199,21 @@ class _Run:
                 treated = self.uniq["visit_region"][C["visit_region"][i]]
                 pack = rules.packs.get(insured if place[i] == "local" else treated)
                 f = info["filing"]
+                sk = (
+                    insured,
+                    scheme[i],
+                    info["chronic"] if chronic_visit[i] else None,
+                    None if f is None else (*f, bool(has_start[i])),
+                    treated,
+                    info["hospital"],
+                    info["level"],
+                    info["visit_type"],
+                    info["disease"],
+                    int(sig_of[i]),
+                )
+                if sk in self.shared.statics:
+                    statics.append(self.shared.statics[sk])
+                    continue
                 try:
                     s = static_eligibility(
                         rules.standards(insured),
@@ -909,6 +1233,7 @@ class _Run:
                     )
                 except (MedinsError, KeyError):
                     s = None
+                self.shared.statics[sk] = s
             statics.append(s)
         ok_static = np.array([s is not None for s in statics], dtype=bool)
         self.alone |= ~ok_static[sgrp]
@@ -981,7 +1306,7 @@ class _Run:
             "cross": field(lambda s: s.cross, bool),
         }
 
-    def _cells(self, elig, combo_info, combo_of, service, scheme):  # type: ignore[no-untyped-def]
+    def _cells(self, elig, combo_info, combo_of, service, scheme, sig_of):  # type: ignore[no-untyped-def]
         """Each bill's rule cell, benefit visit type and (chronic) disease."""
         n, rules, C = self.n, self.rules, self.code
         vt_u = [ci["visit_type"] if ci else "outpatient" for ci in combo_info]
@@ -991,16 +1316,6 @@ class _Run:
         disease_u = [(ci["disease"] or "") if ci else "" for ci in combo_info]
         d_codes, d_names = _codes(pl.Series(disease_u, dtype=pl.String))
         disease = np.where(vt == CHRONIC, d_codes[combo_of], -1)
-        # the dated sections of the insured place's standards, per place and day
-        grp, first = _groups(C["insured_region"], service)
-        sig_ids: dict[tuple, int] = {}
-        g_sig = np.zeros(len(first), dtype=np.int64)
-        for gi, i in enumerate(first.tolist()):
-            std = rules.standards(self.uniq["insured_region"][C["insured_region"][i]])
-            on = date.fromordinal(int(service[i]))
-            sig = tuple(next((id(s) for s in group if s.in_force(on)), None) for group in _dated_groups(std))
-            g_sig[gi] = sig_ids.setdefault(sig, len(sig_ids))
-        sig_of = g_sig[grp]
         group_u = [ci["group"] if ci else "" for ci in combo_info]
         assist_u = [ci["assistance"] or "" if ci else "" for ci in combo_info]
         gcodes, gnames = _codes(pl.Series(group_u, dtype=pl.String))
@@ -1021,9 +1336,27 @@ class _Run:
             self.alone.astype(np.int64),
         )
         cells: list[Cell] = []
+        known = self.shared.cells
         for i in cfirst.tolist():
             if self.alone[i]:
                 cells.append(NO_CELL)
+                continue
+            adj = elig["adjustments"][elig["adjustment"][i]]
+            ck = (
+                self.uniq["insured_region"][C["insured_region"][i]],
+                scheme[i],
+                int(sig_of[i]),
+                gnames[gcodes[combo_of[i]]],
+                int(elig["matched"][i]),
+                int(vt[i]),
+                d_names[disease[i]] if disease[i] >= 0 else None,
+                id(adj),
+                bool(elig["cross"][i]),
+                elig["category_names"][elig["category"][i]],
+                anames[acodes[combo_of[i]]],
+            )
+            if ck in known:
+                cells.append(known[ck])
                 continue
             cells.append(
                 resolve_cell(
@@ -1041,6 +1374,7 @@ class _Run:
                     date.fromordinal(int(service[i])),
                 )
             )
+            known[ck] = cells[-1]
         disease_of = [d_names[x] if x >= 0 else "" for x in disease.tolist()]
         return cells, cgrp, vt, disease_of
 
@@ -1115,7 +1449,7 @@ class _Run:
         cols.append(pl.Series(text.tolist(), dtype=pl.String))
         names_out = [f"_{k}" for k in range(len(cols))]
         frame = pl.DataFrame(dict(zip(names_out, cols, strict=True)))
-        frame = frame.with_columns(pl.Series("_row", np.arange(n, dtype=np.int64))).filter(pl.Series(v))
+        frame = frame.with_columns(pl.Series("_row", self.row)).filter(pl.Series(v))
         return frame.select(["_row", *names_out])
 
     def _aggregate(self, agg, v, visit_type, insured, treated, settle_day, total, results, elig, g) -> None:  # type: ignore[no-untyped-def]
@@ -1297,6 +1631,32 @@ def _days(values: list[str]) -> np.ndarray:
 _AMOUNT_RE = re.compile(r"\d{1,8}(?:\.\d{1,2})?")
 
 
+def _units(values: list[str], pattern: str, places: int, empty: int) -> np.ndarray:
+    """Decimal text as integers in 10^-places, parsed as columns; -1 where the text does not match
+    ``pattern`` (the case model then reads it), ``empty`` for an empty text."""
+    u = pl.Series(values, dtype=pl.String)
+    parts = u.str.split_exact(".", 1)
+    whole = parts.struct.field("field_0").cast(pl.Int64, strict=False).fill_null(0)
+    frac = parts.struct.field("field_1").fill_null("").str.pad_end(places, "0").str.slice(0, places)
+    frac = pl.select(pl.when(frac == "").then(pl.lit("0")).otherwise(frac)).to_series().cast(pl.Int64, strict=False).fill_null(0)
+    value = (whole * 10**places + frac).to_numpy()
+    ok = u.str.contains(pattern).to_numpy()
+    blank = (u == "").to_numpy()
+    return np.where(blank, empty, np.where(ok, value, -1)).astype(np.int64)
+
+
+def _units_col(u: pl.Series, pattern: str, places: int, empty: int) -> np.ndarray:
+    """A text column as integers in 10^-places: -1 where the text does not match ``pattern`` (the case
+    model then reads it), ``empty`` for an empty cell.
+
+    The pattern is checked first: polars' cast to Decimal would silently cut "12.345" to 12.34.
+    """
+    value = u.cast(pl.Decimal(18, places), strict=False).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+    ok = u.str.contains(pattern).to_numpy()
+    blank = (u == "").to_numpy()
+    return np.where(blank, empty, np.where(ok, value, -1)).astype(np.int64)
+
+
 def _fen_list(values: list[str], strict: bool = False) -> np.ndarray:
     """Amount text in fen; -1 for text the arrays leave to the case model (empty is 0 unless ``strict``)."""
     out = np.zeros(len(values), dtype=np.int64)
@@ -1335,19 +1695,23 @@ def _scaled(values: list[str], pattern: str, places: int) -> np.ndarray:
 
 
 def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
-    """Each value's number among the distinct values, and those values.
+    """Each value's number among the distinct values, and those values (in first-seen order).
 
-    Values are told apart by their 64-bit hash, and then checked against the value their number
-    stands for; should two values ever share a hash, they are numbered by a join instead.
+    Values are told apart by a 64-bit hash; a second, independent hash must agree within every
+    group (two values sharing both hashes has odds of about 2^-128). Should the second disagree,
+    the values are numbered by a join instead.
     """
     if len(s) == 0:
         return np.zeros(0, dtype=np.int64), []
-    h = s.hash(seed=0).to_numpy()
-    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1).astype(np.int64)
-    texts = s.gather(first)
-    if (s == texts.gather(inv)).all():
-        return inv, texts.to_list()
+    h = s.hash(seed=0)
+    first = h.arg_unique().to_numpy()
+    hn = h.to_numpy()
+    uh = hn[first]
+    order = np.argsort(uh)
+    inv = order[np.searchsorted(uh[order], hn)].astype(np.int64)
+    check = s.hash(seed=0x5EED).to_numpy()
+    if (check[first][inv] == check).all():
+        return inv, s.gather(first).to_list()
     u = s.unique(maintain_order=True)
     m = pl.DataFrame({"v": u, "id": np.arange(len(u), dtype=np.int64)})
     ids = pl.DataFrame({"v": s}).join(m, on="v", how="left", maintain_order="left")["id"].to_numpy()

@@ -989,11 +989,16 @@ class TableWriter:
     def write_frame(self, frame: Any) -> None:
         """Many rows at once from a polars frame of text columns, in this writer's column order: the
         same bytes as :meth:`write` row by row (text cells neutralised, cells quoted only when needed,
-        CRLF line ends), written by polars for a CSV."""
+        CRLF line ends), formatted by polars for a CSV."""
         if self.kind != "csv":
             for row in frame.iter_rows():
                 self.write(["" if v is None else v for v in row])
             return
+        for start in range(0, frame.height, 100_000):
+            self.write_lines(self.csv_lines(frame.slice(start, 100_000)))
+
+    def csv_lines(self, frame: Any) -> str:
+        """The CSV lines :meth:`write_frame` would write for ``frame`` (no header)."""
         import polars as pl
 
         names = frame.columns
@@ -1004,13 +1009,12 @@ class TableWriter:
                 for c in text
             ]
         ).with_columns(pl.all().replace("", None))
+        return frame.write_csv(None, include_header=False, line_terminator="\r\n", quote_style="necessary")
+
+    def write_lines(self, lines: str) -> None:
+        """CSV lines already formatted (by :meth:`csv_lines`)."""
         try:
-            for start in range(0, frame.height, 100_000):
-                self._f.write(
-                    frame.slice(start, 100_000).write_csv(
-                        None, include_header=False, line_terminator="\r\n", quote_style="necessary"
-                    )
-                )
+            self._f.write(lines)
         except OSError as exc:
             raise cannot_write(self.target, exc) from None
 
