@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from medins.api import check, estimate, load_case, load_rules
+    from medins.fastpath import settle_table
 
-__all__ = ["__version__", "check", "estimate", "load_case", "load_rules"]
+__all__ = ["__version__", "check", "estimate", "load_case", "load_rules", "settle_table"]
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from medins import api
 
         return getattr(api, name)
+    if name == "settle_table":
+        from medins.fastpath import settle_table
+
+        return settle_table
     raise AttributeError(f"module 'medins' has no attribute {name!r}")

@@ -533,8 +533,7 @@ class Settler:
         self.cfg = cfg
         self.lang = cfg.lang
         self.rules = load_rules(cfg.rules_dir)
-        self.bills = RangeReader(cfg.bills.path, cfg.bills.encoding, cfg.bills.delimiter)
-        self.items = RangeReader(cfg.items.path, cfg.items.encoding, cfg.items.delimiter) if cfg.items else None
+        self._readers: tuple[RangeReader, RangeReader | None] | None = None
         bcols = cfg.bills.columns
         self.bill_cols = sorted(bcols.index.items(), key=lambda kv: kv[1])
         self.bill_width = max(bcols.index.values()) + 1
@@ -549,10 +548,29 @@ class Settler:
         self.agg = Aggregates()
         self._groups: dict[tuple[str, str], dict[str, str]] = {}
 
+    @property
+    def bills(self) -> RangeReader:
+        return self._open()[0]
+
+    @property
+    def items(self) -> RangeReader | None:
+        return self._open()[1]
+
+    def _open(self) -> tuple[RangeReader, RangeReader | None]:
+        """The files' readers, opened when a task first needs them (the columns path never does)."""
+        if self._readers is None:
+            cfg = self.cfg
+            self._readers = (
+                RangeReader(cfg.bills.path, cfg.bills.encoding, cfg.bills.delimiter),
+                RangeReader(cfg.items.path, cfg.items.encoding, cfg.items.delimiter) if cfg.items else None,
+            )
+        return self._readers
+
     def close(self) -> None:
-        self.bills.close()
-        if self.items:
-            self.items.close()
+        if self._readers is not None:
+            self._readers[0].close()
+            if self._readers[1]:
+                self._readers[1].close()
 
     # -- one batch of tasks
     def run(self, tasks: list[Task]) -> list[tuple[Any, ...]]:
@@ -1110,6 +1128,7 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
                     opts.ytd_out is not None,
                     spool_dir,
                     opts.memory,
+                    opts.jobs,
                 )
             finally:
                 settler.close()

@@ -571,6 +571,26 @@ def filing_requirements(
 # ----------------------------------------------------------------------------- batch
 
 
+class MemorySize(click.ParamType):
+    """A size in bytes written like 256M, 2G or 1.5G (K, M, G; a plain number is megabytes)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("B")
+        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 0)
+        number = text[:-1] if scale else text
+        try:
+            amount = float(number) * (scale or 2**20)
+        except ValueError:
+            self.fail(f"{value!r} is not a size such as 256M or 2G", param, ctx)
+        if amount < 16 * 2**20:
+            self.fail(f"{value!r} is less than 16M, too little to settle in", param, ctx)
+        return int(amount)
+
+
 def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     return click.option(*decls, type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
 
@@ -592,6 +612,14 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     help="CSV encoding; auto: UTF-8 (with or without BOM), else GB18030 (which reads GBK).",
 )
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--memory",
+    type=MemorySize(),
+    default="256M",
+    show_default=True,
+    help="Memory the run may use (e.g. 512M, 2G): a larger input is split into partitions of persons, "
+    "kept in temporary files and settled one at a time.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table on stderr.")
 @common(rules_option, lang_option)
 def batch(
@@ -605,6 +633,7 @@ def batch(
     ytd_out: Path | None,
     encoding: str,
     jobs: int,
+    memory: int,
     quiet: bool,
     rules_dir: Path | None,
     lang: Lang,
@@ -622,7 +651,9 @@ def batch(
     """
     from medins.batch import BatchOptions, run_batch, summary_table
 
-    opts = BatchOptions(bills, out, items, rejects, summary, clearing, ytd_in, ytd_out, encoding, jobs, rules_dir, lang)
+    opts = BatchOptions(
+        bills, out, items, rejects, summary, clearing, ytd_in, ytd_out, encoding, jobs, rules_dir, lang, memory=memory
+    )
     label = "结算中" if lang == "zh" else "settling"
     show_bar = not quiet and sys.stderr.isatty()
     report = run_batch(

@@ -33,11 +33,10 @@ import numpy as np
 import polars as pl
 
 from medins import regions
-from medins.api import _known_disease, parse_case
 from medins.case_model import YearToDate
-from medins.engine.columns import LIMIT, SCALE, ZERO_E, decimal_text, fen_units, half_up, ratio_units
+from medins.engine.columns import LIMIT, SCALE, decimal_text, fen_units, half_up, ratio_units
+from medins.engine.eligibility import LOCAL_STANDARD, visit_place
 from medins.engine.lines import catalogue_index, resolve_item
-from medins.engine.eligibility import visit_place
 from medins.engine.population import (
     CHRONIC,
     INPATIENT,
@@ -58,8 +57,10 @@ from medins.loader import RuleSet
 from medins.tabular import MAX_CELL, CsvTable
 
 # the characters Python's str.strip() removes (Rust's trim differs on \x1c-\x1f)
-PY_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + (
-    "\u2028\u2029\u202f\u205f\u3000"
+PY_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
 )
 _SCIENTIFIC = r"^[+-]?\d(?:\.\d+)?[eE][+-]\d+$"
 _AMOUNT = r"^\d{1,8}(?:\.\d{1,2})?$"
@@ -74,7 +75,9 @@ class NotRegular(Exception):
     """The file is not plainly regular: the careful path reads it."""
 
 
-def record_chunks(table: CsvTable, size: int = int(os.environ.get("MEDINS_CHUNK", 1 << 22))) -> Iterator[tuple[bytes, int, int, dict[int, list[str]]]]:
+def record_chunks(
+    table: CsvTable, size: int = int(os.environ.get("MEDINS_CHUNK", 1 << 22))
+) -> Iterator[tuple[bytes, int, int, dict[int, list[str]]]]:
     """The records after the header as chunks of whole records: ``(bytes, first record number, number
     of records, records holding a quote as the csv module reads them)``; raises :class:`NotRegular` when a record
     is not plainly regular.
@@ -142,7 +145,9 @@ def record_chunks(table: CsvTable, size: int = int(os.environ.get("MEDINS_CHUNK"
             for r in np.flatnonzero(quotes_in_record).tolist():
                 lo = int(starts[first_line[r]])
                 hi = int(ends[first_line[r + 1] - 1]) + 1 if r + 1 < len(first_line) else len(data)
-                values = next(csv.reader([data[lo:hi].decode("utf-8", errors="replace")], delimiter=table.delimiter), [])
+                values = next(
+                    csv.reader([data[lo:hi].decode("utf-8", errors="replace")], delimiter=table.delimiter), []
+                )
                 if len(values) != width:
                     raise NotRegular
                 quoted[r] = values
@@ -274,6 +279,7 @@ def settle_columns(
     want_state: bool,
     spool: Path,
     memory: int,
+    jobs: int = 1,
 ) -> Outcome | None:
     """Settle the run over columns; None (nothing written) when the careful path must take it."""
     size = bills_table.path.stat().st_size + (items_table.path.stat().st_size if items_table else 0)
@@ -303,34 +309,235 @@ def settle_columns(
         else:
             frames.append(None)
             del bills
-    outcomes = []
-    outputs: list[pl.DataFrame | Path] = []
-    for p in range(parts):
-        if parts == 1:
-            got = frames[0]
-            if got is None:
-                continue
-            bills, prepared = got
-        else:
-            bills = spill.get("bills", p)
-            if bills is None:
-                continue
-            prepared = _prepare(bills, bill_cols, ytd_in)
-            assert prepared is not None
-        items = spill.get("items", p) if items_table is not None else None
-        run = _Run(bills, prepared.S, bill_cols, items, item_cols, settler, rules, shared)
-        out, outcome = run.settle(prepared, ytd_in, want_state)
-        outcomes.append(outcome)
-        if parts == 1:
+    outcomes: list[Outcome] = []
+    outputs: list[Any] = []
+    if parts > 1 and jobs > 1:
+        got = _settle_in_workers(
+            spill,
+            parts,
+            jobs,
+            bill_cols,
+            item_cols,
+            ytd_in,
+            settler,
+            writer,
+            spool,
+            want_state,
+            items_table is not None,
+        )
+        for out, outcome in got:
             outputs.append(out)
-        else:
-            outputs.append(_spill_output(writer, out, spool / f"out-{p}.csv", max(2_000, OUT_STEP // parts)))
-        del run, bills, items, out
+            outcomes.append(outcome)
+    for p in range(parts if jobs <= 1 or parts == 1 else 0):
+        if parts == 1:
+            got1 = frames[0]
+            if got1 is None:
+                continue
+            bills, prepared = got1
+            items = spill.get("items", p) if items_table is not None else None
+            run = _Run(bills, prepared.S, bill_cols, items, item_cols, settler, rules, shared)
+            out, outcome = run.settle(prepared, ytd_in, want_state)
+            outputs.append(out)
+            outcomes.append(outcome)
+            del run, bills, items, out
+            continue
+        result = _settle_part(
+            spill,
+            p,
+            parts,
+            bill_cols,
+            item_cols,
+            ytd_in,
+            settler,
+            rules,
+            shared,
+            writer,
+            spool,
+            want_state,
+            items_table is not None,
+        )
+        if result is not None:
+            outputs.append(result[0])
+            outcomes.append(result[1])
     _write_in_order(writer, outputs)
     return _combine(outcomes, items_table is not None, settler.agg)
 
 
+def _settle_part(
+    spill: Spill,
+    p: int,
+    parts: int,
+    bill_cols: Any,
+    item_cols: Any,
+    ytd_in: dict[Any, tuple[int, str, str]],
+    settler: Any,
+    rules: RuleSet,
+    shared: Shared,
+    writer: Any,
+    spool: Path,
+    want_state: bool,
+    with_items: bool,
+) -> tuple[Any, Outcome] | None:
+    """Settle partition ``p`` from its spill files; its OUT rows go to a file of their own."""
+    bills = spill.get("bills", p)
+    if bills is None:
+        return None
+    prepared = _prepare(bills, bill_cols, ytd_in)
+    if prepared is None:  # checked before any partition settled
+        raise SettlementBug(f"partition {p} changed between its check and its settlement")
+    items = spill.get("items", p) if with_items else None
+    run = _Run(bills, prepared.S, bill_cols, items, item_cols, settler, rules, shared)
+    out, outcome = run.settle(prepared, ytd_in, want_state)
+    return _spill_output(writer, out, spool / f"out-{p}.csv", max(2_000, OUT_STEP // parts)), outcome
+
+
+@dataclass(frozen=True)
+class Lines:
+    """How OUT's rows become CSV lines in a worker: the writer's kind and its text columns."""
+
+    kind: str
+    text: list[int]
+
+    def csv_lines(self, frame: pl.DataFrame) -> str:
+        from medins.tabular import csv_lines
+
+        return csv_lines(frame, self.text)
+
+
+def _part_worker(args: tuple, conn: Any, number: int, jobs: int, parent: int) -> None:
+    """A ``--jobs`` process (started fresh: polars' threads do not survive a fork): load the rules,
+    settle partitions ``number``, ``number + jobs``, …, and send each result down its pipe."""
+    from medins import procs
+    from medins.api import load_rules
+    from medins.batch import Settler
+
+    procs.worker_started(parent)
+    try:
+        spill, parts, bill_cols, item_cols, ytd_in, cfg, lines, spool, want_state, with_items = args
+        rules = load_rules(cfg.rules_dir)
+        settler = Settler(cfg)
+        shared = Shared()
+        for p in range(number, parts, jobs):
+            settler.agg = type(settler.agg)()
+            result = _settle_part(
+                spill,
+                p,
+                parts,
+                bill_cols,
+                item_cols,
+                ytd_in,
+                settler,
+                rules,
+                shared,
+                lines,
+                spool,
+                want_state,
+                with_items,
+            )
+            if result is not None:
+                result[1].agg = settler.agg
+            conn.send(("part", (p, result)))
+        conn.send(("done", number))
+    except MedinsError as exc:
+        conn.send(("medins", (exc.text, exc.where, exc.fix)))
+    except BaseException as exc:  # a defect: sent to the main process, which stops the run
+        import traceback
+
+        conn.send(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
+
+
+def _settle_in_workers(
+    spill: Spill,
+    parts: int,
+    jobs: int,
+    bill_cols: Any,
+    item_cols: Any,
+    ytd_in: dict[Any, tuple[int, str, str]],
+    settler: Any,
+    writer: Any,
+    spool: Path,
+    want_state: bool,
+    with_items: bool,
+) -> list[tuple[Any, Outcome]]:
+    """Partitions shared out to ``jobs`` processes (partition number modulo jobs), in partition order.
+
+    However this ends (an error, a signal, a worker that died), no worker outlives it.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    from medins import procs
+    from medins.batch import WORKER_POLL, _stop_workers
+    from medins.tabular import TableError
+
+    ctx = multiprocessing.get_context("spawn")
+    parent = os.getpid()
+    args = (
+        spill,
+        parts,
+        bill_cols,
+        item_cols,
+        ytd_in,
+        settler.cfg,
+        Lines(writer.kind, writer._text),
+        spool,
+        want_state,
+        with_items,
+    )
+    pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
+    workers = [
+        ctx.Process(target=_part_worker, args=(args, pipes[k][1], k, jobs, parent), daemon=True) for k in range(jobs)
+    ]
+    results: dict[int, Any] = {}
+    open_ends = {pipes[k][0]: k for k in range(jobs)}
+    ended = False
+    try:
+        with procs.signals_blocked():
+            for w in workers:
+                w.start()
+        for _, send in pipes:
+            send.close()
+        while open_ends:
+            ready = wait(list(open_ends), timeout=WORKER_POLL)
+            for conn in ready:
+                k = open_ends[conn]
+                try:
+                    kind, payload = conn.recv()
+                except EOFError:  # the worker ended without saying it was done
+                    workers[k].join(2)
+                    raise procs.worker_died(workers[k].exitcode) from None
+                if kind == "part":
+                    results[payload[0]] = payload[1]
+                elif kind == "done":
+                    del open_ends[conn]
+                elif kind == "medins":
+                    raise TableError(*payload)
+                else:
+                    name, message, tb = payload
+                    raise SettlementBug(f"a batch worker failed: {name}: {message}\n{tb}")
+            if not ready:
+                dead = [w for w in workers if w.exitcode not in (None, 0)]
+                if dead:
+                    raise procs.worker_died(dead[0].exitcode)
+        for w in workers:
+            w.join()
+        ended = True
+    finally:
+        if not ended:
+            with procs.critical():
+                _stop_workers(workers, [])
+        for conn in list(open_ends):
+            conn.close()
+    out = []
+    for p in sorted(results):
+        if results[p] is not None:
+            settler.agg.merge(results[p][1].agg)
+            out.append(results[p])
+    return out
+
+
 def _combine(outcomes: list[Outcome], with_items: bool, agg: Any) -> Outcome:
+    """The partitions' outcomes as one (the aggregates are the run's, ``agg``)."""
     total = Outcome(agg, [], 0, 0, 0, 0, 0, 0, 0, [])
     for o in outcomes:
         total.finals += o.finals
@@ -452,7 +659,13 @@ def _partition_bills(table: CsvTable, cols: Any, spill: Spill) -> pl.DataFrame:
 def _partition_items(table: CsvTable, cols: Any, index: pl.DataFrame, spill: Spill) -> None:
     """Read ITEMS chunk by chunk and put each line into its bill's partition, with the bill's row."""
     ib = f"c{cols.index['bill_id']}"
-    where = dict(zip(index["bill_id"].to_list(), zip(index["_bill"].to_list(), index["_part"].to_list(), strict=True), strict=True))
+    where = dict(
+        zip(
+            index["bill_id"].to_list(),
+            zip(index["_bill"].to_list(), index["_part"].to_list(), strict=True),
+            strict=True,
+        )
+    )
     for data, first, count, quoted in record_chunks(table):
         df = read_chunk(table, data, first, count, quoted, "_line")
         codes, ids = _codes(df[ib])
@@ -500,7 +713,12 @@ def _prepare(bills: pl.DataFrame, cols: Any, ytd_in: dict[Any, tuple[int, str, s
     scheme = np.array([B.norm_choice("scheme", x) for x in s_texts], dtype=object)[s_codes]
     key_text = pl.select(
         pl.concat_str(
-            [S["person_id"], S["insured_region"], pl.Series(scheme.tolist(), dtype=pl.String), pl.Series(years).cast(pl.String)],
+            [
+                S["person_id"],
+                S["insured_region"],
+                pl.Series(scheme.tolist(), dtype=pl.String),
+                pl.Series(years).cast(pl.String),
+            ],
             separator="\x00",
         )
     ).to_series()
@@ -618,10 +836,6 @@ class _Run:
         for c, series in S.items():
             self.code[c], self.uniq[c] = _codes(series)
 
-    def texts(self, name: str, rows: np.ndarray) -> list[str]:
-        u = self.uniq[name]
-        return [u[k] for k in self.code[name][rows].tolist()]
-
     # -- one bill by the case model and the per-bill engine
     def one(self, i: int, ytd_json: str | None) -> tuple[Any, ...]:
         values = list(self.bills.row(i))
@@ -664,7 +878,9 @@ class _Run:
         pair, pair_first = _groups(C["insured_region"], C["visit_region"])
         places = [visit_place(insured[i], treated[i]) for i in pair_first]
         place = _table(places, pair)
-        catalogue_place = _table([insured[i] if p == "local" else treated[i] for i, p in zip(pair_first, places, strict=True)], pair)
+        catalogue_place = _table(
+            [insured[i] if p == "local" else treated[i] for i, p in zip(pair_first, places, strict=True)], pair
+        )
 
         # -- lines and bill parts
         total, fully, over, pre, line_warn, ctx_illus = self._parts(service, has_lines, catalogue_place)
@@ -675,9 +891,11 @@ class _Run:
         sigs = self.shared.__dict__.setdefault("sigs", {})
         g_sig = np.zeros(len(first), dtype=np.int64)
         for gi, i in enumerate(first.tolist()):
-            std = self.rules.standards(insured[i])
+            pack = self.rules.packs.get(insured[i])
+            if pack is None or pack.standards is None:
+                continue  # such a bill is refused by the per-bill engine, which says why
             on = date.fromordinal(int(service[i]))
-            sig = tuple(next((id(x) for x in group if x.in_force(on)), None) for group in _dated_groups(std))
+            sig = tuple(next((id(x) for x in group if x.in_force(on)), None) for group in _dated_groups(pack.standards))
             g_sig[gi] = sigs.setdefault(sig, len(sigs))
         sig_of = g_sig[grp]
 
@@ -709,7 +927,9 @@ class _Run:
                 entry = ytd_in.get(kt)
                 if entry is not None and not self._load_state(state, k, kt, entry[2]):
                     self.key_alone[k] = entry[2]
-        results = {f: np.zeros(n, dtype=np.int64) for f in ("offsite", "deductible", "basic", "tier2", "assist", "personal")}
+        results = {
+            f: np.zeros(n, dtype=np.int64) for f in ("offsite", "deductible", "basic", "tier2", "assist", "personal")
+        }
         vector_done = np.zeros(n, dtype=bool)
         from_one: dict[int, tuple[Any, ...]] = {}
         last_bill = np.full(nkeys, -1, dtype=np.int64)
@@ -729,7 +949,14 @@ class _Run:
                 ok = ~over_ceiling
                 done = vec[ok]
                 self._note_chronic(done, key, visit_code, disease_of)
-                for f, arr in (("offsite", r.offsite), ("deductible", r.deductible), ("basic", r.basic), ("tier2", r.tier2), ("assist", r.assist), ("personal", r.personal)):
+                for f, arr in (
+                    ("offsite", r.offsite),
+                    ("deductible", r.deductible),
+                    ("basic", r.basic),
+                    ("tier2", r.tier2),
+                    ("assist", r.assist),
+                    ("personal", r.personal),
+                ):
                     results[f][done] = arr[ok]
                 vector_done[done] = True
                 last_bill[key[done]] = done
@@ -762,7 +989,9 @@ class _Run:
             raise SettlementBug("a bill settled over columns does not reconcile")
 
         # -- OUT rows in input order: the arrays' rows and the per-bill engine's, merged by row
-        frame = self._rows(v, visit_type, service, total, fully, over, pre, in_scope, results, elig, g, line_warn, ctx_illus)
+        frame = self._rows(
+            v, visit_type, service, total, fully, over, pre, in_scope, results, elig, g, line_warn, ctx_illus
+        )
         rejects: list[Any] = []
         singles: list[list[str]] = []
         single_rows: list[int] = []
@@ -774,9 +1003,11 @@ class _Run:
                 singles.append(res[0])
                 single_rows.append(i)
         if singles:
-            extra = pl.DataFrame(singles, schema=frame.columns[1:], orient="row").with_columns(
-                pl.Series("_row", self.row[single_rows], dtype=pl.Int64)
-            ).select(frame.columns)
+            extra = (
+                pl.DataFrame(singles, schema=frame.columns[1:], orient="row")
+                .with_columns(pl.Series("_row", self.row[single_rows], dtype=pl.Int64))
+                .select(frame.columns)
+            )
             frame = pl.concat([frame, extra]).sort("_row")
         accepted = frame.height
         items_ok = int(line_count[v].sum()) + sum(int(line_count[i]) for i in single_rows)
@@ -808,7 +1039,14 @@ class _Run:
 
     # -- pieces
     PERSON = ("insured_region", "scheme", "status", "assistance", "chronic_diseases")
-    FILING = ("filing_category", "filing_destination", "filing_materials", "filing_start", "filing_end", "filing_filed_on")
+    FILING = (
+        "filing_category",
+        "filing_destination",
+        "filing_materials",
+        "filing_start",
+        "filing_end",
+        "filing_filed_on",
+    )
     VISIT = ("visit_region", "hospital_level", "hospital", "visit_type", "disease", "admitted", "discharged", "date")
 
     def _check_fields(self, day_of: dict[str, np.ndarray], has_lines: np.ndarray) -> tuple[list[Any], np.ndarray]:
@@ -837,7 +1075,10 @@ class _Run:
             for i in first.tolist():
                 v = values(cols, i)
                 if section == "visit":
-                    v["scheme"], v["insured_region"] = U["scheme"][C["scheme"][i]], U["insured_region"][C["insured_region"][i]]
+                    v["scheme"], v["insured_region"] = (
+                        U["scheme"][C["scheme"][i]],
+                        U["insured_region"][C["insured_region"][i]],
+                    )
                 k = (section, *sorted(v.items()))
                 if k in cache:
                     out.append(cache[k])
@@ -857,7 +1098,9 @@ class _Run:
         f_grp, filings = check(Filing, self.FILING, "filing")
         v_grp, visits = check(Visit, self.VISIT, "visit")
         self.f_grp, self.v_grp = f_grp, v_grp
-        combo_of, first = _groups(p_grp, f_grp, v_grp, has_lines.astype(np.int64), (C["total"] != _index(U["total"], "")).astype(np.int64))
+        combo_of, first = _groups(
+            p_grp, f_grp, v_grp, has_lines.astype(np.int64), (C["total"] != _index(U["total"], "")).astype(np.int64)
+        )
         info: list[Any] = []
         combos = self.shared.combos
         for i in first.tolist():
@@ -900,7 +1143,11 @@ class _Run:
             "assistance": person.assistance,
             "filing": None
             if filing is None
-            else (filing.category, filing.destination, tuple(filing.materials) if filing.materials is not None else None),
+            else (
+                filing.category,
+                filing.destination,
+                tuple(filing.materials) if filing.materials is not None else None,
+            ),
             "level": visit.hospital_level,
             "hospital": visit.hospital,
             "disease": visit.disease,
@@ -947,7 +1194,9 @@ class _Run:
         if summ.any():
             idx = np.nonzero(summ)[0]
             f = {c: _units(self.uniq[c], _AMOUNT, 2, 0)[self.code[c][idx]] for c in B.SUMMARY_COLUMNS}
-            given = {c: np.array([bool(x) for x in self.uniq[c]], dtype=bool)[self.code[c][idx]] for c in B.SUMMARY_COLUMNS}
+            given = {
+                c: np.array([bool(x) for x in self.uniq[c]], dtype=bool)[self.code[c][idx]] for c in B.SUMMARY_COLUMNS
+            }
             bad = np.zeros(len(idx), dtype=bool)
             for c in B.SUMMARY_COLUMNS:
                 bad |= f[c] < 0
@@ -1002,8 +1251,6 @@ class _Run:
 
     def _lines(self, ctx_id, contexts, total, fully, over, pre, line_warn) -> None:  # type: ignore[no-untyped-def]
         """Split every item line by its catalogue: each distinct item and each distinct number once."""
-        from medins import batch as B
-        from medins.case_model import Item
 
         assert self.items is not None
         bad_bill = np.zeros(self.n, dtype=bool)
@@ -1053,7 +1300,9 @@ class _Run:
         met = np.array([v is True for v in r_value], dtype=bool)[r_code]
         not_met = np.array([v is False for v in r_value], dtype=bool)[r_code]
         # each distinct item looked up once in each catalogue
-        key = pl.select(pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec")], separator="\x00")).to_series()
+        key = pl.select(
+            pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec")], separator="\x00")
+        ).to_series()
         n_code, n_text = _codes(key)
         ctx_line = ctx_id[nb]
         grp, first = _groups(ctx_line, n_code)
@@ -1101,7 +1350,11 @@ class _Run:
         w1 = np.where(
             line_class == 0,
             1,
-            np.where((line_class > 1) & restricted & not_met, 2, np.where((line_class > 1) & restricted & ~met & ~not_met, 3, 0)),
+            np.where(
+                (line_class > 1) & restricted & not_met,
+                2,
+                np.where((line_class > 1) & restricted & ~met & ~not_met, 3, 0),
+            ),
         )
         w2 = ~full & ~has_ceiling & note
         codes = ("", "ITEM_NOT_IN_CATALOGUE", "RESTRICTION_NOT_MET", "RESTRICTION_ASSUMED_MET")
@@ -1111,23 +1364,6 @@ class _Run:
                 lst.append(codes[w1[j]])
             if w2[j]:
                 lst.append("CEILING_SPEC_UNKNOWN")
-
-    @staticmethod
-    def _check_item(fields: list[str], Item: Any) -> tuple[Any, Any] | None:
-        """An item's names as the case model reads them: (kind, restriction met), or None if refused."""
-        from medins import batch as B
-
-        code, name, form, spec, kind_text, restr_text = fields
-        kind = B.norm_choice("kind", kind_text) if kind_text else None
-        restr = B.norm_bool(restr_text) if restr_text else None
-        if restr is not None and not isinstance(restr, bool):
-            return None
-        data = {k: v for k, v in (("code", code), ("name", name), ("dosage_form", form), ("spec", spec), ("kind", kind)) if v}
-        try:
-            Item.model_validate(data | {"unit_price": "1"} | ({"restriction_met": restr} if restr is not None else {}))
-        except Exception:  # a pydantic refusal: the case model explains it
-            return None
-        return kind, restr
 
     def _resolve(self, ctx: Any, code: str, name: str, form: str, spec: str, Item: Any) -> Any:
         """``(class, pre-self-pay ratio, ceiling, restricted, ceiling note)`` of an item in a catalogue; False
@@ -1157,7 +1393,7 @@ class _Run:
         """Eligibility per bill: once per distinct fields and sections in force, then the filing's dates."""
         from medins.engine.eligibility import validity_end
 
-        n, rules = self.n, self.rules
+        _n, rules = self.n, self.rules
         C = self.code
         # the offsite and filing sections in force, per insured place and day
         grp, first = _groups(C["insured_region"], service)
@@ -1165,7 +1401,10 @@ class _Run:
         sections: list[Any] = [None]
         section_no: dict[int, int] = {id(None): 0}
         for gi, i in enumerate(first.tolist()):
-            std = rules.standards(self.uniq["insured_region"][C["insured_region"][i]])
+            pack = rules.packs.get(self.uniq["insured_region"][C["insured_region"][i]])
+            if pack is None or pack.standards is None:
+                continue
+            std = pack.standards
             on = date.fromordinal(int(service[i]))
             for j, group in enumerate((std.offsite, std.filing)):
                 s = next((x for x in group if x.in_force(on)), None)
@@ -1178,7 +1417,9 @@ class _Run:
         has_start = (d["filing_start"] > 0) | (d["filing_filed_on"] > 0)
         # what eligibility reads: the insured place and scheme, the approved diseases (for a chronic
         # visit), the filing and the visit; not the person's group or assistance category
-        chronic_visit = np.array([bool(ci) and ci["visit_type"] == "chronic_outpatient" for ci in combo_info], dtype=bool)[combo_of]
+        chronic_visit = np.array(
+            [bool(ci) and ci["visit_type"] == "chronic_outpatient" for ci in combo_info], dtype=bool
+        )[combo_of]
         sgrp, sfirst = _groups(
             C["insured_region"],
             C["scheme"],
@@ -1253,7 +1494,13 @@ class _Run:
         need = date_checks & (until == 0) & (months > 0)
         if need.any():
             pairs, pfirst = _groups(start[need], months[need])
-            ends = np.array([validity_end(date.fromordinal(int(start[need][j])), int(months[need][j])).toordinal() for j in pfirst.tolist()], dtype=np.int64)
+            ends = np.array(
+                [
+                    validity_end(date.fromordinal(int(start[need][j])), int(months[need][j])).toordinal()
+                    for j in pfirst.tolist()
+                ],
+                dtype=np.int64,
+            )
             until[need] = ends[pairs]
         fail = field(lambda s: s.filing_static_fail, bool) | (~local & ~has_filing)
         not_yet = date_checks & (service < start) & ~(retro & (start <= settle_day))
@@ -1266,7 +1513,12 @@ class _Run:
         # the benefit category and its adjustment: local, deemed, unfiled or the filed category
         choice = np.where(local, 0, np.where(deemed, 1, np.where(~has_filing | fail, 2, 3)))
         options = [
-            [("local", _LOCAL), (s.deemed_category, s.deemed_adjustment), ("unfiled", s.unfiled_adjustment), (s.category, s.filed_adjustment)]
+            [
+                ("local", LOCAL_STANDARD),
+                (s.deemed_category, s.deemed_adjustment),
+                ("unfiled", s.unfiled_adjustment),
+                (s.category, s.filed_adjustment),
+            ]
             if s is not None
             else [("", None)] * 4
             for s in statics
@@ -1308,7 +1560,7 @@ class _Run:
 
     def _cells(self, elig, combo_info, combo_of, service, scheme, sig_of):  # type: ignore[no-untyped-def]
         """Each bill's rule cell, benefit visit type and (chronic) disease."""
-        n, rules, C = self.n, self.rules, self.code
+        _n, rules, C = self.n, self.rules, self.code
         vt_u = [ci["visit_type"] if ci else "outpatient" for ci in combo_info]
         vt = np.array([VISIT_CODES[x] for x in vt_u], dtype=np.int64)[combo_of]
         # a chronic visit the insured place does not settle as such is a general outpatient visit
@@ -1320,7 +1572,7 @@ class _Run:
         assist_u = [ci["assistance"] or "" if ci else "" for ci in combo_info]
         gcodes, gnames = _codes(pl.Series(group_u, dtype=pl.String))
         acodes, anames = _codes(pl.Series(assist_u, dtype=pl.String))
-        s_codes, s_names = _codes(pl.Series(scheme.tolist(), dtype=pl.String))
+        s_codes, _s_names = _codes(pl.Series(scheme.tolist(), dtype=pl.String))
         cgrp, cfirst = _groups(
             C["insured_region"],
             s_codes,
@@ -1380,7 +1632,6 @@ class _Run:
 
     def _rows(self, v, visit_type, service, total, fully, over, pre, in_scope, results, elig, g, line_warn, ctx_illus):  # type: ignore[no-untyped-def]
         """The OUT rows of the bills settled over columns (None for the others), formatted as columns."""
-        n = self.n
         basic, t2, assist = results["basic"], results["tier2"], results["assist"]
         fund = basic + t2 + assist
         kind = g["tier2_critical"]
@@ -1406,7 +1657,10 @@ class _Run:
             "at_discharge": results["personal"] + later,
         }
         frame = pl.DataFrame({k: x for k, x in money.items()}).select(
-            [((pl.col(k) // 100).cast(pl.String) + "." + (pl.col(k) % 100).cast(pl.String).str.zfill(2)).alias(k) for k in money]
+            [
+                ((pl.col(k) // 100).cast(pl.String) + "." + (pl.col(k) % 100).cast(pl.String).str.zfill(2)).alias(k)
+                for k in money
+            ]
         )
         safe_total = np.where(total > 0, total, 1)
         q = (fund * 10**4 * 2 + safe_total) // (2 * safe_total)
@@ -1417,7 +1671,9 @@ class _Run:
         ).to_series()
         days = pl.Series(service).cast(pl.Int32) - 719163  # day numbers from 1970-01-01
         service_text = days.cast(pl.Date).dt.to_string("%Y-%m-%d")
-        deferred_text = np.where(~eligible, "basic;tier2;medical_assistance", np.where(deferred_assist, "medical_assistance", ""))
+        deferred_text = np.where(
+            ~eligible, "basic;tier2;medical_assistance", np.where(deferred_assist, "medical_assistance", "")
+        )
         cat_names = np.array(elig["category_names"], dtype=object)[elig["category"]]
         with_name = "person_name" in self.bill_cols.index
         head = [self.S["bill_id"], self.S["person_id"]] + ([self.S["person_name"]] if with_name else [])
@@ -1475,8 +1731,17 @@ class _Run:
             }
         )
         sums = [pl.len().alias("count"), pl.col("direct").sum(), *[pl.col(a).sum() for a in GROUP_AMOUNTS]]
-        for dim, by in (("all", None), ("visit_type", "visit_type"), ("benefit_category", "benefit_category"), ("insured_region", "insured_region")):
-            out = frame.select(sums).with_columns(pl.lit("").alias("k")) if by is None else frame.group_by(by).agg(sums).rename({by: "k"})
+        for dim, by in (
+            ("all", None),
+            ("visit_type", "visit_type"),
+            ("benefit_category", "benefit_category"),
+            ("insured_region", "insured_region"),
+        ):
+            out = (
+                frame.select(sums).with_columns(pl.lit("").alias("k"))
+                if by is None
+                else frame.group_by(by).agg(sums).rename({by: "k"})
+            )
             for r in out.iter_rows(named=True):
                 if r["count"] == 0:
                     continue
@@ -1501,27 +1766,40 @@ class _Run:
                     "fund": (basic + t2 + a)[clear],
                 }
             )
-            out = cf.group_by("i", "t", "m").agg(pl.len().alias("count"), *[pl.col(c).sum() for c in ("total", "basic", "tier2", "assist", "fund")])
+            out = cf.group_by("i", "t", "m").agg(
+                pl.len().alias("count"), *[pl.col(c).sum() for c in ("total", "basic", "tier2", "assist", "fund")]
+            )
             for r in out.iter_rows(named=True):
                 part = type(agg)()
-                part.clearing[(r["i"], r["t"], r["m"])] = [r["count"], *[_dec(r[c]) for c in ("total", "basic", "tier2", "assist", "fund")]]
+                part.clearing[(r["i"], r["t"], r["m"])] = [
+                    r["count"],
+                    *[_dec(r[c]) for c in ("total", "basic", "tier2", "assist", "fund")],
+                ]
                 agg.merge(part)
 
     # -- year-to-date state as the case file's JSON
     def _state_json(self, state: State, k: int) -> str | None:
         if state.year[k] < 0 and not self.chronic_order.get(k) and k not in self.loaded:
             return None
-        parts = [f'"year":{int(state.year[k]) if state.year[k] >= 0 else "null"}', f'"admissions":{int(state.admissions[k])}']
+        parts = [
+            f'"year":{int(state.year[k]) if state.year[k] >= 0 else "null"}',
+            f'"admissions":{int(state.admissions[k])}',
+        ]
 
         def accum(s: int) -> str:
-            return "{" + ",".join(
-                f'"{f}":"{decimal_text(int(state.s[f][s]), int(state.se[f][s]))}"' for f in State.SLOT_FIELDS
-            ) + "}"
+            return (
+                "{"
+                + ",".join(
+                    f'"{f}":"{decimal_text(int(state.s[f][s]), int(state.se[f][s]))}"' for f in State.SLOT_FIELDS
+                )
+                + "}"
+            )
 
         parts.append(f'"inpatient":{accum(2 * k)}')
         parts.append(f'"outpatient":{accum(2 * k + 1)}')
         chronic = ",".join(
-            f"{json.dumps(d, ensure_ascii=False)}:{accum(self.chronic_slots[(k, d)])}" for d in self.chronic_order.get(k, [])
+            f"{json.dumps(d, ensure_ascii=False)}:{accum(self.chronic_slots[(k, d)])}"
+            for d in self.chronic_order.get(k, [])
         )
         parts.append('"chronic":{' + chronic + "}")
         for f in State.KEY_FIELDS:
@@ -1586,13 +1864,6 @@ class _Ctx:
     dl_illus: bool
 
 
-class _Local:
-    mode = "none"
-    value = Decimal(0)
-    visit_types = ("inpatient", "outpatient", "chronic_outpatient")
-
-
-_LOCAL = _Local()
 
 
 def _dated_groups(std: Any) -> list[list[Any]]:
@@ -1604,31 +1875,6 @@ def _dated_groups(std: Any) -> list[list[Any]]:
     return out
 
 
-def _mapped(values: list[str], fn: Callable[[str], str]) -> list[str]:
-    memo: dict[str, str] = {}
-    out = []
-    for v in values:
-        r = memo.get(v)
-        if r is None:
-            r = memo[v] = fn(v)
-        out.append(r)
-    return out
-
-
-def _days(values: list[str]) -> np.ndarray:
-    from medins.batch import day_number
-
-    memo: dict[str, int] = {"": 0}
-    out = np.zeros(len(values), dtype=np.int64)
-    for i, v in enumerate(values):
-        d = memo.get(v)
-        if d is None:
-            d = memo[v] = day_number(v)
-        out[i] = d
-    return out
-
-
-_AMOUNT_RE = re.compile(r"\d{1,8}(?:\.\d{1,2})?")
 
 
 def _units(values: list[str], pattern: str, places: int, empty: int) -> np.ndarray:
@@ -1638,7 +1884,12 @@ def _units(values: list[str], pattern: str, places: int, empty: int) -> np.ndarr
     parts = u.str.split_exact(".", 1)
     whole = parts.struct.field("field_0").cast(pl.Int64, strict=False).fill_null(0)
     frac = parts.struct.field("field_1").fill_null("").str.pad_end(places, "0").str.slice(0, places)
-    frac = pl.select(pl.when(frac == "").then(pl.lit("0")).otherwise(frac)).to_series().cast(pl.Int64, strict=False).fill_null(0)
+    frac = (
+        pl.select(pl.when(frac == "").then(pl.lit("0")).otherwise(frac))
+        .to_series()
+        .cast(pl.Int64, strict=False)
+        .fill_null(0)
+    )
     value = (whole * 10**places + frac).to_numpy()
     ok = u.str.contains(pattern).to_numpy()
     blank = (u == "").to_numpy()
@@ -1655,43 +1906,6 @@ def _units_col(u: pl.Series, pattern: str, places: int, empty: int) -> np.ndarra
     ok = u.str.contains(pattern).to_numpy()
     blank = (u == "").to_numpy()
     return np.where(blank, empty, np.where(ok, value, -1)).astype(np.int64)
-
-
-def _fen_list(values: list[str], strict: bool = False) -> np.ndarray:
-    """Amount text in fen; -1 for text the arrays leave to the case model (empty is 0 unless ``strict``)."""
-    out = np.zeros(len(values), dtype=np.int64)
-    memo: dict[str, int] = {}
-    for i, v in enumerate(values):
-        r = memo.get(v)
-        if r is None:
-            if not v:
-                r = -1 if strict else 0
-            elif _AMOUNT_RE.fullmatch(v):
-                whole, _, frac = v.partition(".")
-                r = int(whole) * 100 + int((frac + "00")[:2])
-            else:
-                r = -1
-            memo[v] = r
-        out[i] = r
-    return out
-
-
-def _scaled(values: list[str], pattern: str, places: int) -> np.ndarray:
-    """Decimal text as an integer in 10^-places; -1 where it does not match ``pattern``."""
-    rx = re.compile(pattern)
-    out = np.zeros(len(values), dtype=np.int64)
-    memo: dict[str, int] = {}
-    for i, v in enumerate(values):
-        r = memo.get(v)
-        if r is None:
-            if v and rx.fullmatch(v):
-                whole, _, frac = v.partition(".")
-                r = int(whole) * 10**places + int((frac + "0" * places)[:places])
-            else:
-                r = -1
-            memo[v] = r
-        out[i] = r
-    return out
 
 
 def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
@@ -1718,18 +1932,9 @@ def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
     return ids, u.to_list()
 
 
-def _show(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def _dec(fen: Any) -> Decimal:
     v = int(fen)
     return Decimal(f"{v // 100}.{v % 100:02d}")
-
-
-def _ratio4(part: int, whole: int) -> str:
-    q = (part * 10**4 * 2 + whole) // (2 * whole)
-    return f"{q // 10**4}.{q % 10**4:04d}"
 
 
 def _reordered(key: np.ndarray, day: np.ndarray) -> int:
@@ -1742,3 +1947,84 @@ def _reordered(key: np.ndarray, day: np.ndarray) -> int:
     same = k[1:] == k[:-1]
     back = same & (order[1:] < order[:-1])
     return len(np.unique(k[1:][back]))
+
+
+# ----------------------------------------------------------------------------- one partition as a table
+
+
+def settle_table(
+    bills: Any,
+    items: Any = None,
+    rules: Any = None,
+    ytd: dict[Any, tuple[int, str, str]] | None = None,
+    lang: str = "zh",
+) -> pl.DataFrame:
+    """Settle a table of bills holding whole persons; the partition function of a distributed engine.
+
+    ``bills`` (and ``items``) are polars frames or Arrow tables with the columns of ``medins batch``
+    (canonical or alias names, every cell text). ``rules`` is a rules folder (default: the shipped
+    rules, ``--rules``/``MEDINS_RULES`` as the CLI reads them); ``ytd`` the year-to-date entries of
+    ``--ytd-in`` as :func:`medins.batch.load_ytd` reads them. Every person's bills must be in the
+    table: an engine beyond one machine maps this over partitions of persons.
+
+    Returns one row per bill, in the input's order: the OUT columns of ``medins batch`` (empty for a
+    rejected bill) and ``rejected``, the reason a bill was rejected (empty when it settled).
+    """
+    from medins import batch as B
+    from medins.loader import resolve_rules_dir
+
+    bills_df = bills if isinstance(bills, pl.DataFrame) else pl.from_arrow(bills)
+    items_df = None if items is None else items if isinstance(items, pl.DataFrame) else pl.from_arrow(items)
+    assert isinstance(bills_df, pl.DataFrame)
+    root = resolve_rules_dir(rules).resolve()
+    bill_cols = B.map_columns(bills_df.columns, B.BILL_COLUMNS, "BILLS", B.bill_required(items_df is not None), "bills")
+    item_cols = None
+    if items_df is not None:
+        assert isinstance(items_df, pl.DataFrame)
+        item_cols = B.map_columns(items_df.columns, B.ITEM_COLUMNS, "ITEMS", B.ITEM_REQUIRED, "items")
+
+    def texts(frame: pl.DataFrame, row: str) -> pl.DataFrame:
+        cells = frame.select(
+            [
+                pl.col(c).cast(pl.String).fill_null("").str.strip_chars(PY_SPACE).alias(f"c{i}")
+                for i, c in enumerate(frame.columns)
+            ]
+        )
+        return cells.with_columns(pl.Series(row, np.arange(frame.height, dtype=np.int64)))
+
+    bills_t = texts(bills_df, "_row")
+    items_t = None
+    if items_df is not None and item_cols is not None:
+        items_t = texts(items_df, "_line")
+        ids = pl.DataFrame({"bill_id": bills_t[f"c{bill_cols.index['bill_id']}"], "_bill": bills_t["_row"]})
+        items_t = items_t.join(
+            ids, left_on=f"c{item_cols.index['bill_id']}", right_on="bill_id", how="left", maintain_order="left"
+        )
+        if items_t["_bill"].null_count():
+            raise ValueError("settle_table: item lines whose bill_id is not in the bills table")
+    cfg = B.WorkerConfig(
+        root,
+        B.Source(Path("bills"), "utf-8", ",", bill_cols),
+        B.Source(Path("items"), "utf-8", ",", item_cols) if item_cols is not None else None,
+        lang,  # type: ignore[arg-type]
+        True,
+    )
+    settler = B.Settler(cfg)
+    prepared = _prepare(bills_t, bill_cols, ytd or {})
+    if prepared is None:
+        raise ValueError("settle_table: a person_id with two names, or a bill older than the year-to-date entries")
+    run = _Run(bills_t, prepared.S, bill_cols, items_t, item_cols, settler, settler.rules, Shared())
+    out, outcome = run.settle(prepared, ytd or {}, False)
+    columns = list(B.OUT_HEAD)
+    if "person_name" in bill_cols.index:
+        columns.insert(2, "person_name")
+    columns += [*B.OUT_AMOUNTS, "fund_ratio", *B.OUT_TAIL]
+    out = out.rename(dict(zip(out.columns[1:], columns, strict=True)))
+    rejected = [(r[1] - 2, r[5]) for r in outcome.rejects if r[0] == 0]
+    reasons = pl.DataFrame(
+        {"_row": [r for r, _ in rejected], "rejected": [x for _, x in rejected]},
+        schema={"_row": pl.Int64, "rejected": pl.String},
+    )
+    every = pl.DataFrame({"_row": np.arange(bills_t.height, dtype=np.int64)})
+    table = every.join(out, on="_row", how="left").join(reasons, on="_row", how="left")
+    return table.sort("_row").drop("_row").with_columns(pl.all().fill_null(""))

@@ -945,6 +945,25 @@ class Outputs:
             raise cannot_write(target, exc) from None  # type: ignore[arg-type]
 
 
+def csv_lines(frame: Any, text: list[int]) -> str:
+    """A polars frame of text cells as CSV lines, byte for byte what ``csv.writer`` writes for its rows
+    after :func:`neutralise` of the columns ``text`` (cells quoted only when needed, CRLF line ends;
+    polars quotes an empty cell, so empty cells are written as missing ones)."""
+    import polars as pl
+
+    names = frame.columns
+    frame = frame.with_columns(
+        [
+            pl.when(pl.col(names[i]).str.contains(r"^[=+\-@\t\r]"))
+            .then(pl.lit("'") + pl.col(names[i]))
+            .otherwise(pl.col(names[i]))
+            .alias(names[i])
+            for i in text
+        ]
+    ).with_columns(pl.all().replace("", None))
+    return frame.write_csv(None, include_header=False, line_terminator="\r\n", quote_style="necessary")
+
+
 class TableWriter:
     """Rows to a CSV (UTF-8 with BOM, so Excel reads Chinese) or an XLSX sheet.
 
@@ -999,17 +1018,7 @@ class TableWriter:
 
     def csv_lines(self, frame: Any) -> str:
         """The CSV lines :meth:`write_frame` would write for ``frame`` (no header)."""
-        import polars as pl
-
-        names = frame.columns
-        text = [names[i] for i in self._text]
-        frame = frame.with_columns(
-            [
-                pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]")).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
-                for c in text
-            ]
-        ).with_columns(pl.all().replace("", None))
-        return frame.write_csv(None, include_header=False, line_terminator="\r\n", quote_style="necessary")
+        return csv_lines(frame, self._text)
 
     def write_lines(self, lines: str) -> None:
         """CSV lines already formatted (by :meth:`csv_lines`)."""

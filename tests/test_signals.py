@@ -70,12 +70,19 @@ def _alive(pid: int) -> bool:
 
 
 def _children(pid: int) -> list[int]:
+    """The worker processes of ``pid`` (not multiprocessing's resource tracker, which a fresh-started
+    worker brings along and which ends with the parent)."""
     kids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = _stat(int(entry))
             if fields is not None and int(fields[1]) == pid and fields[0] not in ("Z", "X"):
-                kids.append(int(entry))
+                try:
+                    command = Path(f"/proc/{entry}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"resource_tracker" not in command:
+                    kids.append(int(entry))
     return kids
 
 
@@ -104,7 +111,8 @@ class Run:
         self.stderr = tmp / "stderr.txt"
         args = [sys.executable, "-m", "medins", "batch", str(data / "bills.csv"), "--items", str(data / "items.csv")]
         args += ["-o", str(self.out / "out.csv"), "--summary", str(self.out / "summary.json")]
-        args += ["--jobs", str(jobs), "--quiet"]
+        # the least memory: persons are split into many partitions, settled by the workers
+        args += ["--jobs", str(jobs), "--memory", "16M", "--quiet"]
         with self.stderr.open("wb") as err:
             self.proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=tmp)
         self.workers: list[int] = []
@@ -347,7 +355,27 @@ def test_disk_full_while_writing_out(
                 raise OSError(errno.ENOSPC, "No space left on device")
             return self.real.writerow(row)
 
+    class FullFile:
+        """The output file on that disk, for rows written as formatted lines (the columns path)."""
+
+        def __init__(self, f: Any) -> None:
+            self.f = f
+
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.f, name)
+
+    real_init = tabular.TableWriter.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        if self.kind == "csv":
+            self._f = FullFile(self._f)
+
     monkeypatch.setattr(tabular, "csv", SimpleNamespace(**{**vars(csv), "writer": FullDisk}))
+    monkeypatch.setattr(tabular.TableWriter, "__init__", init)
     out = tmp_path / "out.csv"
     result = _batch(_bills(tmp_path), "-o", out, "--summary", tmp_path / "summary.json")
     assert result.exit_code == 1

@@ -29,9 +29,7 @@ from typing import Any
 import numpy as np
 
 from medins import regions
-from medins.codes import LONG_TERM
 from medins.engine.columns import (
-    LIMIT,
     SCALE,
     ZERO_E,
     Bands,
@@ -44,7 +42,7 @@ from medins.engine.columns import (
     pay,
     ratio_units,
 )
-from medins.engine.eligibility import FILING_FAILURES, deemed_entry, destination_matches, visit_place
+from medins.engine.eligibility import deemed_entry, destination_matches, visit_place
 from medins.engine.settle import _section_or_none
 from medins.engine.tiers import adjust_bands
 from medins.errors import MedinsError
@@ -267,7 +265,18 @@ def resolve_cell(
     a missing rate or section: the engine then gives the same result or message)."""
     try:
         return _resolve_cell(
-            rules, insured, scheme, group, matched_level, visit_type, disease, adjustment, cross, benefit_category, assistance, on
+            rules,
+            insured,
+            scheme,
+            group,
+            matched_level,
+            visit_type,
+            disease,
+            adjustment,
+            cross,
+            benefit_category,
+            assistance,
+            on,
         )
     except (MedinsError, KeyError, AttributeError, TypeError):
         return NO_CELL
@@ -659,7 +668,16 @@ def _add(value: np.ndarray, exp: np.ndarray, delta: np.ndarray, delta_e: Any) ->
     return value + delta, np.minimum(exp, delta_e).astype(np.int8)
 
 
-def apply_wave(state: State, idx: np.ndarray, slot: np.ndarray, key: np.ndarray, visit: np.ndarray, years: np.ndarray, r: Settled, keep: np.ndarray) -> np.ndarray:
+def apply_wave(
+    state: State,
+    idx: np.ndarray,
+    slot: np.ndarray,
+    key: np.ndarray,
+    visit: np.ndarray,
+    years: np.ndarray,
+    r: Settled,
+    keep: np.ndarray,
+) -> np.ndarray:
     """Carry the wave's amounts into the state for the bills ``keep`` marks; returns the bills whose
     year-to-date amounts would pass the ceilings (left to one-at-a-time, state unchanged)."""
     sl, ky = slot[idx], key[idx]

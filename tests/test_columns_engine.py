@@ -1,0 +1,169 @@
+"""The batch over columns against the batch bill by bill: the same bytes in every output.
+
+The record-by-record path (``BatchOptions(engine="records")``) settles each bill with
+:func:`medins.api.estimate` and carries each person's year-to-date amounts from one bill to the
+next; it is the oracle. The columns path settles the same month in partitions, waves and rule cells,
+and must write the same OUT, REJECTS, SUMMARY, CLEARING and YTD, byte for byte:
+
+- 20,000 generated bills (every shipped pack, filing category, visit type and level, tier 2,
+  assistance, chronic diseases, itemised and summary bills, chains of up to a dozen bills a person),
+  with a share of cells made bad or unusual so that some bills go to the per-bill engine and are
+  rejected or accepted there, in their person's order;
+- one partition, and many partitions settled by two worker processes;
+- a month split in two halves, the second read with the first's ``--ytd-out``.
+
+``MEDINS_PROPERTY_SEED`` chooses another generated month.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import random
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from medins import settle_table
+from medins.batch import BatchOptions, run_batch
+
+ROOT = Path(__file__).parent.parent
+SEED = int(os.environ.get("MEDINS_PROPERTY_SEED", "2026"))
+BILLS = 20_000
+OUTPUTS = ("out.csv", "out.rejects.csv", "summary.json", "clearing.csv", "ytd.json")
+
+# Cells made bad or unusual, each in a share of bills: (column, value, file)
+CHANGES = [
+    ("hospital_level", "7", "bills"),  # refused by the case model: rejected
+    ("visit_region", "119999", "bills"),  # no such region: rejected
+    ("insured_region", "999999", "bills"),  # no pack: rejected
+    ("hospital_level", "三级甲等", "bills"),  # a level the per-bill engine reads: accepted
+    ("admitted", "2025/3/10", "bills"),  # another date form, read as a date
+    ("unit_price", "1,234.50", "items"),  # a grouped amount: the per-bill engine reads it
+    ("unit_price", "12,34", "items"),  # a decimal comma: rejected
+    ("quantity", "0", "items"),  # refused: rejected
+    ("restriction_met", "是", "items"),  # Chinese yes
+    ("amount", "99999999.99", "items"),  # too large for the line: rejected or capped
+]
+
+
+def _generator():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("generate", ROOT / "benchmarks" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _change(folder: Path, rng: random.Random, share: float) -> None:
+    """Make a share of cells bad or unusual (as CHANGES lists), without quotes or delimiters."""
+    for name in ("bills", "items"):
+        path = folder / f"{name}.csv"
+        with path.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+        header = rows[0]
+        for row in rows[1:]:
+            for column, value, where in CHANGES:
+                if where == name and column in header and rng.random() < share:
+                    row[header.index(column)] = value
+        with path.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("month")
+    _generator().generate(BILLS, 4, SEED, folder)
+    _change(folder, random.Random(SEED), 0.003)
+    return folder
+
+
+def _run(bills: Path, items: Path | None, out: Path, **options: object) -> dict[str, bytes]:
+    out.mkdir(parents=True, exist_ok=True)
+    run_batch(
+        BatchOptions(
+            bills=bills,
+            items=items,
+            out=out / "out.csv",
+            summary=out / "summary.json",
+            clearing=out / "clearing.csv",
+            ytd_out=out / "ytd.json",
+            lang="en",
+            **options,  # type: ignore[arg-type]
+        )
+    )
+    return {name: (out / name).read_bytes() for name in OUTPUTS}
+
+
+def _same(a: dict[str, bytes], b: dict[str, bytes]) -> None:
+    for name in OUTPUTS:
+        assert a[name] == b[name], f"{name} differs"
+
+
+def test_the_month_was_made_to_use_both_engines(month: Path, tmp_path: Path) -> None:
+    """The changed cells send bills to the per-bill engine, which rejects some and accepts others."""
+    got = _run(month / "bills.csv", month / "items.csv", tmp_path / "o")
+    rejects = got["out.rejects.csv"].decode("utf-8-sig")
+    assert len(rejects.splitlines()) > 100
+    for value in ("12,34", "999999", "119999", "'7'"):
+        assert value in rejects, value
+    assert got["out.csv"].decode("utf-8-sig").count("\n") > BILLS * 0.9
+
+
+def test_columns_settle_every_output_as_bill_by_bill(month: Path, tmp_path: Path) -> None:
+    records = _run(month / "bills.csv", month / "items.csv", tmp_path / "records", engine="records")
+    columns = _run(month / "bills.csv", month / "items.csv", tmp_path / "columns")
+    _same(records, columns)
+
+
+def test_many_partitions_in_two_processes_settle_the_same(month: Path, tmp_path: Path) -> None:
+    one = _run(month / "bills.csv", month / "items.csv", tmp_path / "one")
+    parts = _run(month / "bills.csv", month / "items.csv", tmp_path / "parts", memory=16 * 2**20, jobs=2)
+    _same(one, parts)
+
+
+def test_a_month_in_two_halves_carries_the_year_to_date(month: Path, tmp_path: Path) -> None:
+    """The first half's --ytd-out read by the second half, on both paths."""
+    frame = pl.read_csv(month / "bills.csv", infer_schema=False).fill_null("")
+    day = pl.coalesce(
+        [pl.col(c).replace("", None).str.replace_all("/", "-").str.to_date(strict=False) for c in ("admitted", "date")]
+    )
+    frame = frame.with_columns(day.alias("_day"))
+    cut = frame["_day"].drop_nulls().sort()[frame.height // 2]
+    halves = tmp_path / "halves"
+    halves.mkdir()
+    first, second = frame.filter(pl.col("_day") < cut), frame.filter(pl.col("_day") >= cut)
+    first.drop("_day").write_csv(halves / "first.csv")
+    second.drop("_day").write_csv(halves / "second.csv")
+    for engine in ("records", "columns"):
+        _run(halves / "first.csv", month / "items.csv", tmp_path / engine / "1", engine=engine)
+    # the items of the first half's bills would be orphans in the second: the second half is by summary
+    outs = {}
+    for engine in ("records", "columns"):
+        outs[engine] = _run(
+            halves / "second.csv",
+            None,
+            tmp_path / engine / "2",
+            engine=engine,
+            ytd_in=tmp_path / engine / "1" / "ytd.json",
+        )
+    _same(outs["records"], outs["columns"])
+
+
+def test_settle_table_gives_the_batch_rows(month: Path, tmp_path: Path) -> None:
+    got = _run(month / "bills.csv", month / "items.csv", tmp_path / "o", engine="records")
+    bills = pl.read_csv(month / "bills.csv", infer_schema=False)
+    items = pl.read_csv(month / "items.csv", infer_schema=False)
+    table = settle_table(bills, items, lang="en")
+    assert table.height == bills.height
+    settled = table.filter(pl.col("rejected") == "").drop("rejected")
+    out = pl.read_csv(tmp_path / "o" / "out.csv", infer_schema=False).fill_null("")
+    assert settled.equals(out)
+    rejected = table.with_row_index("row").filter(pl.col("rejected") != "")
+    rejects = pl.read_csv(tmp_path / "o" / "out.rejects.csv", infer_schema=False).fill_null("")
+    bill_rejects = rejects.filter(pl.col("file") == "bills")
+    assert [r + 2 for r in rejected["row"].to_list()] == [int(r) for r in bill_rejects["row"].to_list()]
+    assert rejected["rejected"].to_list() == bill_rejects["reason"].to_list()
+    assert got["out.csv"]
