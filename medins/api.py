@@ -23,11 +23,53 @@ _CACHE: dict[Path, RuleSet] = {}
 
 
 def load_rules(path: str | os.PathLike[str] | None = None) -> RuleSet:
-    """Load a rules directory (``--rules``, else ``MEDINS_RULES``, else the shipped rules), once."""
+    """Load a rules directory (``--rules``, else ``MEDINS_RULES``, else the shipped rules), once.
+
+    A rules directory that loaded before, with the same files to the byte, is read back from the
+    user's cache (see :func:`medins.loader.rules_cache`) instead of being validated again.
+    """
     root = resolve_rules_dir(path).resolve()
     if root not in _CACHE:
-        _CACHE[root] = _load_rules(root)
+        _CACHE[root] = _cached(root)
     return _CACHE[root]
+
+
+def _cached(root: Path) -> RuleSet:
+    import hashlib
+    import pickle
+
+    from medins import __version__
+    from medins.loader import rules_cache
+
+    folder = rules_cache()
+    if folder is None:
+        return _load_rules(root)
+    digest = hashlib.sha256(f"{__version__} {root}".encode())
+    for file in sorted(p for p in root.rglob("*") if "drug-lists" not in p.relative_to(root).parts):
+        digest.update(str(file.relative_to(root)).encode() + b"\0")
+        if file.is_file():
+            digest.update(file.read_bytes() + b"\0")
+    import pydantic
+
+    digest.update(pydantic.VERSION.encode())
+    path = folder / f"rules-{digest.hexdigest()[:32]}.pickle"
+    try:
+        with path.open("rb") as f:
+            found = pickle.load(f)
+        if isinstance(found, RuleSet) and found.root == root:
+            return found
+    except Exception:  # no cache yet, or one this version cannot read: load the files
+        pass
+    rules = _load_rules(root)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with temp.open("wb") as f:
+            pickle.dump(rules, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp, path)
+    except OSError:  # a cache that cannot be written is only slower
+        pass
+    return rules
 
 
 def parse_case(data: dict[str, Any], where: str = "case") -> Case:

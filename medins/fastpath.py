@@ -21,7 +21,6 @@ import csv
 import io
 import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -71,13 +70,15 @@ _QUANTITY = r"^\d{1,5}(?:\.\d{1,4})?$"
 # ----------------------------------------------------------------------------- read
 
 
+CHUNK_BYTES = 1 << 21
+"""The files are read this many bytes at a time (whole records)."""
+
+
 class NotRegular(Exception):
     """The file is not plainly regular: the careful path reads it."""
 
 
-def record_chunks(
-    table: CsvTable, size: int = int(os.environ.get("MEDINS_CHUNK", 1 << 22))
-) -> Iterator[tuple[bytes, int, int, dict[int, list[str]]]]:
+def record_chunks(table: CsvTable, size: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int, int, dict[int, list[str]]]]:
     """The records after the header as chunks of whole records: ``(bytes, first record number, number
     of records, records holding a quote as the csv module reads them)``; raises :class:`NotRegular` when a record
     is not plainly regular.
@@ -311,20 +312,9 @@ def settle_columns(
             del bills
     outcomes: list[Outcome] = []
     outputs: list[Any] = []
+    job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, want_state, items_table is not None)
     if parts > 1 and jobs > 1:
-        got = _settle_in_workers(
-            spill,
-            parts,
-            jobs,
-            bill_cols,
-            item_cols,
-            ytd_in,
-            settler,
-            writer,
-            spool,
-            want_state,
-            items_table is not None,
-        )
+        got = _settle_in_workers(job, jobs, settler, writer)
         for out, outcome in got:
             outputs.append(out)
             outcomes.append(outcome)
@@ -341,21 +331,7 @@ def settle_columns(
             outcomes.append(outcome)
             del run, bills, items, out
             continue
-        result = _settle_part(
-            spill,
-            p,
-            parts,
-            bill_cols,
-            item_cols,
-            ytd_in,
-            settler,
-            rules,
-            shared,
-            writer,
-            spool,
-            want_state,
-            items_table is not None,
-        )
+        result = _settle_part(job, p, settler, rules, shared, writer)
         if result is not None:
             outputs.append(result[0])
             outcomes.append(result[1])
@@ -363,32 +339,34 @@ def settle_columns(
     return _combine(outcomes, items_table is not None, settler.agg)
 
 
+@dataclass
+class Parts:
+    """What settling any partition needs (picklable: sent to ``--jobs`` workers)."""
+
+    spill: Spill
+    parts: int
+    bill_cols: Any
+    item_cols: Any
+    ytd_in: dict[Any, tuple[int, str, str]]
+    spool: Path
+    want_state: bool
+    with_items: bool
+
+
 def _settle_part(
-    spill: Spill,
-    p: int,
-    parts: int,
-    bill_cols: Any,
-    item_cols: Any,
-    ytd_in: dict[Any, tuple[int, str, str]],
-    settler: Any,
-    rules: RuleSet,
-    shared: Shared,
-    writer: Any,
-    spool: Path,
-    want_state: bool,
-    with_items: bool,
+    job: Parts, p: int, settler: Any, rules: RuleSet, shared: Shared, writer: Any
 ) -> tuple[Any, Outcome] | None:
     """Settle partition ``p`` from its spill files; its OUT rows go to a file of their own."""
-    bills = spill.get("bills", p)
+    bills = job.spill.get("bills", p)
     if bills is None:
         return None
-    prepared = _prepare(bills, bill_cols, ytd_in)
+    prepared = _prepare(bills, job.bill_cols, job.ytd_in)
     if prepared is None:  # checked before any partition settled
         raise SettlementBug(f"partition {p} changed between its check and its settlement")
-    items = spill.get("items", p) if with_items else None
-    run = _Run(bills, prepared.S, bill_cols, items, item_cols, settler, rules, shared)
-    out, outcome = run.settle(prepared, ytd_in, want_state)
-    return _spill_output(writer, out, spool / f"out-{p}.csv", max(2_000, OUT_STEP // parts)), outcome
+    items = job.spill.get("items", p) if job.with_items else None
+    run = _Run(bills, prepared.S, job.bill_cols, items, job.item_cols, settler, rules, shared)
+    out, outcome = run.settle(prepared, job.ytd_in, job.want_state)
+    return _spill_output(writer, out, job.spool / f"out-{p}.csv", max(2_000, OUT_STEP // job.parts)), outcome
 
 
 @dataclass(frozen=True)
@@ -404,7 +382,7 @@ class Lines:
         return csv_lines(frame, self.text)
 
 
-def _part_worker(args: tuple, conn: Any, number: int, jobs: int, parent: int) -> None:
+def _part_worker(job: Parts, cfg: Any, lines: Lines, conn: Any, number: int, jobs: int, parent: int) -> None:
     """A ``--jobs`` process (started fresh: polars' threads do not survive a fork): load the rules,
     settle partitions ``number``, ``number + jobs``, …, and send each result down its pipe."""
     from medins import procs
@@ -413,27 +391,12 @@ def _part_worker(args: tuple, conn: Any, number: int, jobs: int, parent: int) ->
 
     procs.worker_started(parent)
     try:
-        spill, parts, bill_cols, item_cols, ytd_in, cfg, lines, spool, want_state, with_items = args
         rules = load_rules(cfg.rules_dir)
         settler = Settler(cfg)
         shared = Shared()
-        for p in range(number, parts, jobs):
+        for p in range(number, job.parts, jobs):
             settler.agg = type(settler.agg)()
-            result = _settle_part(
-                spill,
-                p,
-                parts,
-                bill_cols,
-                item_cols,
-                ytd_in,
-                settler,
-                rules,
-                shared,
-                lines,
-                spool,
-                want_state,
-                with_items,
-            )
+            result = _settle_part(job, p, settler, rules, shared, lines)
             if result is not None:
                 result[1].agg = settler.agg
             conn.send(("part", (p, result)))
@@ -446,19 +409,7 @@ def _part_worker(args: tuple, conn: Any, number: int, jobs: int, parent: int) ->
         conn.send(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
 
 
-def _settle_in_workers(
-    spill: Spill,
-    parts: int,
-    jobs: int,
-    bill_cols: Any,
-    item_cols: Any,
-    ytd_in: dict[Any, tuple[int, str, str]],
-    settler: Any,
-    writer: Any,
-    spool: Path,
-    want_state: bool,
-    with_items: bool,
-) -> list[tuple[Any, Outcome]]:
+def _settle_in_workers(job: Parts, jobs: int, settler: Any, writer: Any) -> list[tuple[Any, Outcome]]:
     """Partitions shared out to ``jobs`` processes (partition number modulo jobs), in partition order.
 
     However this ends (an error, a signal, a worker that died), no worker outlives it.
@@ -472,21 +423,11 @@ def _settle_in_workers(
 
     ctx = multiprocessing.get_context("spawn")
     parent = os.getpid()
-    args = (
-        spill,
-        parts,
-        bill_cols,
-        item_cols,
-        ytd_in,
-        settler.cfg,
-        Lines(writer.kind, writer._text),
-        spool,
-        want_state,
-        with_items,
-    )
+    lines = Lines(writer.kind, writer._text)
     pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
     workers = [
-        ctx.Process(target=_part_worker, args=(args, pipes[k][1], k, jobs, parent), daemon=True) for k in range(jobs)
+        ctx.Process(target=_part_worker, args=(job, settler.cfg, lines, pipes[k][1], k, jobs, parent), daemon=True)
+        for k in range(jobs)
     ]
     results: dict[int, Any] = {}
     open_ends = {pipes[k][0]: k for k in range(jobs)}
@@ -1864,8 +1805,6 @@ class _Ctx:
     dl_illus: bool
 
 
-
-
 def _dated_groups(std: Any) -> list[list[Any]]:
     out = [std.offsite, std.filing, std.assistance]
     for name in ("employee", "resident"):
@@ -1873,8 +1812,6 @@ def _dated_groups(std: Any) -> list[list[Any]]:
         if part is not None:
             out += [part.inpatient, part.outpatient, part.chronic, part.tier2]
     return out
-
-
 
 
 def _units(values: list[str], pattern: str, places: int, empty: int) -> np.ndarray:

@@ -54,6 +54,16 @@ def shipped_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
+def rules_cache() -> Path | None:
+    """Where validated rule sets are kept between runs: ``MEDINS_CACHE`` (``off`` for none), else
+    ``$XDG_CACHE_HOME/medins``, else ``~/.cache/medins``."""
+    chosen = os.environ.get("MEDINS_CACHE")
+    if chosen is not None:
+        return None if chosen.strip().lower() in ("", "off", "0", "no") else Path(chosen)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "medins"
+
+
 def resolve_rules_dir(option: str | os.PathLike[str] | None) -> Path:
     """The rules directory: ``--rules``, else ``MEDINS_RULES``, else the shipped rules."""
     chosen = option or os.environ.get("MEDINS_RULES") or None

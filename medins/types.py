@@ -223,7 +223,7 @@ def check_period(effective: date, until: date | None) -> None:
 class Frozen(BaseModel):
     """Base of every model: immutable, unknown keys refused."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class Dated(Frozen):

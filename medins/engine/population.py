@@ -602,47 +602,13 @@ def settle_wave(
     base2_e = np.where(G["tier2_above_cap"], t1.above_cap_e, ZERO_E).astype(np.int8)
     base2 = np.where(G["tier2"], base2, 0)
     base2_e = np.where(G["tier2"], base2_e, ZERO_E).astype(np.int8)
-    t2_base_before, t2_base_before_e = state.k["tier2_base"][ky], state.ke["tier2_base"][ky]
-    t2_used, t2_used_e = dmin(t2_base_before, t2_base_before_e, G["tier2_ded"], G["tier2_ded_e"])
-    t2 = pay(
-        base2,
-        deductible=G["tier2_ded"],
-        deductible_e=G["tier2_ded_e"],
-        used=t2_used,
-        used_e=t2_used_e,
-        bands=G["tier2_bands"],
-        band_start=t2_base_before,
-        cap=G["tier2_cap"],
-        cap_e=G["tier2_cap_e"],
-        has_cap=G["tier2_has_cap"],
-        base_cap=np.zeros(n, dtype=bool),
-        fund_used=state.k["tier2_fund"][ky],
-        base_used=t2_base_before,
-        base_used_e=t2_base_before_e,
-    )
+    t2 = _pay_on_year(G, "tier2", base2, state, "tier2_base", "tier2_fund", ky)
     tier2_paid = np.where(G["tier2"], t2.paid, 0)
 
     # tier 3: what tiers 1 and 2 left
     base3 = np.maximum(0, burden + np.where(G["assist_pre"], self_pay, 0) - tier2_paid)
     base3 = np.where(G["assist"], base3, 0)
-    a_base_before, a_base_before_e = state.k["assistance_base"][ky], state.ke["assistance_base"][ky]
-    a_used, a_used_e = dmin(a_base_before, a_base_before_e, G["assist_ded"], G["assist_ded_e"])
-    t3 = pay(
-        base3,
-        deductible=G["assist_ded"],
-        deductible_e=G["assist_ded_e"],
-        used=a_used,
-        used_e=a_used_e,
-        bands=G["assist_bands"],
-        band_start=a_base_before,
-        cap=G["assist_cap"],
-        cap_e=G["assist_cap_e"],
-        has_cap=G["assist_has_cap"],
-        base_cap=np.zeros(n, dtype=bool),
-        fund_used=state.k["assistance_fund"][ky],
-        base_used=a_base_before,
-        base_used_e=a_base_before_e,
-    )
+    t3 = _pay_on_year(G, "assist", base3, state, "assistance_base", "assistance_fund", ky)
     assist = np.where(G["assist"], np.minimum(t3.paid, base3), 0)
     personal = total - t1.paid - tier2_paid - assist
     alone = np.zeros(n, dtype=bool)
@@ -661,6 +627,31 @@ def settle_wave(
         assist,
         personal,
         alone,
+    )
+
+
+def _pay_on_year(
+    G: dict[str, Any], tier: str, base: np.ndarray, state: State, base_field: str, fund_field: str, ky: np.ndarray
+) -> Any:
+    """Tier 2 or a one-stage tier 3: ``base`` paid on the year's cumulative base, its deductible taken
+    from the start of the year's base (``min(base before, deductible)`` used), its cap on the fund."""
+    before, before_e = state.k[base_field][ky], state.ke[base_field][ky]
+    used, used_e = dmin(before, before_e, G[f"{tier}_ded"], G[f"{tier}_ded_e"])
+    return pay(
+        base,
+        deductible=G[f"{tier}_ded"],
+        deductible_e=G[f"{tier}_ded_e"],
+        used=used,
+        used_e=used_e,
+        bands=G[f"{tier}_bands"],
+        band_start=before,
+        cap=G[f"{tier}_cap"],
+        cap_e=G[f"{tier}_cap_e"],
+        has_cap=G[f"{tier}_has_cap"],
+        base_cap=np.zeros(len(base), dtype=bool),
+        fund_used=state.k[fund_field][ky],
+        base_used=before,
+        base_used_e=before_e,
     )
 
 

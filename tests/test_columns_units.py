@@ -1,0 +1,171 @@
+"""The array arithmetic of the columns engine against the Decimal arithmetic it replaces.
+
+Each helper is checked against Python's own Decimal operations on random values (hypothesis): the
+arrays must give the same amounts and, where a value reaches the year-to-date file, the same text.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from medins.engine.columns import (
+    SCALE,
+    Bands,
+    band_rows,
+    decimal_text,
+    dmax,
+    dmin,
+    fen_units,
+    half_up,
+    pay,
+    ratio_units,
+)
+from medins.engine.population import waves
+from medins.engine.tiers import pay_through_bands
+from medins.fastpath import _codes, _groups
+from medins.rules_model import Band
+
+FEN = Decimal("0.01")
+
+
+def _dec(fen: int, exp: int) -> Decimal:
+    """A fen amount as the Decimal the per-bill engine would hold, with exponent ``exp``."""
+    return Decimal(decimal_text(fen, exp))
+
+
+@given(st.integers(0, 10**17), st.sampled_from([2, 10, 100, 10**6, SCALE]))
+def test_half_up_rounds_as_decimal_quantize(num: int, den: int) -> None:
+    expected = (Decimal(num) / Decimal(den)).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    assert int(half_up(np.array([num], dtype=np.int64), den)[0]) == int(expected)
+
+
+@given(st.integers(0, 10**9), st.sampled_from([0, -1, -2]))
+def test_decimal_text_is_str_of_decimal(units: int, exp: int) -> None:
+    # a value held at exponent 0 is whole yuan, at -1 whole jiao: build such a value
+    fen = units - units % (100 if exp == 0 else 10 if exp == -1 else 1)
+    value = Decimal(fen).scaleb(-2).quantize(Decimal(1).scaleb(exp))
+    assert decimal_text(fen, exp) == str(value)
+
+
+@given(st.integers(0, 10**6), st.integers(0, 10**6), st.sampled_from([0, -2]), st.sampled_from([0, -2]))
+def test_dmin_dmax_pick_as_python_does(a: int, b: int, ea: int, eb: int) -> None:
+    a -= a % (100 if ea == 0 else 1)
+    b -= b % (100 if eb == 0 else 1)
+    da, db = _dec(a, ea), _dec(b, eb)
+    arr = lambda x: np.array([x], dtype=np.int64)  # noqa: E731
+    exp = lambda x: np.array([x], dtype=np.int8)  # noqa: E731
+    v, e = dmin(arr(a), exp(ea), arr(b), exp(eb))
+    assert decimal_text(int(v[0]), int(e[0])) == str(min(da, db))
+    v, e = dmax(arr(a), exp(ea), arr(b), exp(eb))
+    assert decimal_text(int(v[0]), int(e[0])) == str(max(da, db))
+
+
+def test_units_are_refused_when_not_exact() -> None:
+    assert ratio_units(Decimal("0.85")) == 85_000_000
+    assert ratio_units(Decimal("0.765")) == 76_500_000
+    assert ratio_units(Decimal("0.123456789")) is None
+    assert fen_units(Decimal("1300")) == (130_000, 0)
+    assert fen_units(Decimal("12.5")) == (1_250, -1)
+    assert fen_units(Decimal("0.005")) is None
+
+
+ratios = st.sampled_from(["0.5", "0.6", "0.75", "0.85", "0.9", "0.95", "0.765", "0.1"])
+money = st.integers(0, 2_000_000)  # fen
+
+
+@st.composite
+def bands_and_case(draw):  # type: ignore[no-untyped-def]
+    tops = sorted(draw(st.lists(st.integers(1, 400_000), min_size=0, max_size=3, unique=True)))
+    rows = [Band(to=Decimal(t), ratio=Decimal(draw(ratios))) for t in tops]
+    rows.append(Band(ratio=Decimal(draw(ratios))))
+    return (
+        rows,
+        draw(money),  # amount
+        draw(st.integers(0, 200_000)),  # deductible
+        draw(st.sampled_from([0, -2])),  # its exponent
+        draw(money),  # deductible used
+        draw(st.booleans()),  # annual
+        draw(st.booleans()),  # bands on the year
+        draw(st.one_of(st.none(), st.integers(1, 3_000_000))),  # cap
+        draw(st.sampled_from(["fund", "base"])),
+        draw(money),  # fund used
+        draw(money),  # base used
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(bands_and_case())
+def test_pay_is_pay_through_bands(case) -> None:  # type: ignore[no-untyped-def]
+    bands, amount, ded, ded_e, used, annual, on_year, cap, mode, fund_used, base_used = case
+    ded -= ded % (100 if ded_e == 0 else 1)
+    cap_d = None if cap is None else Decimal(cap - cap % 100) / 100
+    d_used = _dec(used, -2) if annual else Decimal("0.00")
+    start = _dec(base_used, -2) if on_year else Decimal("0.00")
+    expected = pay_through_bands(
+        _dec(amount, -2),
+        deductible=_dec(ded, ded_e),
+        deductible_used=d_used,
+        bands=bands,
+        band_start=start,
+        cap=cap_d,
+        cap_mode=mode,
+        fund_used=_dec(min(fund_used, base_used), -2),
+        base_used=_dec(base_used, -2),
+    )
+    rows = band_rows(bands)
+    assert rows is not None
+    a = lambda x: np.array([x], dtype=np.int64)  # noqa: E731
+    e = lambda x: np.array([x], dtype=np.int8)  # noqa: E731
+    got = pay(
+        a(amount),
+        deductible=a(ded),
+        deductible_e=e(ded_e),
+        used=a(used if annual else 0),
+        used_e=e(-2),
+        bands=Bands(*(np.array([[r[k] for r in rows]], dtype=np.int64) for k in range(3))),
+        band_start=a(base_used if on_year else 0),
+        cap=a(0 if cap_d is None else int(cap_d * 100)),
+        cap_e=e(0),
+        has_cap=np.array([cap_d is not None]),
+        base_cap=np.array([mode == "base"]),
+        fund_used=a(min(fund_used, base_used)),
+        base_used=a(base_used),
+        base_used_e=e(-2),
+    )
+    assert decimal_text(int(got.deductible[0]), int(got.deductible_e[0])) == str(expected.deductible)
+    assert int(got.paid[0]) == int(expected.paid * 100)
+    assert int(got.above_cap[0]) == int(expected.above_cap.quantize(FEN) * 100)
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(-3, 3), st.integers(0, 2)), min_size=1, max_size=60))
+def test_groups_number_distinct_rows(rows: list[tuple[int, int, int]]) -> None:
+    cols = [np.array(c, dtype=np.int64) for c in zip(*rows, strict=True)]
+    group, first = _groups(*cols)
+    for i, r in enumerate(rows):
+        assert rows[int(first[group[i]])] == r
+    assert len(first) == len(set(rows))
+
+
+@given(st.lists(st.sampled_from(["", "a", "b", "中文", "a,b", "1.00", "1.0"]), min_size=1, max_size=50))
+def test_codes_number_distinct_texts(values: list[str]) -> None:
+    codes, texts = _codes(pl.Series(values, dtype=pl.String))
+    assert [texts[c] for c in codes] == values
+    assert sorted(texts) == sorted(set(values))
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3)), min_size=1, max_size=40))
+def test_waves_take_each_key_once_in_date_then_file_order(bills: list[tuple[int, int]]) -> None:
+    key = np.array([k for k, _ in bills], dtype=np.int64)
+    day = np.array([d for _, d in bills], dtype=np.int64)
+    seen: dict[int, list[int]] = {}
+    for w in waves(key, day):
+        assert len(set(key[w].tolist())) == len(w)
+        for i in w.tolist():
+            seen.setdefault(int(key[i]), []).append(i)
+    for k, order in seen.items():
+        assert order == sorted((i for i in range(len(bills)) if key[i] == k), key=lambda i: (day[i], i))
