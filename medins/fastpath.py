@@ -1,18 +1,25 @@
-"""The batch over columns: read both files with polars, check them as columns, settle by waves.
+"""The batch over columns: read both files by chunks, partition persons, settle each partition by waves.
 
 :func:`settle_columns` takes the tables :func:`medins.batch.run_batch` opened and either settles
 the whole run or returns None *before writing anything*, leaving the run to the record-by-record
 path. It returns None when a file is not plainly regular, that is when the careful reader could
-find something to say about a row: a quote anywhere (quoted cells, unbalanced quotes), a row with
-another cell count than the header, a blank record, a cell longer than ``MAX_CELL``, text that is
-not UTF-8, an XLSX; or when a check of the scan would reject a row (a missing or scientific-notation
-ID, a date cell that is not a date, a duplicate bill id, an item line without its bill, a person with
-two names, a bill older than ``--ytd-in``). Such files keep every message the careful path gives.
+find something to say about a row: a record with another cell count than the header, a quote that
+runs over rows or that polars reads otherwise than the csv module, a blank record, a carriage return
+inside a line, a cell longer than ``MAX_CELL``, text that does not decode, an XLSX; or when a check
+of the scan would reject a row (a missing or scientific-notation ID, a date cell that is not a date,
+a duplicate bill id, an item line without its bill, a person with two names, a bill older than
+``--ytd-in``). Such files keep every message the careful path gives. A GB18030 file is transcoded
+to UTF-8 chunk by chunk as it is read.
 
 Every bill of a regular file settles here. The arrays (:mod:`medins.engine.population`) settle the
 bills they can; the others — a value the case model would refuse, a rule form the arrays leave
-aside, a fund reaching its cap — settle one at a time through the same ``Settler`` as the careful
-path, in their key's order, with the year-to-date amounts the arrays carried to them.
+aside, year-to-date amounts past the ceilings — settle one at a time through the same ``Settler``
+as the careful path, in their key's order, with the year-to-date amounts the arrays carried to them.
+
+The steps: :func:`record_chunks` and :func:`read_chunk` (read), :func:`_partition_bills` and
+:func:`_partition_items` (partition into :class:`Spill`), :func:`_prepare` (the checks that need a
+person's bills together), :class:`_Run` (lines, eligibility, cells, waves, OUT rows, sums), and
+:func:`_write_in_order` (OUT in input order). :func:`settle_table` is one partition as a table.
 """
 
 from __future__ import annotations
@@ -88,8 +95,13 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES) -> Iterator[tuple[by
     cell count; one with a quote is read by the csv module, as the careful path reads it, and the
     polars reading of it must come out the same (see :func:`read_chunk`).
     """
-    if table.spooled or table.encoding != "utf-8" or len(table.delimiter) != 1 or table.newline not in (b"\n", b"\r\n"):
+    if table.spooled or table.encoding not in ("utf-8", "gb18030") or len(table.delimiter) != 1:
         raise NotRegular
+    if table.newline not in (b"\n", b"\r\n"):
+        raise NotRegular
+    # GB18030 never uses the bytes of a line end, a quote or a delimiter inside a character: a chunk
+    # cut at a line end is whole characters, transcoded to UTF-8 as it is read
+    gb = table.encoding == "gb18030"
     width = len(table.header)
     sep = ord(table.delimiter.encode())
     records = 0
@@ -114,6 +126,11 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES) -> Iterator[tuple[by
                 carry = b""
                 if not data.endswith(b"\n"):
                     data += b"\n"
+            if gb:
+                try:
+                    data = data.decode("gb18030").encode("utf-8")
+                except UnicodeDecodeError:
+                    raise NotRegular from None
             arr = np.frombuffer(data, dtype=np.uint8)
             ends = np.flatnonzero(arr == 10)
             cr = np.flatnonzero(arr == 13)
@@ -127,7 +144,8 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES) -> Iterator[tuple[by
                     raise NotRegular
                 closed = np.flatnonzero(~open_at_end)
                 keep = int(ends[closed[-1]]) + 1 if len(closed) else 0
-                carry = data[keep:] + carry
+                tail = data[keep:]
+                carry = (tail.decode("utf-8").encode("gb18030") if gb else tail) + carry
                 if keep == 0:
                     continue
                 data, arr = data[:keep], arr[:keep]
