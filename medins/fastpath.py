@@ -586,12 +586,12 @@ def _merge_frames(writer: Any, outputs: list[list[tuple[int, int, Path]]], step:
             writer.write_frame(pl.concat(pieces).sort("_row").drop("_row"))
 
 
-def _partition_bills(table: CsvTable, cols: Any, spill: Spill) -> pl.DataFrame:
+def _partition_bills(table: CsvTable, cols: Any, spill: Spill) -> BillIndex:
     """Read BILLS chunk by chunk, check what the scan checks row by row, and put each bill into its
     person's partition; returns the bill ids with their row and partition (for the items)."""
     from medins import batch as B
 
-    index: list[pl.DataFrame] = []
+    index: list[tuple[np.ndarray, ...]] = []
     days: dict[str, int] = {"": 0}
     ib, ip = f"c{cols.index['bill_id']}", f"c{cols.index['person_id']}"
     dates = [f"c{cols.index[c]}" for c in B.DATE_COLUMNS if c in cols.index]
@@ -607,32 +607,39 @@ def _partition_bills(table: CsvTable, cols: Any, spill: Spill) -> pl.DataFrame:
                     if not days[v]:
                         raise NotRegular
         part = (df[ip].hash(seed=0).to_numpy() % np.uint64(spill.parts)).astype(np.int64)
-        index.append(pl.DataFrame({"bill_id": df[ib], "_bill": df["_row"], "_part": part}))
+        ids = df[ib]
+        index.append((ids.hash(seed=0).to_numpy(), ids.hash(seed=0x5EED).to_numpy(), df["_row"].to_numpy(), part))
         spill.put("bills", df, part)
-    found = pl.concat(index)
-    if found["bill_id"].n_unique() != found.height:
-        raise NotRegular
-    return found
+    # a bill id twice shares its hashes: the index refuses it
+    return BillIndex(*(np.concatenate([chunk[k] for chunk in index]) for k in range(4)))
 
 
-def _partition_items(table: CsvTable, cols: Any, index: pl.DataFrame, spill: Spill) -> None:
+class BillIndex:
+    """Bill ids by their 64-bit hash, sorted, with each bill's row and partition (24 bytes a bill; a
+    second hash must agree, so two ids sharing the first are told apart or sent to the careful path)."""
+
+    def __init__(self, h: np.ndarray, check: np.ndarray, rows: np.ndarray, parts: np.ndarray) -> None:
+        order = np.argsort(h)
+        self.hash, self.check = h[order], check[order]
+        self.rows, self.parts = rows[order], parts[order]
+        if len(h) > 1 and (self.hash[1:] == self.hash[:-1]).any():
+            raise NotRegular  # a duplicate bill id (or, once in 2^64, two ids sharing a hash)
+
+    def find(self, ids: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Each id's bill row and partition; raises :class:`NotRegular` for an id not in BILLS."""
+        h = ids.hash(seed=0).to_numpy()
+        at = np.minimum(np.searchsorted(self.hash, h), len(self.hash) - 1)
+        if (self.hash[at] != h).any() or (self.check[at] != ids.hash(seed=0x5EED).to_numpy()).any():
+            raise NotRegular  # an empty, unknown or mangled bill id: the careful path says which
+        return self.rows[at], self.parts[at]
+
+
+def _partition_items(table: CsvTable, cols: Any, index: BillIndex, spill: Spill) -> None:
     """Read ITEMS chunk by chunk and put each line into its bill's partition, with the bill's row."""
     ib = f"c{cols.index['bill_id']}"
-    where = dict(
-        zip(
-            index["bill_id"].to_list(),
-            zip(index["_bill"].to_list(), index["_part"].to_list(), strict=True),
-            strict=True,
-        )
-    )
     for data, first, count, quoted in record_chunks(table):
         df = read_chunk(table, data, first, count, quoted, "_line")
-        codes, ids = _codes(df[ib])
-        found = [where.get(x) for x in ids]
-        if any(f is None for f in found):  # an empty, unknown or mangled bill id: the careful path says which
-            raise NotRegular
-        bill = np.array([f[0] for f in found], dtype=np.int64)[codes]
-        part = np.array([f[1] for f in found], dtype=np.int64)[codes]
+        bill, part = index.find(df[ib])
         spill.put("items", df.with_columns(pl.Series("_bill", bill)), part)
 
 
