@@ -617,8 +617,9 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     type=MemorySize(),
     default="256M",
     show_default=True,
-    help="Memory the run may use (e.g. 512M, 2G): a larger input is split into partitions of persons, "
-    "kept in temporary files and settled one at a time.",
+    help="Memory for the bills and lines held at once (e.g. 128M, 2G; the program itself takes about "
+    "150 MB more): a larger input is split into partitions of persons, kept in temporary files and "
+    "settled one at a time.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table on stderr.")
 @common(rules_option, lang_option)
