@@ -1406,37 +1406,26 @@ class _Run:
                 treated = self.uniq["visit_region"][C["visit_region"][i]]
                 pack = rules.packs.get(insured if place[i] == "local" else treated)
                 f = info["filing"]
-                sk = (
+                # what eligibility reads, the approved diseases only for a chronic visit
+                reads = (
                     insured,
                     scheme[i],
-                    info["chronic"] if chronic_visit[i] else None,
+                    info["chronic"] if chronic_visit[i] else (),
                     None if f is None else (*f, bool(has_start[i])),
                     treated,
                     info["hospital"],
                     info["level"],
                     info["visit_type"],
                     info["disease"],
-                    int(sig_of[i]),
                 )
+                sk = (*reads, int(sig_of[i]))
                 if sk in self.shared.statics:
                     statics.append(self.shared.statics[sk])
                     continue
                 try:
+                    on = date.fromordinal(int(service[i]))
                     s = static_eligibility(
-                        rules.standards(insured),
-                        pack.catalogue if pack else None,
-                        offsite,
-                        filing_rules,
-                        insured,
-                        scheme[i],
-                        info["chronic"],
-                        None if f is None else (*f, bool(has_start[i])),
-                        treated,
-                        info["hospital"],
-                        info["level"],
-                        info["visit_type"],
-                        info["disease"],
-                        date.fromordinal(int(service[i])),
+                        rules.standards(insured), pack.catalogue if pack else None, offsite, filing_rules, *reads, on
                     )
                 except (MedinsError, KeyError):
                     s = None

@@ -246,38 +246,13 @@ class Cell:
 NO_CELL = Cell(ok=False)
 
 
-def resolve_cell(
-    rules: RuleSet,
-    insured: str,
-    scheme: str,
-    group: str,
-    matched_level: int,
-    visit_type: str,
-    disease: str | None,
-    adjustment: Any,
-    cross: bool,
-    benefit_category: str,
-    assistance: str | None,
-    on: date,
-) -> Cell:
-    """A cell's values as ``_tier1``, ``_tier2`` and ``_tier3`` read them; ``ok=False`` where the arrays
-    leave the bill to the one-at-a-time engine (a value not exact in fen or 10^-8, staged assistance,
-    a missing rate or section: the engine then gives the same result or message)."""
+def resolve_cell(*args: Any) -> Cell:
+    """A cell's values as ``_tier1``, ``_tier2`` and ``_tier3`` read them (arguments as
+    :func:`_resolve_cell`); ``ok=False`` where the arrays leave the bill to the one-at-a-time engine
+    (a value not exact in fen or 10^-8, staged assistance, a missing rate or section: the engine then
+    gives the same result or message)."""
     try:
-        return _resolve_cell(
-            rules,
-            insured,
-            scheme,
-            group,
-            matched_level,
-            visit_type,
-            disease,
-            adjustment,
-            cross,
-            benefit_category,
-            assistance,
-            on,
-        )
+        return _resolve_cell(*args)
     except (MedinsError, KeyError, AttributeError, TypeError):
         return NO_CELL
 
