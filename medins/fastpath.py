@@ -78,7 +78,11 @@ _QUANTITY = r"^\d{1,5}(?:\.\d{1,4})?$"
 
 
 CHUNK_BYTES = 1 << 21
-"""The files are read this many bytes at a time (whole records)."""
+"""BILLS is read this many bytes at a time (whole records)."""
+
+ITEM_CHUNK_BYTES = 1 << 23
+"""ITEMS is read this many bytes at a time: its lines are split by their catalogues chunk by chunk,
+where a larger chunk shares the cost of each step among more lines."""
 
 
 class NotRegular(Exception):
@@ -305,14 +309,17 @@ def settle_columns(
     parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
     spill = Spill(spool, parts)
     shared = Shared()
+    lines = LinePass(rules, shared)
     try:
-        index = _partition_bills(bills_table, bill_cols, spill)
+        index = _partition_bills(bills_table, bill_cols, spill, lines)
+        lines.start_items()
         if items_table is not None:
-            _partition_items(items_table, item_cols, index, spill)
+            _partition_items(items_table, item_cols, index, spill, lines)
         spill.close()
     except NotRegular:
         return None
     del index
+    view = lines.view()
     # the checks that need a person's bills together: one name per person, nothing older than --ytd-in
     frames: list[Any] = []
     for p in range(parts):
@@ -330,8 +337,9 @@ def settle_columns(
             del bills
     outcomes: list[Outcome] = []
     outputs: list[Any] = []
-    job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, want_state, items_table is not None)
+    job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, want_state, items_table is not None, view)
     if parts > 1 and jobs > 1:
+        job.lines = view.saved(spool)
         got = _settle_in_workers(job, jobs, settler, writer)
         for out, outcome in got:
             outputs.append(out)
@@ -342,12 +350,12 @@ def settle_columns(
             if got1 is None:
                 continue
             bills, prepared = got1
-            items = spill.get("items", p) if items_table is not None else None
-            run = _Run(bills, prepared.S, bill_cols, items, item_cols, settler, rules, shared)
+            read = (lambda: spill.get("items", 0)) if items_table is not None else None
+            run = _Run(bills, prepared.S, bill_cols, read, item_cols, settler, rules, shared, view)
             out, outcome = run.settle(prepared, ytd_in, want_state)
             outputs.append(out)
             outcomes.append(outcome)
-            del run, bills, items, out
+            del run, bills, out
             continue
         result = _settle_part(job, p, settler, rules, shared, writer)
         if result is not None:
@@ -369,6 +377,7 @@ class Parts:
     spool: Path
     want_state: bool
     with_items: bool
+    lines: LineView
 
 
 def _settle_part(
@@ -381,8 +390,8 @@ def _settle_part(
     prepared = _prepare(bills, job.bill_cols, job.ytd_in)
     if prepared is None:  # checked before any partition settled
         raise SettlementBug(f"partition {p} changed between its check and its settlement")
-    items = job.spill.get("items", p) if job.with_items else None
-    run = _Run(bills, prepared.S, job.bill_cols, items, job.item_cols, settler, rules, shared)
+    read = (lambda: job.spill.get("items", p)) if job.with_items else None
+    run = _Run(bills, prepared.S, job.bill_cols, read, job.item_cols, settler, rules, shared, job.lines.loaded())
     out, outcome = run.settle(prepared, job.ytd_in, job.want_state)
     return _spill_output(writer, out, job.spool / f"out-{p}.csv", max(2_000, OUT_STEP // job.parts)), outcome
 
@@ -586,7 +595,7 @@ def _merge_frames(writer: Any, outputs: list[list[tuple[int, int, Path]]], step:
             writer.write_frame(pl.concat(pieces).sort("_row").drop("_row"))
 
 
-def _partition_bills(table: CsvTable, cols: Any, spill: Spill) -> BillIndex:
+def _partition_bills(table: CsvTable, cols: Any, spill: Spill, lines: LinePass) -> BillIndex:
     """Read BILLS chunk by chunk, check what the scan checks row by row, and put each bill into its
     person's partition; returns the bill ids with their row and partition (for the items)."""
     from medins import batch as B
@@ -607,6 +616,18 @@ def _partition_bills(table: CsvTable, cols: Any, spill: Spill) -> BillIndex:
                     if not days[v]:
                         raise NotRegular
         part = (df[ip].hash(seed=0).to_numpy() % np.uint64(spill.parts)).astype(np.int64)
+        day = {
+            c: np.array([days[v] for v in df[f"c{cols.index[c]}"].to_list()], dtype=np.int64)
+            if c in cols.index
+            else np.zeros(df.height, dtype=np.int64)
+            for c in ("admitted", "date", "discharged")
+        }
+        empty = pl.Series([""] * df.height, dtype=pl.String)
+        lines.bills(
+            df[f"c{cols.index['insured_region']}"] if "insured_region" in cols.index else empty,
+            df[f"c{cols.index['visit_region']}"] if "visit_region" in cols.index else empty,
+            _first_day(day["admitted"], day["date"], day["discharged"]),
+        )
         ids = df[ib]
         index.append((ids.hash(seed=0).to_numpy(), ids.hash(seed=0x5EED).to_numpy(), df["_row"].to_numpy(), part))
         spill.put("bills", df, part)
@@ -634,12 +655,14 @@ class BillIndex:
         return self.rows[at], self.parts[at]
 
 
-def _partition_items(table: CsvTable, cols: Any, index: BillIndex, spill: Spill) -> None:
-    """Read ITEMS chunk by chunk and put each line into its bill's partition, with the bill's row."""
+def _partition_items(table: CsvTable, cols: Any, index: BillIndex, spill: Spill, lines: LinePass) -> None:
+    """Read ITEMS chunk by chunk: split each line by its catalogue into its bill's sums, and keep the
+    line in its bill's partition (read back only for a bill settled one at a time)."""
     ib = f"c{cols.index['bill_id']}"
-    for data, first, count, quoted in record_chunks(table):
+    for data, first, count, quoted in record_chunks(table, ITEM_CHUNK_BYTES):
         df = read_chunk(table, data, first, count, quoted, "_line")
         bill, part = index.find(df[ib])
+        lines.lines(df, cols, bill, df["_line"].to_numpy())
         spill.put("items", df.with_columns(pl.Series("_bill", bill)), part)
 
 
@@ -768,34 +791,277 @@ class _ItemName:
     spec: str | None
 
 
+WARNING_CODES = ("ITEM_NOT_IN_CATALOGUE", "RESTRICTION_NOT_MET", "RESTRICTION_ASSUMED_MET", "CEILING_SPEC_UNKNOWN")
+NEVER = np.iinfo(np.int64).max
+
+
+class LinePass:
+    """What each bill's item lines add up to, found while ITEMS is read once, chunk by chunk.
+
+    Indexed by the bill's record number in BILLS: the catalogue context of the bill (its treatment
+    place's catalogue, or the insured place's for a local visit, with the settings in force on its
+    day), the sum of its lines' amounts and of their four parts, how many lines it has, whether one
+    of them is one the arrays leave to the case model, and where each line warning first appears
+    (line number × 2, + 1 for the second warning a line may raise), so the warnings come out in the
+    order the per-bill engine raises them.
+    """
+
+    ARRAYS = ("ctx", "late", "total", "fully", "over", "pre", "count", "bad", "first")
+
+    def __init__(self, rules: RuleSet, shared: Shared) -> None:
+        self.rules, self.shared = rules, shared
+        self._ctx: list[np.ndarray] = []
+        self._late: list[np.ndarray] = []
+        self.contexts: list[_Ctx] = []
+        self._numbers: dict[int, int] = {}
+
+    def start_items(self) -> None:
+        """After the last chunk of BILLS: the arrays the lines add up into."""
+        self.ctx = np.concatenate(self._ctx) if self._ctx else np.zeros(0, dtype=np.int64)
+        self.late = np.concatenate(self._late) if self._late else np.zeros(0, dtype=bool)
+        self._ctx, self._late = [], []
+        bills = len(self.ctx)
+        self.total = np.zeros(bills, dtype=np.int64)
+        self.fully = np.zeros(bills, dtype=np.int64)
+        self.over = np.zeros(bills, dtype=np.int64)
+        self.pre = np.zeros(bills, dtype=np.int64)
+        self.count = np.zeros(bills, dtype=np.int64)
+        self.bad = np.zeros(bills, dtype=bool)
+        self.first = np.full((bills, len(WARNING_CODES)), NEVER, dtype=np.int64)
+
+    def view(self) -> LineView:
+        """What a partition reads: the arrays, and per context what the bills need of it."""
+        return LineView(
+            {a: getattr(self, a) for a in self.ARRAYS},
+            [(c.drug_ratio, c.settings_illus, c.dl_illus) for c in self.contexts],
+        )
+
+    # -- bills: each one's catalogue context
+    def bills(self, insured: pl.Series, treated: pl.Series, service: np.ndarray) -> None:
+        """The next chunk of BILLS, in file order."""
+        i_code, i_text = _codes(insured)
+        t_code, t_text = _codes(treated)
+        grp, first = _groups(i_code, t_code, service)
+        ctx = np.full(len(first), -1, dtype=np.int64)
+        late = np.zeros(len(first), dtype=bool)
+        for g, i in enumerate(first.tolist()):
+            ins, tre = i_text[i_code[i]], t_text[t_code[i]]
+            if not service[i]:
+                continue
+            place = ins if visit_place(ins, tre) == "local" else tre
+            key = ("day", place, int(service[i]))
+            if key not in self.shared.contexts:
+                self.shared.contexts[key] = self._context(place, date.fromordinal(int(service[i])))
+            got = self.shared.contexts[key]
+            if got is not None:
+                c, ctx_late = got
+                number = self._numbers.get(id(c))
+                if number is None:
+                    number = self._numbers[id(c)] = len(self.contexts)
+                    self.contexts.append(c)
+                ctx[g], late[g] = number, ctx_late
+        self._ctx.append(ctx[grp])
+        self._late.append(late[grp])
+
+    def _context(self, place: str, on: date) -> tuple[_Ctx, bool] | None:
+        pack = self.rules.packs.get(place)
+        catalogue = pack.catalogue if pack else None
+        if catalogue is None:
+            return None
+        section = next((s for s in catalogue.settings if s.in_force(on)), None)
+        if section is None:
+            return None
+        drug = ratio_units(section.pre_self_pay.drug)
+        if drug is None:
+            return None
+        index = self.rules.drugs(catalogue.drug_list)
+        dl = index.drug_list
+        out_of_date = on < dl.effective or (dl.until is not None and on > dl.until)
+        known = self.shared.contexts.get((place, id(section)))
+        if known is None:
+            cited = [catalogue.sources.get(i) for i in section.source_ids]
+            known = self.shared.contexts[(place, id(section))] = _Ctx(
+                catalogue_index(self.rules.cache, catalogue, section, index),
+                drug,
+                any(s is not None and s.confidence == "illustrative" for s in cited),
+                dl.source.confidence == "illustrative",
+            )
+        return known, out_of_date
+
+    # -- item lines
+    def lines(self, items: pl.DataFrame, item_cols: Any, nb: np.ndarray, line_no: np.ndarray) -> None:
+        """Split the lines of a chunk of ITEMS (``nb``: each line's bill, ``line_no``: its record number)."""
+        from medins import batch as B
+        from medins.case_model import Item
+
+        icol = {name: f"c{i}" for name, i in item_cols.index.items()}
+
+        def ic(name: str) -> pl.Series:
+            return items[icol[name]] if name in icol else pl.Series([""] * items.height)
+
+        # numbers, parsed as columns
+        q_text = ic("quantity")
+        q = _units_col(q_text, _QUANTITY, 4, 10**4)
+        p_text = ic("unit_price")
+        p = _units_col(p_text, _PRICE, 4, -1)
+        has_p = (p_text != "").to_numpy()
+        a_text = ic("amount")
+        a = _units_col(a_text, _AMOUNT, 2, -1)
+        has_a = (a_text != "").to_numpy()
+        bad = (q <= 0) | (has_p & (p < 0)) | (has_a & (a < 0)) | (~has_p & ~has_a)
+        qp = np.where(has_p & ~bad, q * np.maximum(p, 0), 0)  # 10^-8 yuan: < 10^18 by the patterns
+        amount = np.where(has_a, a, half_up(qp, 10**6))
+        bad |= has_p & has_a & (np.abs(qp - a * 10**6) > 10**6)
+        # an item names itself by code or name (the case model's one rule on its texts); whether its
+        # restriction is met is read once per distinct text
+        bad |= ~((ic("code") != "") | (ic("name") != "")).to_numpy()
+        r_code, r_text = _codes(ic("restriction_met"))
+        r_value = [B.norm_bool(x) if x else None for x in r_text]
+        bad |= np.array([v is not None and not isinstance(v, bool) for v in r_value], dtype=bool)[r_code]
+        met = np.array([v is True for v in r_value], dtype=bool)[r_code]
+        not_met = np.array([v is False for v in r_value], dtype=bool)[r_code]
+        # each distinct item looked up once in each catalogue
+        key = pl.select(
+            pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec")], separator="\x00")
+        ).to_series()
+        n_code, n_text = _codes(key)
+        ctx_line = self.ctx[nb]
+        grp, first = _groups(ctx_line, n_code)
+        resolved = []
+        lookups = self.shared.resolved
+        for j in first.tolist():
+            c = int(ctx_line[j])
+            if c < 0:
+                resolved.append(False)
+                continue
+            k = (id(self.contexts[c]), n_text[n_code[j]])
+            found = lookups.get(k)
+            if found is None:
+                found = lookups[k] = _resolve(self.contexts[c], *n_text[n_code[j]].split("\x00"), Item)
+            resolved.append(found)
+        table = np.array([r if r is not False else (-1, 0, -1, False, False) for r in resolved], dtype=np.int64)
+        per = table[grp]
+        line_class, line_pre, ceiling = per[:, 0], per[:, 1], per[:, 2]
+        restricted, note = per[:, 3] > 0, per[:, 4] > 0
+        bad |= line_class < 0
+        np.logical_or.at(self.bad, nb, bad)
+        np.add.at(self.count, nb, 1)
+        full = (line_class <= 1) | (restricted & not_met)
+        has_ceiling = ceiling >= 0
+        with_p = ~full & has_ceiling & has_p & (p > ceiling)
+        over_line = np.where(with_p, np.minimum(amount, half_up(np.maximum(p - ceiling, 0) * q, 10**6)), 0)
+        # a ceiling without a unit price: the unit is amount / quantity, in Decimal as the engine does
+        from medins.money import fen
+
+        for j in np.nonzero(~full & has_ceiling & ~has_p & ~bad)[0]:
+            qty = Decimal(q_text[int(j)] or "1")
+            amt = Decimal(int(amount[j])) / 100
+            unit = amt / qty
+            c = Decimal(int(ceiling[j])) / 10**4
+            if unit > c:
+                over_line[j] = min(int(amount[j]), int(fen((unit - c) * qty) * 100))
+        pre_line = np.where(~full & (line_class == 3), half_up((amount - over_line) * line_pre, SCALE), 0)
+        fully_line = np.where(full, amount, 0)
+        ok = ~bad
+        np.add.at(self.total, nb[ok], amount[ok])
+        np.add.at(self.fully, nb[ok], fully_line[ok])
+        np.add.at(self.over, nb[ok], over_line[ok])
+        np.add.at(self.pre, nb[ok], pre_line[ok])
+        # where each warning first appears: a line's first warning, then its second
+        w1 = np.where(
+            line_class == 0,
+            0,
+            np.where(
+                (line_class > 1) & restricted & not_met,
+                1,
+                np.where((line_class > 1) & restricted & ~met & ~not_met, 2, -1),
+            ),
+        )
+        w2 = ~full & ~has_ceiling & note
+        flat = self.first.reshape(-1)
+        width = len(WARNING_CODES)
+        one = ok & (w1 >= 0)
+        np.minimum.at(flat, nb[one] * width + w1[one], line_no[one] * 2)
+        two = ok & w2
+        np.minimum.at(flat, nb[two] * width + 3, line_no[two] * 2 + 1)
+
+
+@dataclass
+class LineView:
+    """The line pass as a partition reads it: arrays by bill record number (or the ``.npy`` files
+    that hold them, for a ``--jobs`` worker to map), and per context its drug ratio and whether its
+    settings and drug list are illustrative."""
+
+    arrays: dict[str, Any]
+    contexts: list[tuple[int, bool, bool]]
+
+    def saved(self, folder: Path) -> LineView:
+        paths = {}
+        for name, array in self.arrays.items():
+            path = folder / f"lines-{name}.npy"
+            np.save(path, array)
+            paths[name] = path
+        return LineView(paths, self.contexts)
+
+    def loaded(self) -> LineView:
+        if all(isinstance(v, np.ndarray) for v in self.arrays.values()):
+            return self
+        return LineView({k: np.load(v, mmap_mode="r") for k, v in self.arrays.items()}, self.contexts)
+
+    def take(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The arrays for these bills (``rows``: record numbers in BILLS)."""
+        return {k: np.asarray(v[rows]) for k, v in self.arrays.items()}
+
+
+def _resolve(ctx: Any, code: str, name: str, form: str, spec: str, Item: Any) -> Any:
+    """``(class, pre-self-pay ratio, ceiling, restricted, ceiling note)`` of an item in a catalogue; False
+    when the lookup raises (an ambiguous name) or a value is not exact in the arrays' units."""
+    item = _ItemName(code or None, name or None, form or None, spec or None)
+    try:
+        r = resolve_item(item, ctx.index, "items[0]")
+    except MedinsError:
+        return False
+    if r is None:
+        return (0, 0, -1, False, False)
+    cls = {"C": 1, "A": 2, "B": 3}.get(r.item_class)
+    if cls is None:
+        return False
+    ratio = ratio_units(r.pre_ratio) if cls == 3 else 0
+    if ratio is None:
+        return False
+    ceiling = -1
+    if r.ceiling is not None:
+        scaled = r.ceiling * 10**4
+        if scaled != scaled.to_integral_value() or scaled >= 2**32:
+            return False
+        ceiling = int(scaled)
+    return (cls, ratio, ceiling, bool(r.restriction), r.ceiling_note is not None)
+
+
 class _Run:
     def __init__(
         self,
         bills: pl.DataFrame,
         S: dict[str, pl.Series],
         bill_cols: Any,
-        items: pl.DataFrame | None,
+        items: Callable[[], pl.DataFrame | None] | None,
         item_cols: Any,
         settler: Any,
         rules: RuleSet,
         shared: Shared,
+        lines: LineView | None,
     ) -> None:
+        """``items`` reads the partition's item lines when a bill settled one at a time needs them."""
         self.shared = shared
         self.S, self.bill_cols, self.item_cols = S, bill_cols, item_cols
         self.settler, self.rules = settler, rules
         self.n = n = bills.height
         self.row = bills["_row"].to_numpy()  # each bill's record number in BILLS (0 the first after the header)
-        width = len(bill_cols.index) and max(bill_cols.index.values()) + 1
         self.bills = bills.select([c for c in bills.columns if c != "_row"])
-        self.items = None
-        self.line_bill = np.zeros(0, dtype=np.int64)
-        if items is not None:
-            local = pl.DataFrame({"_bill": self.row, "_b": np.arange(n, dtype=np.int64)})
-            joined = items.join(local, on="_bill", how="left", maintain_order="left")
-            self.line_bill = joined["_b"].to_numpy()
-            self.line_no = items["_line"].to_numpy()
-            self.items = items.select([c for c in items.columns if c not in ("_line", "_bill")])
-        del width
+        self.read_items = items
+        self.items: pl.DataFrame | None = None
+        self.lines = lines
+        self.line_of = lines.take(self.row) if lines is not None else None
         self.alone = np.zeros(n, dtype=bool)
         self.code: dict[str, np.ndarray] = {}
         self.uniq: dict[str, list[str]] = {}
@@ -806,13 +1072,25 @@ class _Run:
     def one(self, i: int, ytd_json: str | None) -> tuple[Any, ...]:
         values = list(self.bills.row(i))
         rows: list[tuple[int, list[str]]] = []
-        if self.items is not None:
-            for j in self.line_rows(i):
+        if self.line_of is not None and self.line_of["count"][i]:
+            if self.items is None:
+                self._read_items()
+            assert self.items is not None
+            for j in self.line_order[self.line_start[i] : self.line_start[i + 1]]:
                 rows.append((int(self.line_no[j]) + 2, list(self.items.row(int(j)))))
         return self.settler._one(int(self.row[i]) + 2, values, rows, ytd_json)
 
-    def line_rows(self, i: int) -> np.ndarray:
-        return self.line_order[self.line_start[i] : self.line_start[i + 1]]
+    def _read_items(self) -> None:
+        """The partition's item lines, read back only when a bill settled one at a time has lines."""
+        items = self.read_items() if self.read_items is not None else None
+        if items is None:
+            raise SettlementBug("a bill's item lines are missing from its partition")
+        local = pl.DataFrame({"_bill": self.row, "_b": np.arange(self.n, dtype=np.int64)})
+        nb = items.join(local, on="_bill", how="left", maintain_order="left")["_b"].to_numpy()
+        self.line_no = items["_line"].to_numpy()
+        self.items = items.select([c for c in items.columns if c not in ("_line", "_bill")])
+        self.line_order = np.argsort(nb, kind="stable")
+        self.line_start = np.searchsorted(nb[self.line_order], np.arange(self.n + 1))
 
     def settle(
         self, prepared: Prepared, ytd_in: dict[Any, tuple[int, str, str]], want_state: bool
@@ -823,10 +1101,7 @@ class _Run:
         key, key_tuples, service, settle_day = prepared.key, prepared.key_tuples, prepared.service, prepared.settle_day
         years, scheme, day_of = prepared.years, prepared.scheme, prepared.day_of
         n, settler = self.n, self.settler
-        nb = self.line_bill
-        self.line_order = np.argsort(nb, kind="stable")
-        self.line_start = np.searchsorted(nb[self.line_order], np.arange(n + 1))
-        line_count = np.diff(self.line_start)
+        line_count = self.line_of["count"] if self.line_of is not None else np.zeros(n, dtype=np.int64)
         has_lines = line_count > 0
         C, U = self.code, self.uniq
         insured = _table(U["insured_region"], C["insured_region"])
@@ -844,12 +1119,9 @@ class _Run:
         pair, pair_first = _groups(C["insured_region"], C["visit_region"])
         places = [visit_place(insured[i], treated[i]) for i in pair_first]
         place = _table(places, pair)
-        catalogue_place = _table(
-            [insured[i] if p == "local" else treated[i] for i, p in zip(pair_first, places, strict=True)], pair
-        )
 
         # -- lines and bill parts
-        total, fully, over, pre, line_warn, ctx_illus = self._parts(service, has_lines, catalogue_place)
+        total, fully, over, pre, line_warn, ctx_illus = self._parts(has_lines)
         in_scope = total - fully - over - pre
 
         # -- the dated sections of each insured place's standards in force on each bill's day
@@ -994,7 +1266,7 @@ class _Run:
             settler.agg,
             finals,
             n,
-            self.items.height if self.items is not None else 0,
+            int(line_count.sum()),
             accepted,
             items_ok,
             len(self.uniq["person_id"]),
@@ -1120,41 +1392,24 @@ class _Run:
             "visit_type": visit.type,
         }
 
-    def _parts(self, service: np.ndarray, has_lines: np.ndarray, catalogue_place: np.ndarray):  # type: ignore[no-untyped-def]
-        """Each bill's total and parts in fen, the warnings its lines raise (in order), and whether its
-        catalogue settings or drug list are illustrative."""
+    def _parts(self, has_lines: np.ndarray):  # type: ignore[no-untyped-def]
+        """Each bill's total and parts in fen (its lines' sums, or its summary amounts), the warnings its
+        lines raise (in order), and whether its catalogue settings or drug list are illustrative."""
         from medins import batch as B
 
         n = self.n
-        total = np.zeros(n, dtype=np.int64)
-        fully = np.zeros(n, dtype=np.int64)
-        over = np.zeros(n, dtype=np.int64)
-        pre = np.zeros(n, dtype=np.int64)
-        head_warn = np.zeros(n, dtype=np.int8)  # 1 DRUG_LIST_OUT_OF_DATE, 2 SUMMARY_PRE_SELF_PAY
-        # the catalogue (the insured place's for a local visit) and its settings in force
-        p_codes, p_texts = _codes(pl.Series(catalogue_place.tolist(), dtype=pl.String))
-        grp, first = _groups(p_codes, service)
-        shared: dict[tuple[str, int], int] = {}
-        contexts: list[Any] = []
-        g_ctx = np.full(len(first), -1, dtype=np.int64)
-        g_late = np.zeros(len(first), dtype=bool)
-        for gi, i in enumerate(first.tolist()):
-            ck = ("day", p_texts[p_codes[i]], int(service[i]))
-            if ck not in self.shared.contexts:
-                self.shared.contexts[ck] = self._context(ck[1], date.fromordinal(ck[2]))
-            got = self.shared.contexts[ck]
-            if got is None:
-                continue
-            ctx, section_id, late = got
-            sk = (p_texts[p_codes[i]], section_id)
-            c = shared.get(sk)
-            if c is None:
-                c = shared[sk] = len(contexts)
-                contexts.append(ctx)
-            g_ctx[gi], g_late[gi] = c, late
-        ctx_id = g_ctx[grp]
-        out_of_date = g_late[grp]
+        L = self.line_of
+        assert L is not None and self.lines is not None
+        contexts = self.lines.contexts
+        ctx_id = L["ctx"]
         self.alone |= ctx_id < 0
+        self.alone |= has_lines & L["bad"]
+        total = np.where(has_lines, L["total"], 0)
+        fully = np.where(has_lines, L["fully"], 0)
+        over = np.where(has_lines, L["over"], 0)
+        pre = np.where(has_lines, L["pre"], 0)
+        head_warn = np.zeros(n, dtype=np.int8)  # 1 DRUG_LIST_OUT_OF_DATE, 2 SUMMARY_PRE_SELF_PAY
+        head_warn[has_lines & L["late"] & ~self.alone] = 1
         # summary bills
         summ = ~has_lines & ~self.alone
         if summ.any():
@@ -1172,188 +1427,23 @@ class _Run:
             bad |= fixed + clb > tot
             bad |= has_pre & (fixed + pre_given > tot)
             bad |= has_pre & has_clb & (pre_given > clb)
-            drug = np.array([c.drug_ratio for c in contexts] + [0], dtype=np.int64)[ctx_id[idx]]
+            drug = np.array([c[0] for c in contexts] + [0], dtype=np.int64)[ctx_id[idx]]
             p = np.where(has_pre, pre_given, half_up(clb * drug, SCALE))
             total[idx], fully[idx], over[idx], pre[idx] = tot, ful, ovr, p
             self.alone[idx[bad]] = True
             head_warn[idx[~bad & ~has_pre & (clb > 0)]] = 2
+        # the lines' warnings by where each first appears
         line_warn: dict[int, list[str]] = {}
-        if self.items is not None:
-            self._lines(ctx_id, contexts, total, fully, over, pre, line_warn)
-            head_warn[has_lines & out_of_date & ~self.alone] = 1
+        first = L["first"]
+        for i in np.nonzero((first < NEVER).any(axis=1) & has_lines)[0].tolist():
+            seen = [(int(first[i, k]), WARNING_CODES[k]) for k in range(len(WARNING_CODES)) if first[i, k] < NEVER]
+            line_warn[i] = [code for _, code in sorted(seen)]
         for i in np.nonzero(head_warn)[0].tolist():
             line_warn.setdefault(i, []).insert(0, ("", "DRUG_LIST_OUT_OF_DATE", "SUMMARY_PRE_SELF_PAY")[head_warn[i]])
-        settings_illus = np.array([c.settings_illus for c in contexts] + [False], dtype=bool)[ctx_id]
-        dl_illus = np.array([c.dl_illus for c in contexts] + [False], dtype=bool)[ctx_id]
+        settings_illus = np.array([c[1] for c in contexts] + [False], dtype=bool)[ctx_id]
+        dl_illus = np.array([c[2] for c in contexts] + [False], dtype=bool)[ctx_id]
         ctx_illus = (ctx_id >= 0) & (settings_illus | (has_lines & dl_illus))
         return total, fully, over, pre, line_warn, ctx_illus
-
-    def _context(self, place: str, on: date) -> Any:
-        pack = self.rules.packs.get(place)
-        catalogue = pack.catalogue if pack else None
-        if catalogue is None:
-            return None
-        section = next((s for s in catalogue.settings if s.in_force(on)), None)
-        if section is None:
-            return None
-        drug = ratio_units(section.pre_self_pay.drug)
-        if drug is None:
-            return None
-        index = self.rules.drugs(catalogue.drug_list)
-        dl = index.drug_list
-        out_of_date = on < dl.effective or (dl.until is not None and on > dl.until)
-        known = self.shared.contexts.get((place, id(section)))
-        if known is not None:
-            return known, id(section), out_of_date
-        cited = [catalogue.sources.get(i) for i in section.source_ids]
-        illus = any(s is not None and s.confidence == "illustrative" for s in cited)
-        ctx = self.shared.contexts[(place, id(section))] = _Ctx(
-            catalogue_index(self.rules.cache, catalogue, section, index),
-            drug,
-            illus,
-            dl.source.confidence == "illustrative",
-        )
-        return ctx, id(section), out_of_date
-
-    def _lines(self, ctx_id, contexts, total, fully, over, pre, line_warn) -> None:  # type: ignore[no-untyped-def]
-        """Split every item line by its catalogue: each distinct item and each distinct number once."""
-
-        assert self.items is not None
-        bad_bill = np.zeros(self.n, dtype=bool)
-        for start in range(0, self.items.height, LINE_SLICE):
-            self._line_slice(
-                self.items.slice(start, LINE_SLICE),
-                self.line_bill[start : start + LINE_SLICE],
-                ctx_id,
-                contexts,
-                (total, fully, over, pre),
-                line_warn,
-                bad_bill,
-            )
-        self.alone |= bad_bill
-
-    def _line_slice(self, items, nb, ctx_id, contexts, sums, line_warn, bad_bill) -> None:  # type: ignore[no-untyped-def]
-        """The lines of one slice of ITEMS (a few hundred thousand at a time, to keep memory flat)."""
-        from medins import batch as B
-        from medins.case_model import Item
-
-        total, fully, over, pre = sums
-        icol = {name: f"c{i}" for name, i in self.item_cols.index.items()}
-
-        def ic(name: str) -> pl.Series:
-            return items[icol[name]] if name in icol else pl.Series([""] * items.height)
-
-        # numbers, parsed as columns
-        q_text = ic("quantity")
-        q = _units_col(q_text, _QUANTITY, 4, 10**4)
-        p_text = ic("unit_price")
-        p = _units_col(p_text, _PRICE, 4, -1)
-        has_p = (p_text != "").to_numpy()
-        a_text = ic("amount")
-        a = _units_col(a_text, _AMOUNT, 2, -1)
-        has_a = (a_text != "").to_numpy()
-        bad = (q <= 0) | (has_p & (p < 0)) | (has_a & (a < 0)) | (~has_p & ~has_a)
-        qp = np.where(has_p & ~bad, q * np.maximum(p, 0), 0)  # 10^-8 yuan: < 10^18 by the patterns
-        amount = np.where(has_a, a, half_up(qp, 10**6))
-        bad |= has_p & has_a & (np.abs(qp - a * 10**6) > 10**6)
-        # an item names itself by code or name (the case model's one rule on its texts); whether its
-        # restriction is met is read once per distinct text
-        named = (ic("code") != "") | (ic("name") != "")
-        bad |= ~named.to_numpy()
-        r_code, r_text = _codes(ic("restriction_met"))
-        r_value = [B.norm_bool(x) if x else None for x in r_text]
-        bad |= np.array([v is not None and not isinstance(v, bool) for v in r_value], dtype=bool)[r_code]
-        met = np.array([v is True for v in r_value], dtype=bool)[r_code]
-        not_met = np.array([v is False for v in r_value], dtype=bool)[r_code]
-        # each distinct item looked up once in each catalogue
-        key = pl.select(
-            pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec")], separator="\x00")
-        ).to_series()
-        n_code, n_text = _codes(key)
-        ctx_line = ctx_id[nb]
-        grp, first = _groups(ctx_line, n_code)
-        resolved = []
-        lookups = self.shared.resolved
-        for j in first.tolist():
-            c = int(ctx_line[j])
-            if c < 0:
-                resolved.append(False)
-                continue
-            k = (id(contexts[c]), n_text[n_code[j]])
-            found = lookups.get(k)
-            if found is None:
-                found = lookups[k] = self._resolve(contexts[c], *n_text[n_code[j]].split("\x00"), Item)
-            resolved.append(found)
-        table = np.array([r if r is not False else (-1, 0, -1, False, False) for r in resolved], dtype=np.int64)
-        per = table[grp]
-        line_class, line_pre, ceiling = per[:, 0], per[:, 1], per[:, 2]
-        restricted, note = per[:, 3] > 0, per[:, 4] > 0
-        bad |= line_class < 0
-        bad |= self.alone[nb]
-        np.logical_or.at(bad_bill, nb, bad)
-        full = (line_class <= 1) | (restricted & not_met)
-        has_ceiling = ceiling >= 0
-        with_p = ~full & has_ceiling & has_p & (p > ceiling)
-        over_line = np.where(with_p, np.minimum(amount, half_up(np.maximum(p - ceiling, 0) * q, 10**6)), 0)
-        # a ceiling without a unit price: the unit is amount / quantity, in Decimal as the engine does
-        from medins.money import fen
-
-        for j in np.nonzero(~full & has_ceiling & ~has_p & ~bad)[0]:
-            qty = Decimal(q_text[int(j)] or "1")
-            amt = Decimal(int(amount[j])) / 100
-            unit = amt / qty
-            c = Decimal(int(ceiling[j])) / 10**4
-            if unit > c:
-                over_line[j] = min(int(amount[j]), int(fen((unit - c) * qty) * 100))
-        pre_line = np.where(~full & (line_class == 3), half_up((amount - over_line) * line_pre, SCALE), 0)
-        fully_line = np.where(full, amount, 0)
-        ok = ~bad
-        np.add.at(total, nb[ok], amount[ok])
-        np.add.at(fully, nb[ok], fully_line[ok])
-        np.add.at(over, nb[ok], over_line[ok])
-        np.add.at(pre, nb[ok], pre_line[ok])
-        # warnings, in the order the lines raise them (lines_of keeps file order)
-        w1 = np.where(
-            line_class == 0,
-            1,
-            np.where(
-                (line_class > 1) & restricted & not_met,
-                2,
-                np.where((line_class > 1) & restricted & ~met & ~not_met, 3, 0),
-            ),
-        )
-        w2 = ~full & ~has_ceiling & note
-        codes = ("", "ITEM_NOT_IN_CATALOGUE", "RESTRICTION_NOT_MET", "RESTRICTION_ASSUMED_MET")
-        for j in np.nonzero(ok & ((w1 > 0) | w2))[0]:
-            lst = line_warn.setdefault(int(nb[j]), [])
-            if w1[j]:
-                lst.append(codes[w1[j]])
-            if w2[j]:
-                lst.append("CEILING_SPEC_UNKNOWN")
-
-    def _resolve(self, ctx: Any, code: str, name: str, form: str, spec: str, Item: Any) -> Any:
-        """``(class, pre-self-pay ratio, ceiling, restricted, ceiling note)`` of an item in a catalogue; False
-        when the lookup raises (an ambiguous name) or a value is not exact in the arrays' units."""
-        item = _ItemName(code or None, name or None, form or None, spec or None)
-        try:
-            r = resolve_item(item, ctx.index, "items[0]")
-        except MedinsError:
-            return False
-        if r is None:
-            return (0, 0, -1, False, False)
-        cls = {"C": 1, "A": 2, "B": 3}.get(r.item_class)
-        if cls is None:
-            return False
-        ratio = ratio_units(r.pre_ratio) if cls == 3 else 0
-        if ratio is None:
-            return False
-        ceiling = -1
-        if r.ceiling is not None:
-            scaled = r.ceiling * 10**4
-            if scaled != scaled.to_integral_value() or scaled >= 2**32:
-                return False
-            ceiling = int(scaled)
-        return (cls, ratio, ceiling, bool(r.restriction), r.ceiling_note is not None)
 
     def _eligibility(self, combo_info, combo_of, service, settle_day, place, scheme, d, sig_of):  # type: ignore[no-untyped-def]
         """Eligibility per bill: once per distinct fields and sections in force, then the filing's dates."""
@@ -1944,6 +2034,28 @@ def settle_table(
         return cells.with_columns(pl.Series(row, np.arange(frame.height, dtype=np.int64)))
 
     bills_t = texts(bills_df, "_row")
+    cfg = B.WorkerConfig(
+        root,
+        B.Source(Path("bills"), "utf-8", ",", bill_cols),
+        B.Source(Path("items"), "utf-8", ",", item_cols) if item_cols is not None else None,
+        lang,  # type: ignore[arg-type]
+        True,
+    )
+    settler = B.Settler(cfg)
+    shared = Shared()
+    lines = LinePass(settler.rules, shared)
+    day_text = {
+        c: bills_t[f"c{bill_cols.index[c]}"] for c in ("admitted", "date", "discharged") if c in bill_cols.index
+    }
+    day = {c: np.array([B.day_number(v) if v else 0 for v in t.to_list()], dtype=np.int64) for c, t in day_text.items()}
+    zero = np.zeros(bills_t.height, dtype=np.int64)
+    empty = pl.Series([""] * bills_t.height, dtype=pl.String)
+    lines.bills(
+        bills_t[f"c{bill_cols.index['insured_region']}"],
+        bills_t[f"c{bill_cols.index['visit_region']}"] if "visit_region" in bill_cols.index else empty,
+        _first_day(day.get("admitted", zero), day.get("date", zero), day.get("discharged", zero)),
+    )
+    lines.start_items()
     items_t = None
     if items_df is not None and item_cols is not None:
         items_t = texts(items_df, "_line")
@@ -1953,18 +2065,13 @@ def settle_table(
         )
         if items_t["_bill"].null_count():
             raise ValueError("settle_table: item lines whose bill_id is not in the bills table")
-    cfg = B.WorkerConfig(
-        root,
-        B.Source(Path("bills"), "utf-8", ",", bill_cols),
-        B.Source(Path("items"), "utf-8", ",", item_cols) if item_cols is not None else None,
-        lang,  # type: ignore[arg-type]
-        True,
-    )
-    settler = B.Settler(cfg)
+        for start in range(0, items_t.height, LINE_SLICE):
+            chunk = items_t.slice(start, LINE_SLICE)
+            lines.lines(chunk, item_cols, chunk["_bill"].to_numpy(), chunk["_line"].to_numpy())
     prepared = _prepare(bills_t, bill_cols, ytd or {})
     if prepared is None:
         raise ValueError("settle_table: a person_id with two names, or a bill older than the year-to-date entries")
-    run = _Run(bills_t, prepared.S, bill_cols, items_t, item_cols, settler, settler.rules, Shared())
+    run = _Run(bills_t, prepared.S, bill_cols, lambda: items_t, item_cols, settler, settler.rules, shared, lines.view())
     out, outcome = run.settle(prepared, ytd or {}, False)
     columns = list(B.OUT_HEAD)
     if "person_name" in bill_cols.index:
