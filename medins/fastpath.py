@@ -792,7 +792,8 @@ class _ItemName:
 
 
 WARNING_CODES = ("ITEM_NOT_IN_CATALOGUE", "RESTRICTION_NOT_MET", "RESTRICTION_ASSUMED_MET", "CEILING_SPEC_UNKNOWN")
-NEVER = np.iinfo(np.int64).max
+NEVER = np.iinfo(np.int32).max
+"""No such warning on the bill's lines. Line positions are held in int32: ITEMS may have up to 10^9 lines."""
 
 
 class LinePass:
@@ -817,7 +818,7 @@ class LinePass:
 
     def start_items(self) -> None:
         """After the last chunk of BILLS: the arrays the lines add up into."""
-        self.ctx = np.concatenate(self._ctx) if self._ctx else np.zeros(0, dtype=np.int64)
+        self.ctx = np.concatenate(self._ctx) if self._ctx else np.zeros(0, dtype=np.int32)
         self.late = np.concatenate(self._late) if self._late else np.zeros(0, dtype=bool)
         self._ctx, self._late = [], []
         bills = len(self.ctx)
@@ -825,9 +826,9 @@ class LinePass:
         self.fully = np.zeros(bills, dtype=np.int64)
         self.over = np.zeros(bills, dtype=np.int64)
         self.pre = np.zeros(bills, dtype=np.int64)
-        self.count = np.zeros(bills, dtype=np.int64)
+        self.count = np.zeros(bills, dtype=np.int32)
         self.bad = np.zeros(bills, dtype=bool)
-        self.first = np.full((bills, len(WARNING_CODES)), NEVER, dtype=np.int64)
+        self.first = np.full((bills, len(WARNING_CODES)), NEVER, dtype=np.int32)
 
     def view(self) -> LineView:
         """What a partition reads: the arrays, and per context what the bills need of it."""
@@ -842,7 +843,7 @@ class LinePass:
         i_code, i_text = _codes(insured)
         t_code, t_text = _codes(treated)
         grp, first = _groups(i_code, t_code, service)
-        ctx = np.full(len(first), -1, dtype=np.int64)
+        ctx = np.full(len(first), -1, dtype=np.int32)
         late = np.zeros(len(first), dtype=bool)
         for g, i in enumerate(first.tolist()):
             ins, tre = i_text[i_code[i]], t_text[t_code[i]]
@@ -891,6 +892,8 @@ class LinePass:
     # -- item lines
     def lines(self, items: pl.DataFrame, item_cols: Any, nb: np.ndarray, line_no: np.ndarray) -> None:
         """Split the lines of a chunk of ITEMS (``nb``: each line's bill, ``line_no``: its record number)."""
+        if len(line_no) and int(line_no[-1]) >= 10**9:
+            raise NotRegular  # past what the warnings' positions hold: the careful path reads it
         from medins import batch as B
         from medins.case_model import Item
 
@@ -981,9 +984,9 @@ class LinePass:
         flat = self.first.reshape(-1)
         width = len(WARNING_CODES)
         one = ok & (w1 >= 0)
-        np.minimum.at(flat, nb[one] * width + w1[one], line_no[one] * 2)
+        np.minimum.at(flat, nb[one] * width + w1[one], (line_no[one] * 2).astype(np.int32))
         two = ok & w2
-        np.minimum.at(flat, nb[two] * width + 3, line_no[two] * 2 + 1)
+        np.minimum.at(flat, nb[two] * width + 3, (line_no[two] * 2 + 1).astype(np.int32))
 
 
 @dataclass
