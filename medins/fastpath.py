@@ -617,9 +617,7 @@ def _partition_bills(table: CsvTable, cols: Any, spill: Spill, lines: LinePass) 
                         raise NotRegular
         part = (df[ip].hash(seed=0).to_numpy() % np.uint64(spill.parts)).astype(np.int64)
         day = {
-            c: np.array([days[v] for v in df[f"c{cols.index[c]}"].to_list()], dtype=np.int64)
-            if c in cols.index
-            else np.zeros(df.height, dtype=np.int64)
+            c: _day_numbers(df[f"c{cols.index[c]}"], days) if c in cols.index else np.zeros(df.height, dtype=np.int64)
             for c in ("admitted", "date", "discharged")
         }
         empty = pl.Series([""] * df.height, dtype=pl.String)
@@ -721,6 +719,12 @@ def _prepare(bills: pl.DataFrame, cols: Any, ytd_in: dict[Any, tuple[int, str, s
             if entry is not None and earliest[k] < entry[0]:
                 return None
     return Prepared(S, key, key_tuples, service, settle_day, years, scheme, day_of)
+
+
+def _day_numbers(texts: pl.Series, days: dict[str, int]) -> np.ndarray:
+    """Date texts as day numbers, each distinct text looked up once in ``days``."""
+    codes, distinct = _codes(texts)
+    return np.array([days[v] for v in distinct], dtype=np.int64)[codes]
 
 
 def _first_day(*columns: np.ndarray) -> np.ndarray:
