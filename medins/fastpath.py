@@ -1926,22 +1926,8 @@ def _dated_groups(std: Any) -> list[list[Any]]:
 
 
 def _units(values: list[str], pattern: str, places: int, empty: int) -> np.ndarray:
-    """Decimal text as integers in 10^-places, parsed as columns; -1 where the text does not match
-    ``pattern`` (the case model then reads it), ``empty`` for an empty text."""
-    u = pl.Series(values, dtype=pl.String)
-    parts = u.str.split_exact(".", 1)
-    whole = parts.struct.field("field_0").cast(pl.Int64, strict=False).fill_null(0)
-    frac = parts.struct.field("field_1").fill_null("").str.pad_end(places, "0").str.slice(0, places)
-    frac = (
-        pl.select(pl.when(frac == "").then(pl.lit("0")).otherwise(frac))
-        .to_series()
-        .cast(pl.Int64, strict=False)
-        .fill_null(0)
-    )
-    value = (whole * 10**places + frac).to_numpy()
-    ok = u.str.contains(pattern).to_numpy()
-    blank = (u == "").to_numpy()
-    return np.where(blank, empty, np.where(ok, value, -1)).astype(np.int64)
+    """:func:`_units_col` for a list of texts (the distinct values of a column)."""
+    return _units_col(pl.Series(values, dtype=pl.String), pattern, places, empty)
 
 
 def _units_col(u: pl.Series, pattern: str, places: int, empty: int) -> np.ndarray:
