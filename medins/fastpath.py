@@ -47,6 +47,7 @@ from medins.engine.population import (
     CHRONIC,
     INPATIENT,
     NO_CELL,
+    OUTPATIENT,
     VISIT_CODES,
     Cell,
     State,
@@ -773,12 +774,11 @@ def _table(values: list[Any], codes: np.ndarray, dtype: Any = object) -> np.ndar
 
 class Shared:
     """What one run learns once and every partition reuses: the case model's verdicts on distinct
-    fields and items, catalogue lookups, eligibility without dates, rule cells, parsed numbers."""
+    persons, filings and visits, catalogue contexts and lookups, eligibility without dates, rule cells."""
 
     def __init__(self) -> None:
         self.parts: dict[tuple, Any] = {}
         self.combos: dict[tuple, Any] = {}
-        self.items: dict[str, Any] = {}
         self.resolved: dict[tuple, Any] = {}
         self.statics: dict[tuple, Any] = {}
         self.cells: dict[tuple, Cell] = {}
@@ -1616,7 +1616,7 @@ class _Run:
         vt_u = [ci["visit_type"] if ci else "outpatient" for ci in combo_info]
         vt = np.array([VISIT_CODES[x] for x in vt_u], dtype=np.int64)[combo_of]
         # a chronic visit the insured place does not settle as such is a general outpatient visit
-        vt = np.where((vt == CHRONIC) & ~elig["chronic_ok"], 1, vt)
+        vt = np.where((vt == CHRONIC) & ~elig["chronic_ok"], OUTPATIENT, vt)
         disease_u = [(ci["disease"] or "") if ci else "" for ci in combo_info]
         d_codes, d_names = _codes(pl.Series(disease_u, dtype=pl.String))
         disease = np.where(vt == CHRONIC, d_codes[combo_of], -1)
@@ -1903,9 +1903,6 @@ class _Run:
             order = self.chronic_order.setdefault(int(key[i]), [])
             if disease[i] not in order:
                 order.append(disease[i])
-
-
-OUT = 1  # outpatient, for bills the arrays leave aside
 
 
 @dataclass
