@@ -1129,6 +1129,7 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
                     spool_dir,
                     opts.memory,
                     opts.jobs,
+                    progress,
                 )
             finally:
                 settler.close()
@@ -1137,10 +1138,6 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
             n, items_input, persons_input, reordered = fast.bills, fast.items_input, fast.persons, fast.reordered
             agg, finals = fast.agg, fast.finals
             accepted, items_ok, settled_persons = fast.accepted, fast.items_ok, fast.settled_persons
-            if progress:
-                with progress(n) as b:
-                    if hasattr(b, "update"):
-                        b.update(n)
         else:
             scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
             n = len(scan.ids)

@@ -29,6 +29,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -304,8 +305,12 @@ def settle_columns(
     spool: Path,
     memory: int,
     jobs: int = 1,
+    progress: Callable[[int], Any] | None = None,
 ) -> Outcome | None:
-    """Settle the run over columns; None (nothing written) when the careful path must take it."""
+    """Settle the run over columns; None (nothing written) when the careful path must take it.
+
+    ``progress(n)`` gives a progress bar (a context manager with ``update(k)``) for ``n`` bills; it
+    moves as partitions are settled."""
     size = bills_table.path.stat().st_size + (items_table.path.stat().st_size if items_table else 0)
     parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
     spill = Spill(spool, parts)
@@ -336,32 +341,37 @@ def settle_columns(
         else:
             frames.append(None)
             del bills
-    outcomes: list[Outcome] = []
-    outputs: list[Any] = []
-    job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, want_state, items_table is not None, view)
-    if parts > 1 and jobs > 1:
-        job.lines = view.saved(spool)
-        got = _settle_in_workers(job, jobs, settler, writer)
-        for out, outcome in got:
-            outputs.append(out)
-            outcomes.append(outcome)
-    for p in range(parts if jobs <= 1 or parts == 1 else 0):
-        if parts == 1:
-            got1 = frames[0]
-            if got1 is None:
+    bar_context = progress(len(lines.ctx)) if progress else nullcontext()
+    with bar_context as bar:
+        advance = bar.update if hasattr(bar, "update") else (lambda k: None)
+        outcomes: list[Outcome] = []
+        outputs: list[Any] = []
+        job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, want_state, items_table is not None, view)
+        if parts > 1 and jobs > 1:
+            job.lines = view.saved(spool)
+            got = _settle_in_workers(job, jobs, settler, writer, advance)
+            for out, outcome in got:
+                outputs.append(out)
+                outcomes.append(outcome)
+        for p in range(parts if jobs <= 1 or parts == 1 else 0):
+            if parts == 1:
+                got1 = frames[0]
+                if got1 is None:
+                    continue
+                bills, prepared = got1
+                read = (lambda: spill.get("items", 0)) if items_table is not None else None
+                run = _Run(bills, prepared.S, bill_cols, read, item_cols, settler, rules, shared, view)
+                out, outcome = run.settle(prepared, ytd_in, want_state)
+                outputs.append(out)
+                outcomes.append(outcome)
+                advance(outcome.bills)
+                del run, bills, out
                 continue
-            bills, prepared = got1
-            read = (lambda: spill.get("items", 0)) if items_table is not None else None
-            run = _Run(bills, prepared.S, bill_cols, read, item_cols, settler, rules, shared, view)
-            out, outcome = run.settle(prepared, ytd_in, want_state)
-            outputs.append(out)
-            outcomes.append(outcome)
-            del run, bills, out
-            continue
-        result = _settle_part(job, p, settler, rules, shared, writer)
-        if result is not None:
-            outputs.append(result[0])
-            outcomes.append(result[1])
+            result = _settle_part(job, p, settler, rules, shared, writer)
+            if result is not None:
+                outputs.append(result[0])
+                outcomes.append(result[1])
+                advance(result[1].bills)
     _write_in_order(writer, outputs)
     return _combine(outcomes, items_table is not None, settler.agg)
 
@@ -437,7 +447,9 @@ def _part_worker(job: Parts, cfg: Any, lines: Lines, conn: Any, number: int, job
         conn.send(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
 
 
-def _settle_in_workers(job: Parts, jobs: int, settler: Any, writer: Any) -> list[tuple[Any, Outcome]]:
+def _settle_in_workers(
+    job: Parts, jobs: int, settler: Any, writer: Any, advance: Callable[[int], Any]
+) -> list[tuple[Any, Outcome]]:
     """Partitions shared out to ``jobs`` processes (partition number modulo jobs), in partition order.
 
     However this ends (an error, a signal, a worker that died), no worker outlives it.
@@ -477,6 +489,8 @@ def _settle_in_workers(job: Parts, jobs: int, settler: Any, writer: Any) -> list
                     raise procs.worker_died(workers[k].exitcode) from None
                 if kind == "part":
                     results[payload[0]] = payload[1]
+                    if payload[1] is not None:
+                        advance(payload[1][1].bills)
                 elif kind == "done":
                     del open_ends[conn]
                 elif kind == "medins":
