@@ -1146,17 +1146,7 @@ class _Run:
         in_scope = total - fully - over - pre
 
         # -- the dated sections of each insured place's standards in force on each bill's day
-        grp, first = _groups(C["insured_region"], service)
-        sigs = self.shared.__dict__.setdefault("sigs", {})
-        g_sig = np.zeros(len(first), dtype=np.int64)
-        for gi, i in enumerate(first.tolist()):
-            pack = self.rules.packs.get(insured[i])
-            if pack is None or pack.standards is None:
-                continue  # such a bill is refused by the per-bill engine, which says why
-            on = date.fromordinal(int(service[i]))
-            sig = tuple(next((id(x) for x in group if x.in_force(on)), None) for group in _dated_groups(pack.standards))
-            g_sig[gi] = sigs.setdefault(sig, len(sigs))
-        sig_of = g_sig[grp]
+        sig_of = self._sections(insured, service)
 
         # -- eligibility, then cells
         elig = self._eligibility(combo_info, combo_of, service, settle_day, place, scheme, d, sig_of)
@@ -1165,77 +1155,12 @@ class _Run:
         self.alone |= ~np.array([c.ok for c in cells], dtype=bool)[cell_of]
         self.alone |= total > LIMIT
 
-        # -- year-to-date state: slots per key for inpatient, outpatient and each chronic disease
-        nkeys = len(key_tuples)
-        slot = np.where(visit_code == INPATIENT, 2 * key, 2 * key + 1)
-        chronic = np.nonzero(visit_code == CHRONIC)[0]
-        chronic_slots: dict[tuple[int, str], int] = {}
-        for i in chronic.tolist():
-            kd = (int(key[i]), disease_of[i])
-            sl = chronic_slots.get(kd)
-            if sl is None:
-                sl = chronic_slots[kd] = 2 * nkeys + len(chronic_slots)
-            slot[i] = sl
-        state = State(nkeys, 2 * nkeys + len(chronic_slots))
-        self.chronic_order: dict[int, list[str]] = {}
-        self.chronic_slots = chronic_slots
-        self.loaded: set[int] = set()
-        self.key_alone: dict[int, str | None] = {}  # keys kept as JSON, settled one bill at a time
-        if ytd_in:
-            for k, kt in enumerate(key_tuples):
-                entry = ytd_in.get(kt)
-                if entry is not None and not self._load_state(state, k, kt, entry[2]):
-                    self.key_alone[k] = entry[2]
-        results = {
-            f: np.zeros(n, dtype=np.int64) for f in ("offsite", "deductible", "basic", "tier2", "assist", "personal")
-        }
-        vector_done = np.zeros(n, dtype=bool)
-        from_one: dict[int, tuple[Any, ...]] = {}
-        last_bill = np.full(nkeys, -1, dtype=np.int64)
-        one_day: dict[int, str] = {}
+        # -- year-to-date state, then the waves
+        state, slot = self._state(key, key_tuples, visit_code, disease_of, ytd_in)
         amounts = {"total": total, "pre": pre, "in_scope": in_scope}
-        alone_key = np.zeros(nkeys, dtype=bool)
-        for k in self.key_alone:
-            alone_key[k] = True
-        for w in waves(key, service):
-            alone_w = self.alone[w] | alone_key[key[w]]
-            vec = w[~alone_w]
-            late = w[alone_w]
-            if len(vec):
-                r = settle_wave(g, vec, slot, key, visit_code, amounts, state)
-                keep = np.ones(len(vec), dtype=bool)
-                over_ceiling = apply_wave(state, vec, slot, key, visit_code, years, r, keep)
-                ok = ~over_ceiling
-                done = vec[ok]
-                self._note_chronic(done, key, visit_code, disease_of)
-                for f, arr in (
-                    ("offsite", r.offsite),
-                    ("deductible", r.deductible),
-                    ("basic", r.basic),
-                    ("tier2", r.tier2),
-                    ("assist", r.assist),
-                    ("personal", r.personal),
-                ):
-                    results[f][done] = arr[ok]
-                vector_done[done] = True
-                last_bill[key[done]] = done
-                late = np.concatenate([late, vec[over_ceiling]])
-            for i in late.tolist():
-                k = int(key[i])
-                ytd_json = self.key_alone[k] if k in self.key_alone else self._state_json(state, k)
-                res = self.one(i, ytd_json)
-                from_one[i] = res
-                out, _rejects, ytd_after, day = res
-                if out is not None:
-                    last_bill[k] = i
-                    one_day[i] = day
-                    if k in self.key_alone or not self._store(state, k, ytd_after):
-                        self.key_alone[k] = ytd_after.model_dump_json()
-                        alone_key[k] = True
-        settled = vector_done.copy()
-        settled[list(from_one)] = False
-        if not (vector_done | np.isin(np.arange(n), list(from_one))).all():
-            raise SettlementBug("a bill was neither settled nor rejected")
+        results, vector_done, from_one, last_bill, one_day = self._in_waves(
+            g, key, service, years, slot, visit_code, disease_of, amounts, state
+        )
         # -- the identities of domain §4.5, over the arrays
         v = vector_done
         fund = results["basic"] + results["tier2"] + results["assist"]
@@ -1286,7 +1211,7 @@ class _Run:
         return frame, Outcome(
             settler.agg,
             finals,
-            n,
+            self.n,
             int(line_count.sum()),
             accepted,
             items_ok,
@@ -1295,6 +1220,90 @@ class _Run:
             _reordered(key, service),
             rejects,
         )
+
+    def _sections(self, insured: np.ndarray, service: np.ndarray) -> np.ndarray:
+        """Each bill's signature of dated sections in force (offsite, filing, assistance, and each
+        scheme's benefits, chronic and tier 2), numbered the same across partitions."""
+        grp, first = _groups(self.code["insured_region"], service)
+        sigs = self.shared.__dict__.setdefault("sigs", {})
+        g_sig = np.zeros(len(first), dtype=np.int64)
+        for gi, i in enumerate(first.tolist()):
+            pack = self.rules.packs.get(insured[i])
+            if pack is None or pack.standards is None:
+                continue  # such a bill is refused by the per-bill engine, which says why
+            on = date.fromordinal(int(service[i]))
+            sig = tuple(next((id(x) for x in group if x.in_force(on)), None) for group in _dated_groups(pack.standards))
+            g_sig[gi] = sigs.setdefault(sig, len(sigs))
+        return g_sig[grp]
+
+    def _state(self, key, key_tuples, visit_code, disease_of, ytd_in):  # type: ignore[no-untyped-def]
+        """The year-to-date arrays (from ``--ytd-in``) and each bill's slot in them: inpatient and
+        outpatient per key, and one per key and chronic disease."""
+        nkeys = len(key_tuples)
+        slot = np.where(visit_code == INPATIENT, 2 * key, 2 * key + 1)
+        chronic_slots: dict[tuple[int, str], int] = {}
+        for i in np.nonzero(visit_code == CHRONIC)[0].tolist():
+            kd = (int(key[i]), disease_of[i])
+            sl = chronic_slots.get(kd)
+            if sl is None:
+                sl = chronic_slots[kd] = 2 * nkeys + len(chronic_slots)
+            slot[i] = sl
+        state = State(nkeys, 2 * nkeys + len(chronic_slots))
+        self.chronic_order: dict[int, list[str]] = {}
+        self.chronic_slots = chronic_slots
+        self.loaded: set[int] = set()
+        self.key_alone: dict[int, str | None] = {}  # keys kept as JSON, settled one bill at a time
+        if ytd_in:
+            for k, kt in enumerate(key_tuples):
+                entry = ytd_in.get(kt)
+                if entry is not None and not self._load_state(state, k, kt, entry[2]):
+                    self.key_alone[k] = entry[2]
+        return state, slot
+
+    def _in_waves(self, g, key, service, years, slot, visit_code, disease_of, amounts, state):  # type: ignore[no-untyped-def]
+        """Settle wave after wave: the arrays' bills together, then the wave's bills left to the per-bill
+        engine, each from the year-to-date amounts the arrays carried to it."""
+        n, nkeys = self.n, len(state.admissions)
+        results = {
+            f: np.zeros(n, dtype=np.int64) for f in ("offsite", "deductible", "basic", "tier2", "assist", "personal")
+        }
+        vector_done = np.zeros(n, dtype=bool)
+        from_one: dict[int, tuple[Any, ...]] = {}
+        last_bill = np.full(nkeys, -1, dtype=np.int64)
+        one_day: dict[int, str] = {}
+        alone_key = np.zeros(nkeys, dtype=bool)
+        for k in self.key_alone:
+            alone_key[k] = True
+        for w in waves(key, service):
+            alone_w = self.alone[w] | alone_key[key[w]]
+            vec = w[~alone_w]
+            late = w[alone_w]
+            if len(vec):
+                r = settle_wave(g, vec, slot, key, visit_code, amounts, state)
+                over_ceiling = apply_wave(state, vec, slot, key, visit_code, years, r, np.ones(len(vec), dtype=bool))
+                ok = ~over_ceiling
+                done = vec[ok]
+                self._note_chronic(done, key, visit_code, disease_of)
+                for f in results:
+                    results[f][done] = getattr(r, f)[ok]
+                vector_done[done] = True
+                last_bill[key[done]] = done
+                late = np.concatenate([late, vec[over_ceiling]])
+            for i in late.tolist():
+                k = int(key[i])
+                ytd_json = self.key_alone[k] if k in self.key_alone else self._state_json(state, k)
+                res = self.one(i, ytd_json)
+                from_one[i] = res
+                out, _rejects, ytd_after, day = res
+                if out is not None:
+                    last_bill[k] = i
+                    one_day[i] = day
+                    if k in self.key_alone or not self._store(state, k, ytd_after):
+                        self.key_alone[k] = ytd_after.model_dump_json()
+                        alone_key[k] = True
+        if not (vector_done | np.isin(np.arange(n), list(from_one))).all():
+            raise SettlementBug("a bill was neither settled nor rejected")
+        return results, vector_done, from_one, last_bill, one_day
 
     # -- pieces
     PERSON = ("insured_region", "scheme", "status", "assistance", "chronic_diseases")
