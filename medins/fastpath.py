@@ -1479,78 +1479,8 @@ class _Run:
         """Eligibility per bill: once per distinct fields and sections in force, then the filing's dates."""
         from medins.engine.eligibility import validity_end
 
-        _n, rules = self.n, self.rules
-        C = self.code
-        # the offsite and filing sections in force, per insured place and day
-        grp, first = _groups(C["insured_region"], service)
-        sec = np.zeros((len(first), 2), dtype=np.int64)
-        sections: list[Any] = [None]
-        section_no: dict[int, int] = {id(None): 0}
-        for gi, i in enumerate(first.tolist()):
-            pack = rules.packs.get(self.uniq["insured_region"][C["insured_region"][i]])
-            if pack is None or pack.standards is None:
-                continue
-            std = pack.standards
-            on = date.fromordinal(int(service[i]))
-            for j, group in enumerate((std.offsite, std.filing)):
-                s = next((x for x in group if x.in_force(on)), None)
-                k = section_no.get(id(s))
-                if k is None:
-                    k = section_no[id(s)] = len(sections)
-                    sections.append(s)
-                sec[gi, j] = k
-        sec_of = sec[grp]
         has_start = (d["filing_start"] > 0) | (d["filing_filed_on"] > 0)
-        # what eligibility reads: the insured place and scheme, the approved diseases (for a chronic
-        # visit), the filing and the visit; not the person's group or assistance category
-        chronic_visit = np.array(
-            [bool(ci) and ci["visit_type"] == "chronic_outpatient" for ci in combo_info], dtype=bool
-        )[combo_of]
-        sgrp, sfirst = _groups(
-            C["insured_region"],
-            C["scheme"],
-            np.where(chronic_visit, C["chronic_diseases"], -1),
-            self.f_grp,
-            self.v_grp,
-            sig_of,
-            has_start.astype(np.int64),
-            self.alone.astype(np.int64),
-        )
-        statics: list[Any] = []
-        for i in sfirst.tolist():
-            info = combo_info[combo_of[i]]
-            offsite, filing_rules = sections[sec_of[i, 0]], sections[sec_of[i, 1]]
-            s = None
-            if info is not None and offsite is not None and filing_rules is not None:
-                insured = self.uniq["insured_region"][C["insured_region"][i]]
-                treated = self.uniq["visit_region"][C["visit_region"][i]]
-                pack = rules.packs.get(insured if place[i] == "local" else treated)
-                f = info["filing"]
-                # what eligibility reads, the approved diseases only for a chronic visit
-                reads = (
-                    insured,
-                    scheme[i],
-                    info["chronic"] if chronic_visit[i] else (),
-                    None if f is None else (*f, bool(has_start[i])),
-                    treated,
-                    info["hospital"],
-                    info["level"],
-                    info["visit_type"],
-                    info["disease"],
-                )
-                sk = (*reads, int(sig_of[i]))
-                if sk in self.shared.statics:
-                    statics.append(self.shared.statics[sk])
-                    continue
-                try:
-                    on = date.fromordinal(int(service[i]))
-                    s = static_eligibility(
-                        rules.standards(insured), pack.catalogue if pack else None, offsite, filing_rules, *reads, on
-                    )
-                except (MedinsError, KeyError):
-                    s = None
-                self.shared.statics[sk] = s
-            statics.append(s)
+        statics, sgrp = self._statics(combo_info, combo_of, service, place, scheme, has_start, sig_of)
         ok_static = np.array([s is not None for s in statics], dtype=bool)
         self.alone |= ~ok_static[sgrp]
 
@@ -1632,6 +1562,82 @@ class _Run:
             "matched": field(lambda s: s.matched_level, np.int64),
             "cross": field(lambda s: s.cross, bool),
         }
+
+    def _statics(self, combo_info, combo_of, service, place, scheme, has_start, sig_of):  # type: ignore[no-untyped-def]
+        """What eligibility decides without the dates, once per distinct insured place, scheme, filing,
+        visit, approved diseases (for a chronic visit) and sections in force: a :class:`Static` (None
+        where the per-bill engine must decide), and each bill's number among them."""
+        rules, C = self.rules, self.code
+        # the offsite and filing sections in force, per insured place and day
+        grp, first = _groups(C["insured_region"], service)
+        sec = np.zeros((len(first), 2), dtype=np.int64)
+        sections: list[Any] = [None]
+        section_no: dict[int, int] = {id(None): 0}
+        for gi, i in enumerate(first.tolist()):
+            pack = rules.packs.get(self.uniq["insured_region"][C["insured_region"][i]])
+            if pack is None or pack.standards is None:
+                continue
+            std = pack.standards
+            on = date.fromordinal(int(service[i]))
+            for j, group in enumerate((std.offsite, std.filing)):
+                s = next((x for x in group if x.in_force(on)), None)
+                k = section_no.get(id(s))
+                if k is None:
+                    k = section_no[id(s)] = len(sections)
+                    sections.append(s)
+                sec[gi, j] = k
+        sec_of = sec[grp]
+        # what eligibility reads: the insured place and scheme, the approved diseases (for a chronic
+        # visit), the filing and the visit; not the person's group or assistance category
+        chronic_visit = np.array(
+            [bool(ci) and ci["visit_type"] == "chronic_outpatient" for ci in combo_info], dtype=bool
+        )[combo_of]
+        sgrp, sfirst = _groups(
+            C["insured_region"],
+            C["scheme"],
+            np.where(chronic_visit, C["chronic_diseases"], -1),
+            self.f_grp,
+            self.v_grp,
+            sig_of,
+            has_start.astype(np.int64),
+            self.alone.astype(np.int64),
+        )
+        statics: list[Any] = []
+        for i in sfirst.tolist():
+            info = combo_info[combo_of[i]]
+            offsite, filing_rules = sections[sec_of[i, 0]], sections[sec_of[i, 1]]
+            s = None
+            if info is not None and offsite is not None and filing_rules is not None:
+                insured = self.uniq["insured_region"][C["insured_region"][i]]
+                treated = self.uniq["visit_region"][C["visit_region"][i]]
+                pack = rules.packs.get(insured if place[i] == "local" else treated)
+                f = info["filing"]
+                # what eligibility reads, the approved diseases only for a chronic visit
+                reads = (
+                    insured,
+                    scheme[i],
+                    info["chronic"] if chronic_visit[i] else (),
+                    None if f is None else (*f, bool(has_start[i])),
+                    treated,
+                    info["hospital"],
+                    info["level"],
+                    info["visit_type"],
+                    info["disease"],
+                )
+                sk = (*reads, int(sig_of[i]))
+                if sk in self.shared.statics:
+                    statics.append(self.shared.statics[sk])
+                    continue
+                try:
+                    on = date.fromordinal(int(service[i]))
+                    s = static_eligibility(
+                        rules.standards(insured), pack.catalogue if pack else None, offsite, filing_rules, *reads, on
+                    )
+                except (MedinsError, KeyError):
+                    s = None
+                self.shared.statics[sk] = s
+            statics.append(s)
+        return statics, sgrp
 
     def _cells(self, elig, combo_info, combo_of, service, scheme, sig_of):  # type: ignore[no-untyped-def]
         """Each bill's rule cell, benefit visit type and (chronic) disease."""
