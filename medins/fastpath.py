@@ -373,7 +373,7 @@ def settle_columns(
                 outcomes.append(result[1])
                 advance(result[1].bills)
     _write_in_order(writer, outputs)
-    return _combine(outcomes, items_table is not None, settler.agg)
+    return _total(outcomes, settler.agg)
 
 
 @dataclass
@@ -519,7 +519,7 @@ def _settle_in_workers(
     return out
 
 
-def _combine(outcomes: list[Outcome], with_items: bool, agg: Any) -> Outcome:
+def _total(outcomes: list[Outcome], agg: Any) -> Outcome:
     """The partitions' outcomes as one (the aggregates are the run's, ``agg``)."""
     total = Outcome(agg, [], 0, 0, 0, 0, 0, 0, 0, [])
     for o in outcomes:
@@ -1280,7 +1280,7 @@ class _Run:
             late = w[alone_w]
             if len(vec):
                 r = settle_wave(g, vec, slot, key, visit_code, amounts, state)
-                over_ceiling = apply_wave(state, vec, slot, key, visit_code, years, r, np.ones(len(vec), dtype=bool))
+                over_ceiling = apply_wave(state, vec, slot, key, visit_code, years, r)
                 ok = ~over_ceiling
                 done = vec[ok]
                 self._note_chronic(done, key, visit_code, disease_of)

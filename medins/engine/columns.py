@@ -197,7 +197,7 @@ def band_matrix(rows: list[list[tuple[int, int, int]]]) -> Bands:
     return Bands(low, high, ratio)
 
 
-def band_rows(bands: list, ratio_of: object = None) -> list[tuple[int, int, int]] | None:
+def band_rows(bands: list) -> list[tuple[int, int, int]] | None:
     """A rule's bands as ``(low, high, ratio)`` in fen and 10^-8, the way ``pay_through_bands`` reads
     them (``from`` defaults to the previous band's ``to``, the first to 0); None if not exact."""
     out = []

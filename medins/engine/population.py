@@ -398,13 +398,6 @@ class State:
 # ----------------------------------------------------------------------------- waves
 
 
-@dataclass
-class Wave:
-    """The bills of one wave with their cells' values gathered."""
-
-    idx: np.ndarray
-
-
 def waves(key: np.ndarray, day: np.ndarray) -> list[np.ndarray]:
     """Bill indexes by wave: the k-th bill (service date, then input order) of every key in wave k."""
     n = len(key)
@@ -507,7 +500,6 @@ class Settled:
     assist_base: np.ndarray
     assist: np.ndarray
     personal: np.ndarray
-    alone: np.ndarray  # settle these one at a time
 
 
 def settle_wave(
@@ -586,7 +578,6 @@ def settle_wave(
     t3 = _pay_on_year(G, "assist", base3, state, "assistance_base", "assistance_fund", ky)
     assist = np.where(G["assist"], np.minimum(t3.paid, base3), 0)
     personal = total - t1.paid - tier2_paid - assist
-    alone = np.zeros(n, dtype=bool)
     return Settled(
         amount,
         offsite,
@@ -601,7 +592,6 @@ def settle_wave(
         base3,
         assist,
         personal,
-        alone,
     )
 
 
@@ -642,10 +632,9 @@ def apply_wave(
     visit: np.ndarray,
     years: np.ndarray,
     r: Settled,
-    keep: np.ndarray,
 ) -> np.ndarray:
-    """Carry the wave's amounts into the state for the bills ``keep`` marks; returns the bills whose
-    year-to-date amounts would pass the ceilings (left to one-at-a-time, state unchanged)."""
+    """Carry the wave's amounts into the state; returns the bills whose year-to-date amounts would pass
+    the ceilings (left to one-at-a-time, their state unchanged)."""
     sl, ky = slot[idx], key[idx]
     inpatient = visit[idx] == INPATIENT
     adm = state.admissions[ky] + inpatient
@@ -664,7 +653,7 @@ def apply_wave(
     over = adm > MAX_ADMISSIONS
     for v, _ in (*new.values(), *knew.values()):
         over |= v > MAX_FEN
-    go = keep & ~over
+    go = ~over
     s, k = sl[go], ky[go]
     for f, (v, e) in new.items():
         state.s[f][s], state.se[f][s] = v[go], e[go]
@@ -672,4 +661,4 @@ def apply_wave(
         state.k[f][k], state.ke[f][k] = v[go], e[go]
     state.admissions[k] = adm[go]
     state.year[k] = years[idx][go]
-    return keep & over
+    return over
