@@ -326,52 +326,66 @@ def _resolve_cell(
     if bands is None:
         return NO_CELL
     cell.bands = bands
-    # tier 2
-    t2 = _section_or_none(scheme.tier2, on)
-    if t2 is not None and visit_type in t2.visit_types:
-        cell.tier2 = True
-        cell.tier2_kind = t2.kind
-        cell.tier2_above_cap = t2.base == "above_basic_cap"
-        cell.tier2_include_pre = bool(t2.include_pre_self_pay)
-        ded = _exact(t2.deductible)
-        rows = band_rows(t2.bands_for(group))
-        cap2 = _exact(t2.cap) if t2.cap is not None else None
-        if ded is None or rows is None or (t2.cap is not None and cap2 is None):
+    # tiers 2 and 3
+    for more in (_tier2_cell(cell, std, scheme, group, visit_type, on), _tier3_cell(cell, std, assistance, on)):
+        if more is None:
             return NO_CELL
-        cell.tier2_deductible, cell.tier2_bands, cell.tier2_cap = ded, rows, cap2
-        sources += _std_sources(std, t2.source_ids)
-    # tier 3
-    if assistance is not None:
-        a = _section_or_none(std.assistance, on)
-        if a is None or assistance not in a.categories:
-            return NO_CELL
-        terms3 = a.categories[assistance]
-        if terms3.stages is not None:
-            return NO_CELL
-        stage = terms3.stage_list()[0]
-        if stage.deductible_share is not None:
-            share = ratio_units(stage.deductible_share)
-            ref = _exact(a.income_reference)
-            if share is None or ref is None:
-                return NO_CELL
-            ded3 = (int(half_up(np.int64(ref[0] * share), SCALE)), ZERO_E)
-        elif stage.deductible is not None:
-            ded3 = _exact(stage.deductible)  # type: ignore[assignment]
-            if ded3 is None:
-                return NO_CELL
-        else:
-            ded3 = (0, ZERO_E)
-        rows3 = band_rows(stage.ratio_bands())
-        cap3 = _exact(stage.cap) if stage.cap is not None else None
-        if rows3 is None or (stage.cap is not None and cap3 is None):
-            return NO_CELL
-        cell.assist = True
-        cell.assist_include_pre = bool(a.include_pre_self_pay)
-        cell.assist_deductible, cell.assist_bands, cell.assist_cap = ded3, rows3, cap3
-        cell.assist_direct = bool(a.direct_settlement)
-        sources += _std_sources(std, a.source_ids)
+        sources += more
     cell.illustrative = _illustrative(sources)
     return cell
+
+
+def _tier2_cell(cell: Cell, std: Any, scheme: Any, group: str, visit_type: str, on: date) -> list[Any] | None:
+    """Tier 2's values into ``cell``: its sources, or None where the arrays leave the bill aside."""
+    t2 = _section_or_none(scheme.tier2, on)
+    if t2 is None or visit_type not in t2.visit_types:
+        return []
+    cell.tier2 = True
+    cell.tier2_kind = t2.kind
+    cell.tier2_above_cap = t2.base == "above_basic_cap"
+    cell.tier2_include_pre = bool(t2.include_pre_self_pay)
+    ded = _exact(t2.deductible)
+    rows = band_rows(t2.bands_for(group))
+    cap2 = _exact(t2.cap) if t2.cap is not None else None
+    if ded is None or rows is None or (t2.cap is not None and cap2 is None):
+        return None
+    cell.tier2_deductible, cell.tier2_bands, cell.tier2_cap = ded, rows, cap2
+    return _std_sources(std, t2.source_ids)
+
+
+def _tier3_cell(cell: Cell, std: Any, assistance: str | None, on: date) -> list[Any] | None:
+    """One-stage medical assistance's values into ``cell``: its sources, or None where the arrays leave
+    the bill aside (staged assistance, a value not exact)."""
+    if assistance is None:
+        return []
+    a = _section_or_none(std.assistance, on)
+    if a is None or assistance not in a.categories:
+        return None
+    terms3 = a.categories[assistance]
+    if terms3.stages is not None:
+        return None
+    stage = terms3.stage_list()[0]
+    if stage.deductible_share is not None:
+        share = ratio_units(stage.deductible_share)
+        ref = _exact(a.income_reference)
+        if share is None or ref is None:
+            return None
+        ded3 = (int(half_up(np.int64(ref[0] * share), SCALE)), ZERO_E)
+    elif stage.deductible is not None:
+        ded3 = _exact(stage.deductible)  # type: ignore[assignment]
+        if ded3 is None:
+            return None
+    else:
+        ded3 = (0, ZERO_E)
+    rows3 = band_rows(stage.ratio_bands())
+    cap3 = _exact(stage.cap) if stage.cap is not None else None
+    if rows3 is None or (stage.cap is not None and cap3 is None):
+        return None
+    cell.assist = True
+    cell.assist_include_pre = bool(a.include_pre_self_pay)
+    cell.assist_deductible, cell.assist_bands, cell.assist_cap = ded3, rows3, cap3
+    cell.assist_direct = bool(a.direct_settlement)
+    return _std_sources(std, a.source_ids)
 
 
 # ----------------------------------------------------------------------------- year-to-date state
