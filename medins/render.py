@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from decimal import Decimal
 from typing import Any
-
-from tabulate import tabulate
 
 from medins import regions
 from medins.case_model import YearToDate
@@ -126,6 +125,24 @@ ASCII_BAR = "#=-."
 """The share bar's glyphs for a console that cannot show ``BAR_GLYPHS`` (a GBK or ASCII one)."""
 
 
+def _width(text: str) -> int:
+    """Columns a text takes on a terminal: two for wide and full-width characters (CJK)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1 for ch in text)
+
+
+def _two_columns(rows: list[tuple[str, str]]) -> str:
+    """Labels left-aligned and amounts right-aligned, two spaces apart, as a plain table.
+
+    Written here rather than with tabulate, whose import (with wcwidth) cost a quick estimate
+    more time than its arithmetic.
+    """
+    left = max(_width(a) for a, _ in rows)
+    right = max(_width(b) for _, b in rows)
+    return "\n".join(
+        f"{a}{' ' * (left - _width(a))}  {' ' * (right - _width(b))}{b}" for a, b in rows
+    )
+
+
 def share_bar(s: Settlement, lang: Lang, glyphs: str = BAR_GLYPHS) -> str:
     """One line showing who pays what share: █ basic, ▓ tier 2, ▒ assistance, ░ patient (or ``glyphs``)."""
     basic, tier2, assist, patient = glyphs
@@ -207,7 +224,7 @@ def settlement_table(s: Settlement, lang: Lang, explain: bool = False, glyphs: s
     table.append((label("fund_ratio", lang), f"{s.fund_ratio * 100:.2f}%"))
     if s.paid_at_discharge != s.personal_total:
         table.append((_t("出院时需先支付", "paid at discharge", lang), _money(s.paid_at_discharge)))
-    out.append(tabulate(table, tablefmt="plain", colalign=("left", "right"), preserve_whitespace=True))
+    out.append(_two_columns(table))
     out.append(share_bar(s, lang, glyphs))
     if s.deferred:
         out.append(_t("回参保地报销：", "claimed later at home: ", lang) + ", ".join(s.deferred))
