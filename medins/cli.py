@@ -25,6 +25,7 @@ from medins import __version__
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, VISIT_TYPES
 from medins.errors import CaseError, MedinsError, UsageError, t
 from medins.i18n import Lang, default_lang
+from medins.messages import current_lang, help_zh, install, lang_on_command_line, option_zh, set_lang, unknown_env_lang
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -61,6 +62,7 @@ def _fallback(exc: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(ERRORS_HANDLER, _fallback)
+install()
 
 
 def _console_fallback() -> None:
@@ -81,22 +83,75 @@ def can_show(text: str, stream: Any = None) -> bool:
     return True
 
 
-class MedinsGroup(click.Group):
+def _path(ctx: click.Context) -> str:
+    """A command's path without the program name: ``""`` for medins itself, ``"rules list"``."""
+    return " ".join(ctx.command_path.split()[1:])
+
+
+class Translated(click.Command):
+    """A command whose help follows the chosen language: Chinese from ``medins.messages`` by default."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if current_lang() != "zh":
+            return super().format_help(ctx, formatter)
+        path = _path(ctx)
+        saved = [(self, self.help)] + [(p, getattr(p, "help", None)) for p in self.get_params(ctx)]
+        try:
+            self.help = help_zh(path) or self.help
+            for param in self.get_params(ctx):
+                if getattr(param, "help", None) and param.name:
+                    param.help = option_zh(path, param.name) or param.help  # type: ignore[attr-defined]
+            super().format_help(ctx, formatter)
+        finally:
+            for obj, text in saved:
+                obj.help = text  # type: ignore[attr-defined]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        parent = click.get_current_context(silent=True)
+        if current_lang() == "zh" and parent is not None and self.name:
+            text = help_zh(" ".join([_path(parent), self.name]).strip())
+            if text:
+                return click.utils.make_default_short_help(text.split("\n", 1)[0], limit)
+        return super().get_short_help_str(limit)
+
+
+class MedinsGroup(Translated, click.Group):
     """Turns a MedinsError into a message on stderr and exit code 1, in the chosen language."""
+
+    command_class = Translated
+    group_class = type
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        given = lang_on_command_line(argv)
+        set_lang(given or default_lang())
+        odd = unknown_env_lang()
+        if odd is not None and given is None:
+            click.echo(
+                t(
+                    f"medins: 警告: 无法识别 MEDINS_LANG={odd!r}，可用 zh 或 en；使用{'中文' if current_lang() == 'zh' else '英文'}",
+                    f"medins: warning: MEDINS_LANG={odd!r} is not zh or en; using "
+                    + ("Chinese" if current_lang() == "zh" else "English"),
+                )(current_lang()),
+                err=True,
+            )
+        return super().main(args=argv, prog_name=prog_name, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except MedinsError as exc:
-            lang = ctx.meta.get("medins.lang") or default_lang()
+            lang = ctx.meta.get("medins.lang") or current_lang()
             prefix = "medins: 错误: " if lang == "zh" else "medins: error: "
             click.echo(prefix + exc.render(lang), err=True)
             ctx.exit(exc.exit_code)
 
 
 def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> Lang:
-    lang: Lang = value or default_lang()  # type: ignore[assignment]
+    """--lang, given after the subcommand or before it (``medins --lang en rules list``)."""
+    lang: Lang = value or ctx.find_root().meta.get("medins.lang") or current_lang()  # type: ignore[assignment]
     ctx.find_root().meta["medins.lang"] = lang
+    set_lang(lang)
     return lang
 
 
@@ -214,6 +269,15 @@ def echo_json(data: Any) -> None:
 
 @click.group(cls=MedinsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="medins")
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default=None,
+    callback=_set_lang,
+    is_eager=True,
+    expose_value=False,
+    help="Language of labels, messages and help (default: MEDINS_LANG or the locale, else zh).",
+)
 def cli() -> None:
     """Estimate what China's medical insurance pays for treatment in another province.
 
