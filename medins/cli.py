@@ -729,6 +729,9 @@ def batch(
     sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
 
 
+import medins.cli_whatif  # noqa: E402, F401  registers `compare` and `year` on the group
+
+
 def main() -> None:
     """Entry point of the ``medins`` console script."""
     _console_fallback()
