@@ -106,7 +106,7 @@ def year(year_file: Path, fmt: str, rules_dir: Path | None, lang: Lang, as_of: d
 
     \b
     Example:
-      medins year examples/year-shijiazhuang-resident.toml --format json
+      medins year my-year.toml --format json
     """
     from medins import whatif
     from medins.api import load_rules

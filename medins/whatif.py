@@ -495,21 +495,21 @@ class Crossing:
 
     def text(self, lang: Lang, tier2_kind: str | None = None) -> str:
         tier = {
-            "basic": label("basic_fund", lang),
+            "basic": wlabel("basic", lang),
             "tier2": label(tier2_kind or "critical_illness", lang),
-            "assistance": label("medical_assistance_fund", lang),
+            "assistance": wlabel("assistance", lang),
         }[self.tier]
         if self.kind == "deductible":
-            return t(f"{tier}：起付线在 {show(self.at)} 处付足", f"{tier}: deductible met at {show(self.at)}")(lang)  # type: ignore[arg-type]
+            return t(f"{tier}：起付线在 {_money(self.at)} 处付足", f"{tier}: deductible met at {_money(self.at)}")(lang)  # type: ignore[arg-type]
         if self.kind == "band":
             return t(
-                f"{tier}：在 {show(self.at)} 处进入下一段，比例 {pct(self.before)} → {pct(self.after)}",  # type: ignore[arg-type]
-                f"{tier}: next band from {show(self.at)}, ratio {pct(self.before)} → {pct(self.after)}",  # type: ignore[arg-type]
+                f"{tier}：在 {_money(self.at)} 处进入下一段，比例 {pct(self.before)} → {pct(self.after)}",  # type: ignore[arg-type]
+                f"{tier}: next band from {_money(self.at)}, ratio {pct(self.before)} → {pct(self.after)}",  # type: ignore[arg-type]
             )(lang)
         if self.at is not None:
             return t(
-                f"{tier}：达到年度封顶，{show(self.at)} 在封顶线以上",
-                f"{tier}: annual cap reached, {show(self.at)} above it",
+                f"{tier}：达到年度封顶，{_money(self.at)} 在封顶线以上",
+                f"{tier}: annual cap reached, {_money(self.at)} above it",
             )(lang)
         return t(f"{tier}：达到年度封顶", f"{tier}: annual cap reached")(lang)
 
@@ -522,6 +522,7 @@ class YearBill:
     case: Case
     settlement: Settlement
     crossings: tuple[Crossing, ...]
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -563,9 +564,10 @@ def crossings(s: Settlement) -> tuple[Crossing, ...]:
 
     Read from the bill's trail: a deductible is met when the bill paid part of it and the amount
     went on into the bands; a band boundary is passed where two contiguous segments meet; a cap is
-    reached where the trail records it.
+    reached where the trail records it and the tier still paid something in this bill.
     """
     out: list[Crossing] = []
+    paid = {"basic": s.basic_fund, "tier2": s.tier2_fund, "assistance": s.medical_assistance_fund}
     for tier, (ded_key, band_key, cap_key) in _TIER_STEPS.items():
         steps = [st for st in s.trail if st.key in (ded_key, band_key, cap_key)]
         segments = []
@@ -579,7 +581,7 @@ def crossings(s: Settlement) -> tuple[Crossing, ...]:
         for (_, high, before), (low, _, after) in itertools.pairwise(segments):
             if low == high:
                 out.append(Crossing(tier, "band", low, before, after))
-        if any(st.key == cap_key for st in steps):
+        if any(st.key == cap_key for st in steps) and paid[tier]:  # a bill that pays nothing was already past it
             out.append(Crossing(tier, "cap", s.above_cap if tier == "basic" else None))
     return tuple(out)
 
@@ -590,13 +592,14 @@ def settle_year(
     as_of: date | None = None,
     ytd: YearToDate | None = None,
     where: Callable[[int, str], str] | None = None,
+    labels: Sequence[str | None] | None = None,
 ) -> Year:
     """Settle one person's bills in service-date order (ties keep the given order), carrying the year to date.
 
     Every case must be of the same person, insured place and scheme; ``ytd`` (default: the first
     case's own ``ytd``) is the state before the earliest bill, and the other cases may carry none. A
     bill in a later calendar year starts that year from zero. An error names the bill by
-    ``where(index, key)`` (default ``cases[i]: key``).
+    ``where(index, key)`` (default ``cases[i]: key``); ``labels`` name the bills in the output.
     """
     rules = rules or load_rules()
     name = where or (lambda i, key: f"cases[{i}]: {key}" if key else f"cases[{i}]")
@@ -642,7 +645,7 @@ def settle_year(
             exc.where = name(i, exc.where)
             raise
         _reconciled(result, name(i, ""))
-        bills.append(YearBill(i, case, result, crossings(result)))
+        bills.append(YearBill(i, case, result, crossings(result), labels[i] if labels else None))
         # the amounts belong to the bill's own year, whatever date chose the rule values
         state = result.ytd_after.model_copy(update={"year": day.year})
     return Year(tuple(bills))
@@ -727,7 +730,7 @@ def load_year(path: str | Path) -> YearFile:
 def estimate_year(path: str | Path, rules: RuleSet | None = None, as_of: date | None = None) -> Year:
     """Read a year file and settle its visits in service-date order (see :func:`load_year`, :func:`settle_year`)."""
     year_file = load_year(path)
-    return settle_year(year_file.cases, rules, as_of, where=year_file.key)
+    return settle_year(year_file.cases, rules, as_of, where=year_file.key, labels=year_file.labels)
 
 
 # ----------------------------------------------------------------------------- presenting
@@ -932,6 +935,7 @@ def year_json(y: Year, lang: Lang) -> dict[str, Any]:
         bills.append(
             {
                 "visit": b.index + 1,
+                "label": b.label,
                 "service_date": s.service_date,
                 "visit_type": b.case.visit.type,
                 "treated_in": b.case.visit.region,
@@ -973,12 +977,13 @@ def year_csv(y: Year, lang: Lang) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     keys = ("total", "basic_fund", "tier2_fund", "medical_assistance_fund", "personal_total", "paid_at_discharge")
-    w.writerow(["visit", "service_date", "visit_type", "treated_in", "settlement", *keys, "crossings"])
+    w.writerow(["visit", "label", "service_date", "visit_type", "treated_in", "settlement", *keys, "crossings"])
     for b in y.bills:
         s = b.settlement
         w.writerow(
             [
                 str(b.index + 1),
+                b.label or "",
                 s.service_date.isoformat(),
                 b.case.visit.type,
                 b.case.visit.region,
@@ -988,7 +993,7 @@ def year_csv(y: Year, lang: Lang) -> str:
             + ["; ".join(x.text(lang, s.tier2_kind) for x in b.crossings)]
         )
     totals = y.totals
-    w.writerow(["totals", "", "", "", "", *(show(totals[k]) for k in keys), ""])
+    w.writerow(["totals", "", "", "", "", "", *(show(totals[k]) for k in keys), ""])
     return out.getvalue()
 
 
@@ -1006,8 +1011,10 @@ def year_table(y: Year, lang: Lang) -> str:
             f"{len(y.bills)} visits (in service-date order, year to date carried)",
         )(lang).strip()
     )
+    labelled = any(b.label for b in y.bills)
     head = [
         "#",
+        *([t("名称", "label")(lang)] if labelled else []),
         t("日期", "date")(lang),
         t("类型", "type")(lang),
         wlabel("treated-in", lang),
@@ -1018,16 +1025,18 @@ def year_table(y: Year, lang: Lang) -> str:
     for b in y.bills:
         s = b.settlement
         rows.append(
-            [str(b.index + 1), s.service_date.isoformat(), label(b.case.visit.type, lang), b.case.visit.region]
+            [str(b.index + 1), *([b.label or ""] if labelled else [])]
+            + [s.service_date.isoformat(), label(b.case.visit.type, lang), b.case.visit.region]
             + [label(s.eligibility.settlement, lang)]
             + [_money(v) for v in (s.total, s.basic_fund, s.tier2_fund, s.medical_assistance_fund, s.personal_total)]
         )
     tot = y.totals
     rows.append(
-        ["", t("全年合计", "year")(lang), "", "", ""]
+        ["", *([""] if labelled else []), t("全年合计", "year")(lang), "", "", ""]
         + [_money(tot[k]) for k in ("total", "basic_fund", "tier2_fund", "medical_assistance_fund", "personal_total")]
     )
-    out.append(_aligned(rows, {0, 5, 6, 7, 8, 9}))
+    first = 6 if labelled else 5
+    out.append(_aligned(rows, {0, *range(first, first + 5)}))
     crossed = [(b, x) for b in y.bills for x in b.crossings]
     if crossed:
         out.append("")
