@@ -333,7 +333,7 @@ def compare(
                 as_of=scenario_as_of,
                 settlement=result,
                 difference=result.personal_total - base.personal_total,
-                todo=todo(scenario_case, result),
+                todo=todo(scenario_case, result, choices.get("group")),
             )
         )
     if scenarios:
@@ -381,8 +381,25 @@ def apply_choices(
         scheme = getattr(std, choices["scheme"], None)
         if scheme is not None and person.status not in scheme.groups:
             person = person.model_copy(update={"status": None})  # the other scheme's groups differ
+            if len(scheme.groups) > 1 and "group" not in choices:
+                raise UsageError(
+                    t(
+                        f"{label(choices['scheme'], 'zh')}要分人员类别（{', '.join(scheme.groups)}）",
+                        f"the {choices['scheme']} scheme has person groups ({', '.join(scheme.groups)})",
+                    ),
+                    "",
+                    t(
+                        f"同时给出 --vary group={','.join(scheme.groups)}",
+                        f"vary the group too: --vary group={','.join(scheme.groups)}",
+                    ),
+                )
     if "group" in choices:
-        person = person.model_copy(update={"status": choices["group"]})
+        std = rules.standards(person.insured_region, "person.insured_region")
+        scheme = getattr(std, person.scheme, None)
+        groups = scheme.groups if scheme is not None else []
+        # a group of the other scheme does not apply where the scheme has one group only
+        applies = choices["group"] in groups or len(groups) != 1
+        person = person.model_copy(update={"status": choices["group"] if applies else None})
     if "category" in choices:
         filing = _filing_for(choices["category"], case, visit, rules, scenario_as_of)
     new = case.model_copy(update={"person": person, "visit": visit, "filing": filing})
@@ -415,12 +432,22 @@ def _filing_for(category: str, case: Case, visit: Any, rules: RuleSet, as_of: da
     return Filing(category=category, destination=visit.region, start=day, filed_on=day, materials=materials)  # type: ignore[arg-type]
 
 
-def todo(case: Case, s: Settlement) -> tuple[Text, ...]:
-    """What the patient must do for this settlement: the filing and its materials, a claim at home."""
+def todo(case: Case, s: Settlement, group: str | None = None) -> tuple[Text, ...]:
+    """What the patient must do for this settlement: the filing and its materials, a claim at home.
+
+    ``group`` is the person group a scenario asked for (said when it does not apply to the scheme).
+    """
     from medins.render import material_name
 
     e = s.eligibility
     out: list[Text] = []
+    if group is not None and case.person.status != group:
+        out.append(
+            t(
+                f"人员类别 {group} 不适用于{label(case.person.scheme, 'zh')}",
+                f"group {group} does not apply to the {case.person.scheme} scheme",
+            )
+        )
     if e.place == "local":
         out.append(t("在参保地就医，无需备案", "treated in the insured place: no filing"))
     elif case.filing is None and e.deemed is not None:
