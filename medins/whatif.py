@@ -573,7 +573,9 @@ class Year:
 
     @property
     def ytd_after(self) -> YearToDate:
-        return self.bills[-1].settlement.ytd_after
+        """The year-to-date amounts after the last bill, of the last bill's own year."""
+        last = self.bills[-1].settlement
+        return last.ytd_after.model_copy(update={"year": last.service_date.year})
 
 
 # the trail's steps that carry each tier's thresholds: (deductible, band, cap)
@@ -990,7 +992,7 @@ def year_json(y: Year, lang: Lang) -> dict[str, Any]:
                     for x in b.crossings
                 ],
                 "warnings": [w.code for w in s.warnings],
-                "ytd_after": s.ytd_after.model_dump(),
+                "ytd_after": s.ytd_after.model_copy(update={"year": s.service_date.year}).model_dump(),
             }
         )
     return {"bills": bills, "totals": y.totals, "ytd_after": y.ytd_after.model_dump()}
