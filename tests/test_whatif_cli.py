@@ -340,3 +340,27 @@ def test_import_of_the_cli_does_not_load_the_what_if_library() -> None:
     code = "import sys, medins.cli; print('medins.whatif' in sys.modules, 'medins.cli_whatif' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_readme_compare_output_is_real() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What if", 1)[1].split("\n## ", 1)[0]
+    command = "$ medins compare examples/shijiazhuang-resident-beijing.toml --vary category=none,referral,long_term_resident\n"
+    block = section.split(command, 1)[1].split("\n```", 1)[0]
+    code, out, _ = run("compare", STORY, "--vary", "category=none,referral,long_term_resident")
+    assert code == 0
+    assert out.rstrip("\n") == block
+
+
+def test_readme_year_file_settles(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### A year for one person", 1)[1]
+    path = tmp_path / "year.toml"
+    path.write_text(section.split("```toml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    # 2nd stay of the year ([ytd] admissions = 1): (20,000 − 500) × 60 % = 11,700.00; patient 9,300.00
+    (bill,) = estimate_year(path).bills
+    assert (bill.label, bill.settlement.basic_fund, bill.settlement.personal_total) == (
+        "March stay",
+        Decimal("11700.00"),
+        Decimal("9300.00"),
+    )
