@@ -951,8 +951,14 @@ def comparison_table(c: Comparison, lang: Lang) -> str:
     out.append("")
     out.append(wlabel("todo", lang) + ("：" if lang == "zh" else ":"))
     sep = "；" if lang == "zh" else "; "
+    # warnings the case as given does not have (an item the other place's catalogue lacks …); the
+    # illustrative-values banner is above, and a claim at home is in what to do
+    known = {w.code for w in c.base.warnings} | {"ILLUSTRATIVE_VALUES", "REIMBURSE_AT_HOME", "ASSISTANCE_AT_HOME"}
     for i, s in enumerate(c.scenarios, 1):
         out.append(f"{i:>3}. " + sep.join(x(lang) for x in s.todo))
+        for w in s.settlement.warnings:
+            if w.code not in known:
+                out.append("     " + t("提示 ", "warning ")(lang) + f"{w.code}: {w.text(lang)}")  # type: ignore[operator]
     return "\n".join(out)
 
 

@@ -364,3 +364,16 @@ def test_readme_year_file_settles(tmp_path: Path) -> None:
         Decimal("11700.00"),
         Decimal("9300.00"),
     )
+
+
+def test_another_place_reclassifies_the_lines_and_says_what_it_lacks() -> None:
+    jiaxing = str(ROOT / "examples" / "jiaxing-retiree-shanghai-outpatient.toml")
+    code, out, _ = run("compare", jiaxing, "--vary", "treated-in=310000,110000", "--lang", "en")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[-1].startswith("     warning ITEM_NOT_IN_CATALOGUE: line 1 'SH-SVC-0001'")
+    assert lines[-2].startswith("  2. file as relocated_retiree for 110000")
+    result = compare(api.load_case(jiaxing), {"treated-in": ["110000"]})
+    (s,) = result.scenarios
+    assert s.case.filing is not None and s.case.filing.destination == "110000"
+    assert s.settlement.fully_self_paid > result.base.fully_self_paid  # the Shanghai service item
