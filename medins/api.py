@@ -16,6 +16,7 @@ from medins.engine.eligibility import check_eligibility, visit_place
 from medins.engine.result import Eligibility, Settlement
 from medins.engine.settle import settle
 from medins.errors import CaseError, t
+from medins.i18n import Text
 from medins.loader import RuleSet, read_toml, resolve_rules_dir
 from medins.loader import load_rules as _load_rules
 
@@ -72,11 +73,16 @@ def _cached(root: Path) -> RuleSet:
     return rules
 
 
-def parse_case(data: dict[str, Any], where: str = "case") -> Case:
+def parse_case(data: dict[str, Any], where: str = "case", notices: list[Text] | None = None) -> Case:
     """Validate a case given as a mapping (as read from TOML), with region codes checked.
 
-    Every invalid mapping raises ``CaseError`` naming the key path and quoting the value.
+    Values may be written as the user's vocabulary has them (:mod:`medins.vocab`): Chinese names
+    and aliases of ids, region names, dates as ``2025/3/10`` or ``"20250310"`` text, hospital levels
+    as ``三级``. A district or county code stands for its pooling region; ``notices``, when given,
+    receives a line saying so. Every invalid mapping raises ``CaseError`` naming the key path and
+    quoting the value.
     """
+    data = _in_vocabulary(data, where, notices)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
@@ -86,10 +92,73 @@ def parse_case(data: dict[str, Any], where: str = "case") -> Case:
     return case
 
 
-def load_case(path: str | os.PathLike[str]) -> Case:
-    """Read a case file (TOML)."""
+# key path -> kind of value (medins.vocab) it holds
+_CHOICES = {
+    ("person", "scheme"): "scheme",
+    ("person", "status"): "status",
+    ("person", "assistance"): "assistance",
+    ("person", "chronic_diseases"): "disease",
+    ("filing", "category"): "category",
+    ("filing", "materials"): "material",
+    ("visit", "type"): "visit_type",
+    ("visit", "disease"): "disease",
+}
+_DATES = {
+    ("filing", "start"),
+    ("filing", "end"),
+    ("filing", "filed_on"),
+    ("visit", "admitted"),
+    ("visit", "discharged"),
+    ("visit", "date"),
+}
+_REGIONS = {
+    ("person", "insured_region"): t("参保地", "insured place"),
+    ("visit", "region"): t("就医地", "treatment place"),
+    ("filing", "destination"): t("备案就医地", "filing destination"),
+}
+
+
+def _in_vocabulary(data: Any, where: str, notices: list[Text] | None) -> Any:
+    """The mapping with names, aliases and date forms written as the ids and forms the model takes."""
+    from medins import vocab
+
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for section in ("person", "filing", "visit"):
+        table = out.get(section)
+        if not isinstance(table, dict):
+            continue
+        table = dict(table)
+        for key, value in table.items():
+            if (section, key) in _CHOICES:
+                kind = _CHOICES[(section, key)]
+                if isinstance(value, str):
+                    table[key] = vocab.choice(kind, value)
+                elif isinstance(value, list):
+                    table[key] = [vocab.choice(kind, v) if isinstance(v, str) else v for v in value]
+            elif (section, key) in _DATES and isinstance(value, str) and vocab.parse_date(value):
+                table[key] = vocab.norm_date(value)
+            elif (section, key) == ("visit", "hospital_level") and isinstance(value, str):
+                table[key] = vocab.norm_level(value)
+            elif (section, key) in _REGIONS and isinstance(value, str):
+                place = f"{where}: {section}.{key}"
+                what = _REGIONS[(section, key)] + t(f" {section}.{key}", f" {section}.{key}")
+                try:
+                    code, notice = vocab.region(value, what)
+                except vocab.RegionProblem as exc:
+                    raise CaseError(exc.text, place, exc.fix) from None
+                table[key] = code
+                if notice is not None and notices is not None:
+                    notices.append(notice)
+        out[section] = table
+    return out
+
+
+def load_case(path: str | os.PathLike[str], notices: list[Text] | None = None) -> Case:
+    """Read a case file (TOML); ``notices`` receives what was mapped (see :func:`parse_case`)."""
     p = Path(path)
-    return parse_case(read_toml(p, CaseError), str(p))
+    return parse_case(read_toml(p, CaseError), str(p), notices)
 
 
 def _known_disease(case: Case, rules: RuleSet, on: date) -> None:

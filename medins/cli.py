@@ -24,7 +24,7 @@ import click
 from medins import __version__
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, VISIT_TYPES
 from medins.errors import CaseError, MedinsError, UsageError, t
-from medins.i18n import Lang, default_lang
+from medins.i18n import Lang, Text, default_lang
 from medins.messages import current_lang, help_zh, install, lang_on_command_line, option_zh, set_lang, unknown_env_lang
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
@@ -160,20 +160,96 @@ def _flag(param: click.Parameter) -> str:
 
 
 def _parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
-    """A date flag's value as a date; a usage error (exit 2) quoting the value otherwise."""
+    """A date flag's value as a date (2025-03-10, 2025/3/10, 20250310); a usage error quoting it otherwise."""
     if value is None:
         return None
-    text = value.strip()
+    from medins.vocab import DATE_FORMS, parse_date
+
+    day = parse_date(value)
+    if day is None:
+        raise UsageError(t(f"{value!r} 不是日期", f"{value!r} is not a date"), _flag(param), DATE_FORMS)
+    return day
+
+
+def _refuse_choice(kind: str, value: str, param: click.Parameter) -> UsageError:
+    """A usage error for a value that names nothing of its kind: the nearest one, and what is accepted."""
+    from medins.vocab import KIND_NAMES, ids_with_names, suggest
+
+    close = suggest(kind, value)
+    hint = t(f"是否应为 '{close}'？", f"did you mean '{close}'? ") if close else t("", "")
+    return UsageError(
+        t(f"{KIND_NAMES[kind].zh} {value!r} 无效", f"invalid value {value!r}"),
+        _flag(param),
+        hint + t(f"可选：{ids_with_names(kind, 'zh')}", f"one of {ids_with_names(kind, 'en')}"),
+    )
+
+
+def _named(kind: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback taking a value by id or name (``referral``, ``异地转诊``); a usage error with the nearest one."""
+
+    def check(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        from medins.vocab import choice, known
+
+        if value is None:
+            return None
+        if not known(kind, value):
+            raise _refuse_choice(kind, value, param)
+        return choice(kind, value)
+
+    return check
+
+
+def _named_list(kind: str) -> Callable[[click.Context, click.Parameter, str | None], list[str] | None]:
+    """A callback taking a comma-separated list of ids or names."""
+
+    def check(_ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+        from medins.vocab import choice, known
+
+        if value is None:
+            return None
+        found = []
+        for part in (p.strip() for p in re.split(r"[,，、;；]", value)):
+            if part and not known(kind, part):
+                raise _refuse_choice(kind, part, param)
+            if part:
+                found.append(choice(kind, part))
+        return found
+
+    return check
+
+
+def _named_disease(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """--disease by id or Chinese name; an unknown one is left for the insured place's list to judge."""
+    from medins.vocab import choice
+
+    return None if value is None else choice("disease", value)
+
+
+PLACE_OF_FLAG = {"--insured": t("参保地", "insured place"), "--treated-in": t("就医地", "treatment place")}
+
+
+def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A region flag by code or name; a district or county code becomes its pooling region, with a notice."""
+    if value is None:
+        return None
+    from medins.vocab import RegionProblem, region
+
+    flag = _flag(param)
+    what = PLACE_OF_FLAG.get(flag, t("地区", "region")) + t(f" {flag}", f" {flag}")
     try:
-        if not ISO_DAY.fullmatch(text):
-            raise ValueError(text)
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            t(f"{value!r} 不是日期", f"{value!r} is not a date"),
-            _flag(param),
-            t("写成 YYYY-MM-DD，如 2025-03-10", "write YYYY-MM-DD, e.g. 2025-03-10"),
-        ) from None
+        code, notice = region(value, what)
+    except RegionProblem as exc:
+        raise UsageError(exc.text, flag, exc.fix) from None
+    if notice is not None:
+        ctx.find_root().meta.setdefault("medins.notices", []).append(notice)
+    return code
+
+
+def _notices(ctx: click.Context, notices: list[Text] | None = None) -> None:
+    """Say on stderr what medins assumed or mapped (a district code to its city, a default date)."""
+    lang = ctx.find_root().meta.get("medins.lang") or current_lang()
+    for notice in [*ctx.find_root().meta.get("medins.notices", []), *(notices or [])]:
+        click.echo(("提示：" if lang == "zh" else "note: ") + notice(lang), err=True)
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
@@ -255,9 +331,11 @@ def about_case(path: Path | None) -> Iterator[None]:
         yield
     except CaseError as exc:
         if path is None:
-            from medins.quick import FLAG_OF_KEY
+            from medins.quick import FLAG_OF_KEY, flag_error
 
             exc.where = FLAG_OF_KEY.get(exc.where, exc.where)
+            fixed = flag_error(exc)
+            exc.text, exc.fix = fixed.text, fixed.fix
         elif not exc.where.startswith(str(path)):
             exc.where = f"{path}: {exc.where}" if exc.where else str(path)
         raise
@@ -348,8 +426,8 @@ def rules_show(code: str, rules_dir: Path | None, fmt: str, lang: Lang, as_of: d
 
 @rules.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@common(rules_option, lang_option)
-def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, lang: Lang) -> None:
+@common(rules_option, format_option, lang_option)
+def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, lang: Lang) -> None:
     """Check rule files: schema, then bands, dates, caps, sources and the unusual.
 
     With no PATH, checks the rules directory. Exit 0 when there is no error (warnings allowed), 1 otherwise.
@@ -357,6 +435,7 @@ def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, lang: Lang) 
     \b
     Example:
       medins rules validate rules/130100
+      medins rules validate --format json
     """
     from medins.loader import resolve_rules_dir
     from medins.validate import rule_files, validate_file
@@ -364,21 +443,37 @@ def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, lang: Lang) 
     root = resolve_rules_dir(rules_dir)
     files = rule_files(list(paths) or [root])
     errors = warnings = explained = 0
+    found = []
     for f in files:
         for problem in validate_file(f, root if not paths else f.parent.parent):
-            click.echo(problem.render(lang), err=problem.level == "error")
+            if fmt == "json":
+                found.append(
+                    {
+                        "level": problem.level,
+                        "code": problem.code,
+                        "file": problem.file,
+                        "path": problem.path,
+                        "message": problem.text(lang),
+                        "explained": problem.explained,
+                    }
+                )
+            else:
+                click.echo(problem.render(lang), err=problem.level == "error")
             if problem.level == "error":
                 errors += 1
             elif problem.explained:
                 explained += 1
             else:
                 warnings += 1
-    summary = (
-        f"{len(files)} 个文件，{errors} 个错误，{warnings} 个未说明的警告，{explained} 个已说明的警告"
-        if lang == "zh"
-        else f"{len(files)} files, {errors} errors, {warnings} unexplained warnings, {explained} explained warnings"
-    )
-    click.echo(summary)
+    if fmt == "json":
+        counts = {"files": len(files), "errors": errors, "warnings": warnings, "explained_warnings": explained}
+        echo_json({**counts, "problems": found})
+    else:
+        click.echo(
+            f"{len(files)} 个文件，{errors} 个错误，{warnings} 个未说明的警告，{explained} 个已说明的警告"
+            if lang == "zh"
+            else f"{len(files)} files, {errors} errors, {warnings} unexplained warnings, {explained} explained warnings"
+        )
     sys.exit(EXIT_ERROR if errors else EXIT_OK)
 
 
@@ -406,7 +501,8 @@ def rules_schema(kind: str) -> None:
 @click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--edition", default="nrdl-2024", show_default=True, help="Edition id the catalogues refer to.")
-def rules_import_nrdl(src: Path, out: Path, edition: str) -> None:
+@common(format_option, lang_option)
+def rules_import_nrdl(src: Path, out: Path, edition: str, fmt: str, lang: Lang) -> None:
     """Convert the national drug list JSON (as the national service returns it) into a drug-list file.
 
     \b
@@ -416,13 +512,14 @@ def rules_import_nrdl(src: Path, out: Path, edition: str) -> None:
     from medins.convert import convert_nrdl_file
 
     count = convert_nrdl_file(src, out, edition)
-    click.echo(f"{count} drugs -> {out}")
+    _converted(fmt, count, out, t(f"{count} 种药品 → {out}", f"{count} drugs -> {out}"))
 
 
 @rules.command("import-areacodes")
 @click.argument("src", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-def rules_import_areacodes(src: Path, out: Path) -> None:
+@common(format_option, lang_option)
+def rules_import_areacodes(src: Path, out: Path, fmt: str, lang: Lang) -> None:
     """Convert the administrative division codes CSV into the region table medins checks codes against.
 
     \b
@@ -432,7 +529,15 @@ def rules_import_areacodes(src: Path, out: Path) -> None:
     from medins.convert import convert_areacodes_file
 
     count = convert_areacodes_file(src, out)
-    click.echo(f"{count} region codes -> {out}")
+    _converted(fmt, count, out, t(f"{count} 个地区代码 → {out}", f"{count} region codes -> {out}"))
+
+
+def _converted(fmt: str, count: int, out: Path, text: Text) -> None:
+    """What an import wrote: one line for people, or JSON for scripts."""
+    if fmt == "json":
+        echo_json({"count": count, "out": str(out)})
+    else:
+        click.echo(text(current_lang()))
 
 
 # ----------------------------------------------------------------------------- estimate and check
@@ -451,63 +556,108 @@ def _level(ctx: click.Context, param: click.Parameter, value: str | None) -> int
     return int(value)
 
 
-ESTIMATE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
-    ("--insured", "insured", {"help": "Insured place, 6-digit region code."}),
-    ("--treated-in", "treated_in", {"help": "Treatment place, 6-digit region code."}),
-    ("--scheme", "scheme", {"callback": _one_of(("employee", "resident")), "metavar": "[employee|resident]"}),
-    ("--status", "status", {"help": "in_service / retired (employees) or the region's resident group."}),
+def _level_named(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """--level as 1, 2 or 3 (三级, 三甲 too)."""
+    from medins.vocab import norm_level
+
+    return _level(ctx, param, None if value is None else norm_level(value))
+
+
+def _date_help(en: str) -> dict[str, Any]:
+    return {"callback": _parse_date, "metavar": "DATE", "help": en}
+
+
+def _yuan(en: str, default: str | None = None) -> dict[str, Any]:
+    return {"metavar": "YUAN", "help": en, **({"default": default} if default is not None else {})}
+
+
+VISIT_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--insured", "insured", {"callback": _region, "help": "Insured place: region code or name (130100, 石家庄市)."}),
+    (
+        "--treated-in",
+        "treated_in",
+        {"callback": _region, "help": "Treatment place: region code or name (110000, 北京市)."},
+    ),
+    (
+        "--scheme",
+        "scheme",
+        {
+            "callback": _named("scheme"),
+            "metavar": "[employee|resident]",
+            "help": "Scheme: employee (职工) or resident (居民).",
+        },
+    ),
     (
         "--type",
         "visit_type",
         {
-            "callback": _one_of(VISIT_TYPES),
+            "callback": _named("visit_type"),
             "default": None,
             "metavar": "[" + "|".join(VISIT_TYPES) + "]",
-            "help": "Visit type (default inpatient).",
+            "help": "Visit type (default inpatient), by id or Chinese name (住院, 门诊, 门诊慢特病).",
         },
     ),
-    ("--level", "level", {"callback": _level, "metavar": "1|2|3", "help": "Hospital level 1-3."}),
+    ("--level", "level", {"callback": _level_named, "metavar": "1|2|3", "help": "Hospital level 1-3."}),
+    ("--hospital", "hospital", {"help": "Designated institution code (H + 11 digits), looked up in the catalogue."}),
     (
         "--date",
         "visit_date",
-        {
-            "callback": _parse_date,
-            "metavar": "DATE",
-            "help": "Service date (admission or visit), YYYY-MM-DD. Default: today.",
-        },
+        _date_help("Service date (admission or visit): 2025-03-10, 2025/3/10 or 20250310. Default: today."),
     ),
-    ("--total", "total", {"metavar": "YUAN", "help": "Bill total (yuan)."}),
-    ("--self-paid", "self_paid", {"default": "0", "metavar": "YUAN", "help": "Fully self-paid part."}),
-    ("--class-b", "class_b", {"default": "0", "metavar": "YUAN", "help": "Amount of class-B items."}),
-    ("--over-ceiling", "over_ceiling", {"default": "0", "metavar": "YUAN", "help": "Part above price ceilings."}),
+    ("--discharged", "discharged", _date_help("Discharge date (inpatient); written as --date.")),
     (
         "--category",
         "category",
         {
-            "callback": _one_of(CATEGORIES),
+            "callback": _named("category"),
             "metavar": "CATEGORY",
-            "help": "Filing category (omit for no filing): " + ", ".join(CATEGORIES) + ".",
+            "help": "Filing category (omit for no filing), by id or Chinese name: " + ", ".join(CATEGORIES) + ".",
         },
     ),
+    ("--filed-from", "filed_from", _date_help("Filing start date; default the service date.")),
+]
+
+ESTIMATE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    *VISIT_FLAGS[:3],
     (
-        "--filed-from",
-        "filed_from",
-        {
-            "callback": _parse_date,
-            "metavar": "DATE",
-            "help": "Filing start date, YYYY-MM-DD; default the service date.",
-        },
+        "--status",
+        "status",
+        {"help": "in_service / retired (在职 / 退休) for employees, or the region's resident group."},
+    ),
+    *VISIT_FLAGS[3:],
+    ("--total", "total", _yuan("Bill total (yuan).")),
+    ("--self-paid", "self_paid", _yuan("Fully self-paid part.", "0")),
+    ("--class-b", "class_b", _yuan("Amount of class-B items.", "0")),
+    ("--over-ceiling", "over_ceiling", _yuan("Part above price ceilings.", "0")),
+    (
+        "--pre-self-pay",
+        "pre_self_pay",
+        _yuan("Class-B pre-self-pay when known exactly (else estimated with the drug ratio)."),
     ),
     (
         "--assistance",
         "assistance",
         {
-            "callback": _one_of(ASSISTANCE_CATEGORIES),
+            "callback": _named("assistance"),
             "metavar": "CATEGORY",
-            "help": "Medical-assistance category: " + ", ".join(ASSISTANCE_CATEGORIES) + ".",
+            "help": "Medical-assistance category, by id or Chinese name: " + ", ".join(ASSISTANCE_CATEGORIES) + ".",
         },
     ),
-    ("--disease", "disease", {"help": "Chronic disease (for chronic_outpatient)."}),
+    (
+        "--disease",
+        "disease",
+        {"callback": _named_disease, "help": "Chronic disease (for chronic_outpatient), by id or name."},
+    ),
+    (
+        "--admissions",
+        "admissions",
+        {"type": click.IntRange(0, 366), "help": "Admissions earlier this year (chooses the deductible)."},
+    ),
+    ("--ytd-in-scope", "ytd_in_scope", _yuan("In-scope expenses earlier this year, of this visit type.")),
+    ("--ytd-deductible", "ytd_deductible", _yuan("Deductible paid earlier this year, of this visit type.")),
+    ("--ytd-fund", "ytd_fund", _yuan("Basic fund paid earlier this year, of this visit type.")),
+    ("--ytd-tier2-base", "ytd_tier2_base", _yuan("Tier-2 base accumulated earlier this year.")),
+    ("--ytd-tier2-fund", "ytd_tier2_fund", _yuan("Tier 2 paid earlier this year.")),
 ]
 
 
@@ -547,25 +697,60 @@ def estimate(
           --level 3 --type inpatient --total 50000 --class-b 8000 --category referral
     """
     from medins.api import estimate as run
-    from medins.api import load_case, load_rules
+    from medins.api import load_rules
     from medins.quick import case_from_flags
     from medins.render import ASCII_BAR, BAR_GLYPHS, settlement_json, settlement_table
 
-    _one_source(case_file, click.get_current_context())
-    case = load_case(case_file) if case_file else case_from_flags(quick)
+    ctx = click.get_current_context()
+    _one_source(case_file, ctx)
+    notices: list[Text] = []
+    assumptions: list[Text] = []
+    case = read_case(case_file, notices) if case_file else case_from_flags(quick, assumptions)
+    _notices(ctx, notices)
     with about_case(case_file):
         result = run(case, load_rules(rules_dir), as_of)
     if fmt == "json":
-        echo_json(settlement_json(result, lang))
+        data = settlement_json(result, lang)
+        if case_file is None:
+            data["assumptions"] = [a(lang) for a in assumptions]
+        echo_json(data)
     else:
         glyphs = BAR_GLYPHS if can_show(BAR_GLYPHS) else ASCII_BAR
+        if assumptions:
+            click.echo(_assumed(assumptions, lang))
         click.echo(settlement_table(result, lang, explain, glyphs))
 
 
-def _one_source(case_file: Path | None, ctx: click.Context) -> None:
+def _assumed(assumptions: list[Text], lang: Lang) -> str:
+    """One line listing what a quick estimate or check assumed."""
+    sep = "；" if lang == "zh" else "; "
+    return ("假设：" if lang == "zh" else "assumed: ") + sep.join(a(lang) for a in assumptions)
+
+
+def read_case(case_file: Path, notices: list[Text]) -> Any:
+    """The case in a file, or on stdin when the file is ``-``."""
+    from medins.api import load_case
+
+    if str(case_file) != "-":
+        return load_case(case_file, notices)
+    import tempfile
+
+    data = click.get_binary_stream("stdin").read()
+    with tempfile.TemporaryDirectory(prefix="medins-") as folder:
+        path = Path(folder) / "stdin.toml"
+        path.write_bytes(data)
+        try:
+            return load_case(path, notices)
+        except MedinsError as exc:  # name standard input, not the temporary file
+            exc.where = exc.where.replace(str(path), "-")
+            raise
+
+
+def _one_source(case_file: Path | None, ctx: click.Context, table: list[tuple[str, str, Any]] | None = None) -> None:
     """A bill comes from a case file or from flags: bill flags beside a case file are a usage error."""
     defaults = (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.DEFAULT_MAP, None)
-    given = [flag for flag, name, _kw in ESTIMATE_FLAGS if ctx.get_parameter_source(name) not in defaults]
+    table = ESTIMATE_FLAGS if table is None else table
+    given = [flag for flag, name, _kw in table if ctx.get_parameter_source(name) not in defaults]
     if case_file is not None and given:
         raise UsageError(
             t(f"有案例文件时不能再给出 {' '.join(given)}", f"{' '.join(given)} cannot be given with a case file"),
@@ -574,28 +759,73 @@ def _one_source(case_file: Path | None, ctx: click.Context) -> None:
         )
 
 
+CHECK_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    *VISIT_FLAGS,
+    ("--filed-until", "filed_until", _date_help("Filing end date; default the insured place's validity.")),
+    (
+        "--destination",
+        "destination",
+        {"callback": _region, "help": "Filing destination (code or name); default --treated-in."},
+    ),
+    (
+        "--materials",
+        "materials",
+        {
+            "callback": _named_list("material"),
+            "metavar": "LIST",
+            "help": "Materials on file, comma-separated, by Chinese name or id (omit: complete).",
+        },
+    ),
+    ("--disease", "disease", {"callback": _named_disease, "help": "Chronic disease (for chronic_outpatient)."}),
+]
+
+
+def check_flags(f: Callable[..., Any]) -> Callable[..., Any]:
+    for flag, name, kw in reversed(CHECK_FLAGS):
+        f = click.option(flag, name, **kw)(f)
+    return f
+
+
 @cli.command()
-@click.argument("case_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("case_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@check_flags
 @common(rules_option, format_option, lang_option, as_of_option)
-def check(case_file: Path, rules_dir: Path | None, fmt: str, lang: Lang, as_of: date | None) -> None:
+def check(
+    case_file: Path | None, rules_dir: Path | None, fmt: str, lang: Lang, as_of: date | None, **quick: Any
+) -> None:
     """Check whether a case's visit qualifies for cross-province direct settlement.
 
+    Give a case file, or the flags a clerk has at the counter (--insured, --treated-in, --category,
+    --filed-from, --date, --materials by Chinese name or id), not both.
     Exit code 0 whether or not the person is eligible: ineligibility is an answer, not an error.
 
     \b
-    Example:
+    Examples:
       medins check examples/hegang-long-term-resident.toml --format json
+      medins check --insured 130100 --treated-in 北京市 --category 异地转诊 \\
+          --filed-from 2025-03-01 --date 2025-03-10 --materials 转诊转院证明,跨省异地就医备案表
     """
     from medins.api import check as run
-    from medins.api import load_case, load_rules
+    from medins.api import load_rules
+    from medins.quick import check_case_from_flags
     from medins.render import eligibility_json, eligibility_table
 
-    case = load_case(case_file)
+    ctx = click.get_current_context()
+    _one_source(case_file, ctx, CHECK_FLAGS)
+    notices: list[Text] = []
+    assumptions: list[Text] = []
+    case = read_case(case_file, notices) if case_file else check_case_from_flags(quick, assumptions)
+    _notices(ctx, notices)
     with about_case(case_file):
         result = run(case, load_rules(rules_dir), as_of)
     if fmt == "json":
-        echo_json(eligibility_json(result, lang))
+        data = eligibility_json(result, lang)
+        if case_file is None:
+            data["assumptions"] = [a(lang) for a in assumptions]
+        echo_json(data)
     else:
+        if assumptions:
+            click.echo(_assumed(assumptions, lang))
         click.echo(eligibility_table(result, lang, case.person.insured_region, case.visit.region))
 
 

@@ -87,6 +87,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "pre_self_pay": ("乙类先行自付", "class-B pre-self-pay"),
     "offsite_self_pay": ("异地先行自付", "off-site first self-pay"),
     "in_scope": ("符合政策范围", "in scope"),
+    "personal_burden": ("政策范围内个人负担", "policy-scope personal burden"),
     "deductible": ("起付线", "deductible"),
     "basic_fund": ("基本医保统筹支付", "basic medical insurance"),
     "critical_illness_fund": ("大病保险支付", "critical-illness insurance"),

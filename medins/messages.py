@@ -176,7 +176,6 @@ CLICK_ZH: dict[str, str] = {
     "Positional arguments": "位置参数",
     "Show the version and exit.": "显示版本并退出。",
     "Show this message and exit.": "显示本帮助并退出。",
-    "%(prog)s, version %(version)s": "%(prog)s，版本 %(version)s",
     "Error: {message}": "错误：{message}",
     "Try '{command} {option}' for help.": "运行 '{command} {option}' 查看帮助。",
     "No such option {name!r}.": "没有选项 {name!r}。",

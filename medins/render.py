@@ -138,9 +138,7 @@ def _two_columns(rows: list[tuple[str, str]]) -> str:
     """
     left = max(_width(a) for a, _ in rows)
     right = max(_width(b) for _, b in rows)
-    return "\n".join(
-        f"{a}{' ' * (left - _width(a))}  {' ' * (right - _width(b))}{b}" for a, b in rows
-    )
+    return "\n".join(f"{a}{' ' * (left - _width(a))}  {' ' * (right - _width(b))}{b}" for a, b in rows)
 
 
 def share_bar(s: Settlement, lang: Lang, glyphs: str = BAR_GLYPHS) -> str:
@@ -157,8 +155,22 @@ def share_bar(s: Settlement, lang: Lang, glyphs: str = BAR_GLYPHS) -> str:
     widths = [int((v / s.total * BAR_WIDTH).to_integral_value()) for v, _, _ in parts]
     widths[-1] = BAR_WIDTH - sum(widths[:-1])
     bar = "".join(ch * max(w, 0) for (_, ch, _), w in zip(parts, widths, strict=False))
-    legend = "  ".join(f"{ch} {label(key, lang)} {v / s.total:.0%}" for v, ch, key in parts if v)
+    shares = whole_percents([v for v, _, _ in parts], s.total)
+    legend = "  ".join(f"{ch} {label(key, lang)} {p}%" for (v, ch, key), p in zip(parts, shares, strict=True) if v)
     return f"[{bar}]\n{legend}"
+
+
+def whole_percents(values: list[Decimal], total: Decimal) -> list[int]:
+    """Whole percentages of ``total`` that add up to 100: each share rounded down, then the points
+    left over go to the largest remainders (the largest remainder method), so a legend never reads 99 %.
+    """
+    exact = [v * 100 / total for v in values]
+    floors = [int(e) for e in exact]
+    left = 100 - sum(floors)
+    order = sorted(range(len(values)), key=lambda i: (exact[i] - floors[i], values[i]), reverse=True)
+    for i in order[: max(left, 0)]:
+        floors[i] += 1
+    return floors
 
 
 def adjustment_text(e: Eligibility, lang: Lang) -> str:
@@ -218,16 +230,27 @@ def settlement_table(s: Settlement, lang: Lang, explain: bool = False, glyphs: s
         ("fund_total", s.fund_total),
         ("personal_total", s.personal_total),
     ]
-    indented = {"fully_self_paid", "over_ceiling", "pre_self_pay", "offsite_self_pay", "in_scope", "deductible"}
+    # the parts of the total one level in; the deductible, a part of the in-scope amount, one more
+    indent = {"fully_self_paid": 2, "over_ceiling": 2, "pre_self_pay": 2, "offsite_self_pay": 2, "in_scope": 2}
+    indent["deductible"] = 4
     always = {"total", "basic_fund", "fund_total", "personal_total", f"{s.tier2_kind}_fund"}
-    table = [(("  " if k in indented else "") + label(k, lang), _money(v)) for k, v in rows if v or k in always]
+    table = [(" " * indent.get(k, 0) + label(k, lang), _money(v)) for k, v in rows if v or k in always]
     table.append((label("fund_ratio", lang), f"{s.fund_ratio * 100:.2f}%"))
     if s.paid_at_discharge != s.personal_total:
         table.append((_t("出院时需先支付", "paid at discharge", lang), _money(s.paid_at_discharge)))
     out.append(_two_columns(table))
     out.append(share_bar(s, lang, glyphs))
     if s.deferred:
-        out.append(_t("回参保地报销：", "claimed later at home: ", lang) + ", ".join(s.deferred))
+        names = {
+            "basic": "basic_fund",
+            "tier2": f"{s.tier2_kind or 'critical_illness'}_fund",
+            "medical_assistance": "medical_assistance_fund",
+        }
+        sep = "、" if lang == "zh" else ", "
+        out.append(
+            _t("回参保地报销：", "claimed later at home: ", lang)
+            + sep.join(label(names.get(d, d), lang) for d in s.deferred)
+        )
     for r in e.reasons:
         out.append(("✗ " if r.blocking else "· ") + f"{r.code}: {r.text(lang)}")
     for w in s.warnings:
@@ -285,6 +308,12 @@ def eligibility_table(e: Eligibility, lang: Lang, region_insured: str, region_tr
             lang,
         )
     )
+    if e.benefit_category == "unfiled" and e.place != "local":
+        why = [r.text(lang) for r in e.reasons if r.blocking]
+        out.append(
+            _t(f"按未备案标准结算（{adj}）", f"settled at the unfiled rate ({adj})", lang)
+            + (_t("，原因：", ", because: ", lang) + ("；" if lang == "zh" else "; ").join(why) if why else "")
+        )
     if e.materials_required or e.materials_one_of:
         names = [material_name(e, m, lang) for m in e.materials_required]
         if e.materials_one_of:

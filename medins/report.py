@@ -81,7 +81,8 @@ def pack_summary(pack: RegionPack) -> dict[str, Any]:
         "effective_from": min(starts).isoformat() if starts else None,
         "effective_until": end.isoformat() if end else None,
         "values": dict(values),
-        "primary_share": f"{Decimal(values['primary'] * 100) / total:.0f}%",
+        # a number (per cent of the pack's values that a primary text confirms), not text
+        "primary_share": int((Decimal(values["primary"] * 100) / total).to_integral_value()),
         "confidence": min(values, key=lambda c: CONFIDENCE_ORDER[c]) if values else None,
     }
 
@@ -112,7 +113,7 @@ def pack_table(rows: list[dict[str, Any]], lang: Lang, style: str = "simple") ->
                 "+".join(label(s, lang) for s in r["schemes"]) or "-",
                 f"{r['effective_from']}–{r['effective_until'] or '…'}",
                 f"{v.get('primary', 0)}/{v.get('secondary', 0)}/{v.get('illustrative', 0)}",
-                r["primary_share"],
+                f"{r['primary_share']}%",
             ]
         )
     return tabulate(body, headers=head, tablefmt=style, disable_numparse=True)
@@ -135,10 +136,25 @@ def _stage_base(base: str, lang: Lang) -> str:
     return "前段剩余" if lang == "zh" else "what earlier stages leave"
 
 
-def _terms_rows(terms: BenefitTerms, lang: Lang) -> list[list[str]]:
+CAP_MODE = {"fund": ("基金支付", "fund"), "base": ("费用", "base")}
+
+
+def _group_name(group: str, lang: Lang, names: dict[str, str] | None) -> str:
+    """A person group as ``rules show`` names it: the pack's own label in Chinese, else the id's label."""
+    if lang == "zh" and names and group in names:
+        return names[group]
+    return label(group, lang)
+
+
+def _terms_rows(terms: BenefitTerms, lang: Lang, names: dict[str, str] | None = None) -> list[list[str]]:
     rows = []
     for rate in terms.rates:
-        groups = rate.group if isinstance(rate.group, str) else ",".join(rate.group)
+        sep = "、" if lang == "zh" else ","
+        groups = (
+            _group_name(rate.group, lang, names)
+            if isinstance(rate.group, str)
+            else sep.join(_group_name(g, lang, names) for g in rate.group)
+        )
         level = rate.level if isinstance(rate.level, (int, str)) else ",".join(map(str, rate.level))
         ded = " / ".join(show(d) for d in rate.deductible)
         if terms.deductible_year_cap is not None:
@@ -147,11 +163,12 @@ def _terms_rows(terms: BenefitTerms, lang: Lang) -> list[list[str]]:
         cap = rate.cap if rate.cap is not None else terms.cap
         rows.append(
             [
-                label(groups, lang),
+                groups,
                 str(level),
                 ded,
                 _bands(rate.bands, rate.deductible[0]),
-                (show(cap) if cap is not None else "-") + f" ({terms.cap_mode})",
+                (show(cap) if cap is not None else "-")
+                + (f"（{CAP_MODE[terms.cap_mode][0]}）" if lang == "zh" else f" ({terms.cap_mode})"),
             ]
         )
     return rows
@@ -180,13 +197,14 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
             scheme = getattr(std, scheme_name)
             if scheme is None:
                 continue
+            names = getattr(scheme, "group_labels", None) or {}
             for kind in ("inpatient", "outpatient"):
                 section = in_force(getattr(scheme, kind), on, kind, where)
                 data[f"{scheme_name}.{kind}"] = section.model_dump(mode="json", by_alias=True)
                 out.append(
                     f"\n{label(scheme_name, lang)} · {label(kind, lang)}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
                 )
-                out.append(tabulate(_terms_rows(section, lang), headers=head, tablefmt="simple"))
+                out.append(tabulate(_terms_rows(section, lang, names), headers=head, tablefmt="simple"))
             for section in [s for s in scheme.chronic if s.in_force(on)]:
                 data[f"{scheme_name}.chronic"] = section.model_dump(mode="json", by_alias=True)
                 out.append(
@@ -195,7 +213,7 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
                 rows = []
                 for disease, terms in section.diseases.items():
                     cross = "✓" if disease in section.cross_province else " "
-                    for r in _terms_rows(terms, lang):
+                    for r in _terms_rows(terms, lang, names):
                         rows.append([f"{cross} {label(disease, lang)}", *r])
                 out.append(tabulate(rows, headers=["", *head], tablefmt="simple"))
             for section in [s for s in scheme.tier2 if s.in_force(on)]:
@@ -208,10 +226,20 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
                 out.append(
                     f"\n{label(scheme_name, lang)} · {label(section.kind, lang)}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
                 )
-                out.append(
-                    f"  base: {base}; deductible {show(section.deductible)}; {_bands(section.bands, section.deductible)}; "
-                    f"cap {show(section.cap) if section.cap is not None else '-'}; pre-self-pay in base: {section.include_pre_self_pay}"
-                )
+                cap = show(section.cap) if section.cap is not None else "-"
+                bands = _bands(section.bands, section.deductible)
+                if lang == "zh":
+                    pre = "是" if section.include_pre_self_pay else "否"
+                    out.append(
+                        f"  基数：{base}；起付线 {show(section.deductible)}；{bands.replace('; ', '；')}；"
+                        f"封顶线 {cap}；乙类先行自付计入基数：{pre}"
+                    )
+                else:
+                    pre = "yes" if section.include_pre_self_pay else "no"
+                    out.append(
+                        f"  base: {base}; deductible {show(section.deductible)}; {bands}; "
+                        f"cap {cap}; pre-self-pay in base: {pre}"
+                    )
         offsite = in_force(std.offsite, on, "offsite", where)
         data["offsite"] = offsite.model_dump(mode="json", by_alias=True)
         out.append(
@@ -257,7 +285,8 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
                         start = section.income_reference * stage.deductible_share
                     ratio = pct(stage.ratio) if stage.ratio is not None else _bands(stage.ratio_bands(), start)
                     rows.append([name, ded, ratio, show(stage.cap) if stage.cap is not None else "-"])
-            out.append(tabulate(rows, headers=["", *head[2:3], "ratio", "cap"], tablefmt="simple"))
+            more = ["支付比例", "年度封顶线"] if lang == "zh" else ["ratio", "cap"]
+            out.append(tabulate(rows, headers=["", *head[2:3], *more], tablefmt="simple"))
     cat = rules.packs[code].catalogue if code in rules.packs else None
     if cat is not None:
         settings = in_force(cat.settings, on, "catalogue settings", f"{code} catalogue.toml")
@@ -266,10 +295,17 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
         out.append(
             f"\n{'就医地目录' if lang == 'zh' else 'catalogue'} ({cat.drug_list})  [{', '.join(settings.source_ids)}; {label(confidence_of(settings, cat), lang)}]"
         )
-        out.append(
-            f"  class-B pre-self-pay: drug {pct(p.drug)}, service {pct(p.service)}, consumable {pct(p.consumable)}; "
-            f"local items {len(cat.items)}; institutions {len(cat.institutions) if cat.institutions is not None else '-'}"
-        )
+        institutions = len(cat.institutions) if cat.institutions is not None else "-"
+        if lang == "zh":
+            out.append(
+                f"  乙类先行自付比例：药品 {pct(p.drug)}，诊疗项目 {pct(p.service)}，医用耗材 {pct(p.consumable)}；"
+                f"本地项目 {len(cat.items)} 个；定点医疗机构 {institutions} 家"
+            )
+        else:
+            out.append(
+                f"  class-B pre-self-pay: drug {pct(p.drug)}, service {pct(p.service)}, consumable {pct(p.consumable)}; "
+                f"local items {len(cat.items)}; institutions {institutions}"
+            )
     return data, "\n".join(out)
 
 

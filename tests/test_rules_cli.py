@@ -89,6 +89,9 @@ def test_missing_rules_directory_is_a_clear_error(tmp_path: Path) -> None:
 def test_usage_error_exits_2() -> None:
     result = run("rules", "show")
     assert result.exit_code == 2
+    assert "缺少参数 'CODE'" in result.stderr  # click's words in Chinese by default (issue 14)
+    result = run("rules", "show", "--lang", "en")
+    assert result.exit_code == 2
     assert "Missing argument 'CODE'" in result.stderr
 
 
@@ -224,6 +227,8 @@ def test_import_nrdl_on_the_fixture(tmp_path: Path) -> None:
     result = run("rules", "import-nrdl", str(HERE / "fixtures" / "nrdl-sample.json"), str(out))
     assert result.exit_code == 0
     data = json.loads(out.read_text(encoding="utf-8"))
+    assert result.output == f"{len(data['drugs'])} 种药品 → {out}\n"  # Chinese by default (issue 14)
+    result = run("rules", "import-nrdl", str(HERE / "fixtures" / "nrdl-sample.json"), str(out), "--lang", "en")
     assert result.output == f"{len(data['drugs'])} drugs -> {out}\n"
     assert data["until"] == "2025-12-31"
 
