@@ -81,7 +81,6 @@ VARY_NAMES = ("category", "level", "treated-in", "hospital", "scheme", "group", 
 """What ``--vary`` may change, in the order the scenarios apply them."""
 
 _HOSPITAL = re.compile(r"H\d{11}")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _usage(text: Text, name: str, value: str | None, fix: Text | None = None) -> UsageError:
@@ -95,49 +94,64 @@ def _choices_fix(value: str, choices: Sequence[str]) -> Text:
     return hint + t(f"可选：{', '.join(choices)}", f"one of {', '.join(choices)}")
 
 
+NO_FILING_NAMES = frozenset({NO_FILING, "不备案", "未备案"})
+
+
 def _checked_value(name: str, raw: Any) -> Any:
-    """One value of a variation, checked and typed: level an int, as-of a date, the rest text."""
+    """One value of a variation, checked and typed: level an int, as-of a date, the rest text.
+
+    Values are read as the quick-estimate flags read them (:mod:`medins.vocab`): ids or Chinese
+    names (``异地转诊``, ``居民``, ``三级``, ``北京市``), dates as 2025-03-10, 2025/3/10 or 20250310.
+    """
+    from medins import vocab
+
     if name == "as-of":
         if isinstance(raw, date):
             return raw
-        text = str(raw).strip()
-        try:
-            if not _DAY.fullmatch(text):
-                raise ValueError(text)
-            return date.fromisoformat(text)
-        except ValueError:
-            raise _usage(
-                t(f"{text!r} 不是日期", f"{text!r} is not a date"),
-                name,
-                text,
-                t("写成 YYYY-MM-DD，如 2025-03-10", "write YYYY-MM-DD, e.g. 2025-03-10"),
-            ) from None
+        day = vocab.parse_date(str(raw))
+        if day is None:
+            raise _usage(t(f"{str(raw)!r} 不是日期", f"{str(raw)!r} is not a date"), name, str(raw), vocab.DATE_FORMS)
+        return day
     text = str(raw).strip()
     if name == "level":
-        if text not in ("1", "2", "3"):
+        level = vocab.norm_level(text)
+        if level not in ("1", "2", "3"):
             raise _usage(
                 t(f"医院等级 {text!r} 无效", f"invalid hospital level {text!r}"),
                 name,
                 text,
                 t("医院等级为 1、2 或 3", "hospital levels are 1, 2 or 3"),
             )
-        return int(text)
-    if name == "category" and text not in (*CATEGORIES, NO_FILING):
-        raise _usage(
-            t(f"备案类别 {text!r} 无效", f"invalid filing category {text!r}"),
-            name,
-            text,
-            _choices_fix(text, (*CATEGORIES, NO_FILING)),
-        )
-    if name == "scheme" and text not in ("employee", "resident"):
-        raise _usage(
-            t(f"险种 {text!r} 无效", f"invalid scheme {text!r}"),
-            name,
-            text,
-            _choices_fix(text, ("employee", "resident")),
-        )
+        return int(level)
+    if name == "category":
+        if text in NO_FILING_NAMES:
+            return NO_FILING
+        category = vocab.choice("category", text)
+        if category not in CATEGORIES:
+            raise _usage(
+                t(f"备案类别 {text!r} 无效", f"invalid filing category {text!r}"),
+                name,
+                text,
+                _choices_fix(text, (*CATEGORIES, NO_FILING)),
+            )
+        return category
+    if name == "scheme":
+        scheme = vocab.choice("scheme", text)
+        if scheme not in ("employee", "resident"):
+            raise _usage(
+                t(f"险种 {text!r} 无效", f"invalid scheme {text!r}"),
+                name,
+                text,
+                _choices_fix(text, ("employee", "resident")),
+            )
+        return scheme
     if name == "treated-in":
-        regions.require(text, f"--vary treated-in={text}", UsageError)
+        try:
+            code, _notice = vocab.region(text, t("就医地 --vary treated-in", "treatment place --vary treated-in"))
+        except vocab.RegionProblem as exc:
+            raise _usage(exc.text, name, text, exc.fix) from None
+        regions.require(code, f"--vary treated-in={text}", UsageError)
+        return code
     if name == "hospital" and not _HOSPITAL.fullmatch(text):
         raise _usage(
             t(
@@ -148,8 +162,10 @@ def _checked_value(name: str, raw: Any) -> Any:
             text,
             t("如 H11010500001", "e.g. H11010500001"),
         )
-    if name == "group" and not text:
-        raise _usage(t("人员类别为空", "empty person group"), name, text)
+    if name == "group":
+        if not text:
+            raise _usage(t("人员类别为空", "empty person group"), name, text)
+        return vocab.choice("status", text)
     return text
 
 

@@ -377,3 +377,18 @@ def test_another_place_reclassifies_the_lines_and_says_what_it_lacks() -> None:
     (s,) = result.scenarios
     assert s.case.filing is not None and s.case.filing.destination == "110000"
     assert s.settlement.fully_self_paid > result.base.fully_self_paid  # the Shanghai service item
+
+
+def test_vary_takes_the_flags_vocabulary() -> None:
+    # the same scenarios as category=none,referral × level=3 × treated-in=310000 × as-of=2025-03-10
+    code, out, _ = run(
+        "compare", STORY, "--vary", "category=不备案,异地转诊", "--vary", "level=三级", "--vary", "treated-in=上海市",
+        "--vary", "as-of=2025/3/10", "--format", "json",
+    )  # fmt: skip
+    assert code == 0
+    data = json.loads(out, parse_float=Decimal)
+    assert [s["choices"] for s in data["scenarios"]] == [
+        {"category": "none", "level": 3, "treated-in": "310000", "as-of": "2025-03-10"},
+        {"category": "referral", "level": 3, "treated-in": "310000", "as-of": "2025-03-10"},
+    ]
+    assert [s["personal_total"] for s in data["scenarios"]] == [Decimal("10946.00"), Decimal("9690.00")]
