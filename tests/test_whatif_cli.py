@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medins import api
 from medins.cli import cli
@@ -392,3 +394,51 @@ def test_vary_takes_the_flags_vocabulary() -> None:
         {"category": "referral", "level": 3, "treated-in": "310000", "as-of": "2025-03-10"},
     ]
     assert [s["personal_total"] for s in data["scenarios"]] == [Decimal("10946.00"), Decimal("9690.00")]
+
+
+# ----------------------------------------------------------------------------- properties
+
+CATEGORY_VALUES = ["none", "relocated_retiree", "referral", "emergency", "other_temporary"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    total=st.integers(min_value=100, max_value=2_000_000),
+    shares=st.tuples(st.integers(0, 100), st.integers(0, 100)),
+    categories=st.lists(st.sampled_from(CATEGORY_VALUES), min_size=1, max_size=3, unique=True),
+    levels=st.lists(st.sampled_from([1, 2, 3]), min_size=1, max_size=3, unique=True),
+)
+def test_every_scenario_reconciles_and_the_cheapest_is_the_least(
+    total: int, shares: tuple[int, int], categories: list[str], levels: list[int]
+) -> None:
+    self_paid = Decimal(total * min(shares[0], 50)) / 100
+    class_b = Decimal(total * min(shares[1], 50)) / 100
+    case = api.parse_case(
+        {
+            "person": {"insured_region": "130100", "scheme": "resident", "assistance": "subsistence"},
+            "filing": {"category": "referral", "destination": "110000", "start": "2025-03-01"},
+            "visit": {"region": "110000", "hospital_level": 3, "type": "inpatient", "admitted": "2025-03-10"},
+            "summary": {"total": str(total), "fully_self_paid": str(self_paid), "class_b": str(class_b)},
+        }
+    )
+    result = compare(
+        case, {"category": [*categories, "referral"] if "referral" not in categories else categories, "level": levels}
+    )
+    least = min(s.settlement.personal_total for s in result.scenarios)
+    for s in result.scenarios:
+        t = s.settlement
+        assert t.total == t.basic_fund + t.tier2_fund + t.medical_assistance_fund + t.personal_total
+        assert min(t.basic_fund, t.tier2_fund, t.medical_assistance_fund, t.personal_total) >= 0
+        assert s.difference == t.personal_total - result.base.personal_total
+        assert s.cheapest == (
+            t.personal_total == least
+            and t.paid_at_discharge
+            == min(x.settlement.paid_at_discharge for x in result.scenarios if x.settlement.personal_total == least)
+        )
+        if dict(s.choices) == {"category": "referral", "level": 3}:
+            # the case as given, filed again as a referral from the service date: the same amounts
+            assert (t.basic_fund, t.personal_total, s.difference) == (
+                result.base.basic_fund,
+                result.base.personal_total,
+                Decimal(0),
+            )
