@@ -45,7 +45,6 @@ WHATIF_LABELS: dict[str, tuple[str, str]] = {
     "group": ("人员类别", "person group"),
     "as-of": ("规则日期", "rules as of"),
     "none": ("不备案", "no filing"),
-    "scenario": ("方案", "scenario"),
     "settlement": ("结算方式", "settlement"),
     "basic": ("基本医保", "basic"),
     "tier2": ("大病/大额", "tier 2"),
@@ -54,10 +53,6 @@ WHATIF_LABELS: dict[str, tuple[str, str]] = {
     "difference": ("与原案差额", "vs as given"),
     "todo": ("需要做的", "what to do"),
     "cheapest": ("最省", "cheapest"),
-    "as_given": ("原案", "as given"),
-    "deductible": ("起付线", "deductible"),
-    "band": ("分段", "band"),
-    "cap": ("封顶线", "cap"),
 }
 
 
