@@ -885,14 +885,79 @@ class MemorySize(click.ParamType):
         return int(amount)
 
 
+class Encoding(click.ParamType):
+    """``auto`` or any text encoding Python knows (``gbk``, ``GB18030``, ``utf-16``), by its canonical name."""
+
+    name = "encoding"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        text = str(value).strip()
+        if text.lower() == "auto":
+            return "auto"
+        import codecs
+
+        try:
+            info = codecs.lookup(text)
+        except LookupError:
+            self.fail(
+                t(
+                    f"{text!r} 不是 Python 认识的编码；可用 auto、utf-8、gb18030、gbk 等",
+                    f"{text!r} is not an encoding Python knows; use auto, utf-8, gb18030, gbk, …",
+                )(current_lang()),
+                param,
+                ctx,
+            )
+        if not getattr(info, "_is_text_encoding", True):
+            self.fail(t(f"{text!r} 不是文本编码", f"{text!r} is not a text encoding")(current_lang()), param, ctx)
+        return {"utf_8": "utf-8", "gb18030": "gb18030"}.get(info.name.replace("-", "_"), info.name)
+
+
+def _show_columns(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """``medins batch --columns``: the accepted columns of the bills and items files, then exit."""
+    if not value or ctx.resilient_parsing:
+        return
+    from medins.batch import BILL_COLUMNS, ITEM_COLUMNS
+
+    zh = current_lang() == "zh"
+    files = [
+        ("账单文件（BILLS）" if zh else "bills file (BILLS)", BILL_COLUMNS),
+        ("明细文件（--items）" if zh else "items file (--items)", ITEM_COLUMNS),
+    ]
+    for title, table in files:
+        click.echo(title)
+        width = max(len(name) for name in table)
+        for name, aliases in table.items():
+            click.echo(f"  {name:<{width}}  {', '.join(aliases)}")
+    click.echo(
+        "列名不区分大小写，也可用上列中文名或国家平台字段名。"
+        if zh
+        else "Column names are case-insensitive; the Chinese or national platform names above work too."
+    )
+    ctx.exit(0)
+
+
 def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     return click.option(*decls, type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
 
 
 @cli.command()
 @click.argument("bills", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--columns",
+    is_flag=True,
+    is_eager=True,
+    expose_value=False,
+    callback=_show_columns,
+    help="List the columns the bills and items files accept, with their aliases, and exit.",
+)
 @_table_path("Bill lines, one row per line, referring to bill_id (.csv or .xlsx).", "--items")
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Settled bills.")
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settled bills; - writes CSV to standard output.",
+)
 @_table_path("Rejected rows (default: OUT with .rejects before the extension).", "--rejects")
 @_table_path("Counts and sums as JSON (the national report figures).", "--summary")
 @_table_path("Fund payments of direct settlements by insured × treatment region × month.", "--clearing")
@@ -900,10 +965,11 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
 @_table_path("Write each person's year-to-date state after this run.", "--ytd-out", "ytd_out")
 @click.option(
     "--encoding",
-    type=click.Choice(["auto", "utf-8", "gb18030"]),
+    type=Encoding(),
     default="auto",
     show_default=True,
-    help="CSV encoding; auto: UTF-8 (with or without BOM), else GB18030 (which reads GBK).",
+    help="CSV encoding; auto: UTF-8 (with or without BOM), else GB18030 (which reads GBK); "
+    "or any encoding Python knows (gbk, big5, utf-16).",
 )
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
 @click.option(
@@ -916,7 +982,7 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     "settled one at a time.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table on stderr.")
-@common(rules_option, lang_option)
+@common(rules_option, format_option, lang_option)
 def batch(
     bills: Path,
     items: Path | None,
@@ -931,31 +997,57 @@ def batch(
     memory: int,
     quiet: bool,
     rules_dir: Path | None,
+    fmt: str,
     lang: Lang,
 ) -> None:
     """Settle every bill of BILLS, each person's bills in service-date order with year-to-date amounts.
 
     Exit code 0 when every row was accepted, 3 when some were rejected (see the rejects file),
     1 when the run could not proceed (then no output file is written).
+    BILLS - reads CSV from standard input; -o - writes the settled CSV to standard output (the
+    rejected rows then go to standard error as CSV unless --rejects names a file). --format json
+    prints the summary as JSON instead of the table.
 
     \b
     Examples:
       medins batch bills.csv --items items.csv -o settled.csv --summary summary.json
+      medins batch - -o - --quiet < bills.csv > settled.csv
+      medins batch --columns
       medins batch march.xlsx -o march-settled.xlsx --clearing clearing.csv --ytd-out ytd.json
       medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
     """
+    import tempfile
+
     from medins.batch import BatchOptions, run_batch, summary_table
 
-    opts = BatchOptions(
-        bills, out, items, rejects, summary, clearing, ytd_in, ytd_out, encoding, jobs, rules_dir, lang, memory=memory
-    )
-    label = "结算中" if lang == "zh" else "settling"
-    show_bar = not quiet and sys.stderr.isatty()
-    report = run_batch(
-        opts, (lambda n: click.progressbar(length=n, label=label, file=sys.stderr)) if show_bar else None
-    )
-    if not quiet:
-        click.echo(summary_table(report.summary, lang), err=True)
+    with tempfile.TemporaryDirectory(prefix="medins-") as folder:
+        temp = Path(folder)
+        if str(bills) == "-":
+            bills = temp / "stdin.csv"
+            bills.write_bytes(click.get_binary_stream("stdin").read())
+        to_stdout = str(out) == "-"
+        if to_stdout:
+            out = temp / "settled.csv"
+            rejects = rejects or temp / "settled.rejects.csv"
+        paths = (bills, out, items, rejects, summary, clearing, ytd_in, ytd_out)
+        opts = BatchOptions(*paths, encoding, jobs, rules_dir, lang, memory=memory)
+        label = "结算中" if lang == "zh" else "settling"
+        show_bar = not quiet and sys.stderr.isatty()
+        try:
+            report = run_batch(
+                opts, (lambda n: click.progressbar(length=n, label=label, file=sys.stderr)) if show_bar else None
+            )
+        except MedinsError as exc:  # name standard input and output, not the temporary files
+            exc.where = exc.where.replace(str(temp / "stdin.csv"), "-").replace(str(temp / "settled.csv"), "-")
+            raise
+        if to_stdout:
+            click.get_binary_stream("stdout").write(out.read_bytes())
+            if report.rejected and rejects.parent == temp and rejects.exists():  # type: ignore[union-attr]
+                click.get_binary_stream("stderr").write(rejects.read_bytes())  # type: ignore[union-attr]
+        if fmt == "json":
+            click.echo(json.dumps(report.summary, ensure_ascii=False, indent=2, default=str), err=to_stdout)
+        elif not quiet:
+            click.echo(summary_table(report.summary, lang), err=True)
     sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
 
 
