@@ -727,12 +727,27 @@ def _assumed(assumptions: list[Text], lang: Lang) -> str:
     return ("假设：" if lang == "zh" else "assumed: ") + sep.join(a(lang) for a in assumptions)
 
 
+def _shipped(case_file: Path, notices: list[Text]) -> Path:
+    """``examples/NAME.toml`` that is not here: the example of that name shipped with medins, said so."""
+    if case_file.exists() or case_file.parent.name != "examples":
+        return case_file
+    from medins.templates import example
+
+    found = example(case_file.name)
+    if found is None:
+        return case_file
+    notices.append(
+        t(f"{case_file} 不在当前目录：使用随软件附带的示例", f"{case_file} is not here: using the shipped example")
+    )
+    return found
+
+
 def read_case(case_file: Path, notices: list[Text]) -> Any:
     """The case in a file, or on stdin when the file is ``-``."""
     from medins.api import load_case
 
     if str(case_file) != "-":
-        return load_case(case_file, notices)
+        return load_case(_shipped(case_file, notices), notices)
     import tempfile
 
     data = click.get_binary_stream("stdin").read()
@@ -1049,6 +1064,67 @@ def batch(
         elif not quiet:
             click.echo(summary_table(report.summary, lang), err=True)
     sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
+
+
+# ----------------------------------------------------------------------------- discoverability
+
+
+@cli.group("case")
+def case_group() -> None:
+    """Case files: a commented template to start from."""
+
+
+@case_group.command("new")
+@click.option("--example", "example", metavar="NAME", default=None, help="Print the shipped example NAME instead.")
+@click.option("--list", "list_examples", is_flag=True, help="List the shipped examples.")
+@common(lang_option)
+def case_new(example: str | None, list_examples: bool, lang: Lang) -> None:
+    """Print a case file to fill in, commented in the language, or one of the shipped examples.
+
+    \b
+    Examples:
+      medins case new > case.toml
+      medins case new --example shijiazhuang-resident-beijing > story.toml
+      medins case new --list
+    """
+    from medins.templates import example as find
+    from medins.templates import example_names, template
+
+    if list_examples:
+        for name in example_names():
+            click.echo(name)
+        return
+    if example is None:
+        click.echo(template(lang), nl=False)
+        return
+    path = find(example)
+    if path is None:
+        names = example_names()
+        close = difflib.get_close_matches(example, names, n=1, cutoff=0.5)
+        hint = t(f"是否应为 '{close[0]}'？", f"did you mean '{close[0]}'? ") if close else t("", "")
+        raise UsageError(
+            t(f"没有示例 {example!r}", f"no example {example!r}"),
+            "--example",
+            hint + t(f"可选：{', '.join(names)}", f"one of {', '.join(names)}"),
+        )
+    click.echo(path.read_text(encoding="utf-8"), nl=False)
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for bash, zsh or fish.
+
+    \b
+    Examples:
+      eval "$(medins completion bash)"          # in ~/.bashrc
+      medins completion zsh > ~/.zfunc/_medins
+      medins completion fish > ~/.config/fish/completions/medins.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    click.echo(cls(cli, {}, "medins", "_MEDINS_COMPLETE").source())  # type: ignore[misc]
 
 
 import medins.cli_whatif  # noqa: E402, F401  registers `compare` and `year` on the group
