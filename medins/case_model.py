@@ -404,6 +404,8 @@ MESSAGES: dict[str, tuple[str, str, str, str]] = {
 }
 
 _QUOTED = re.compile(r"'([^']*)'")
+# the kind of value (medins.vocab) a key holds, for "did you mean" among names and for listing names
+_KIND_OF_KEY = {"scheme": "scheme", "category": "category", "type": "visit_type", "assistance": "assistance"}
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -472,14 +474,20 @@ def case_error(exc: ValidationError, where: str, data: Any = None) -> CaseError:
         )
         return CaseError(t(f"未知的键 {shown(loc[-1])}", f"unknown key {shown(loc[-1])}"), place, fix)
     if etype == "literal_error":
+        from medins import vocab
+
         expected = str(ctx.get("expected", ""))
         allowed = _QUOTED.findall(expected)
+        kind = _KIND_OF_KEY.get(str(loc[-1])) if loc else None
         close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6) if isinstance(value, str) else []
+        if not close and kind and isinstance(value, str):
+            close = [c for c in [vocab.suggest(kind, value, allowed)] if c]
         hint = t(f"是否应为 '{close[0]}'？", f"did you mean '{close[0]}'? ") if close else t("", "")
+        zh_allowed = vocab.ids_with_names(kind, "zh", allowed) if kind else expected.replace(" or ", ", ")
         return CaseError(
             t(f"取值 {shown(value)} 无效", f"invalid value {shown(value)}"),
             place,
-            hint + t(f"可选：{expected.replace(' or ', ', ')}", f"expected one of {expected}"),
+            hint + t(f"可选：{zh_allowed}", f"expected one of {expected}"),
         )
     error = validation_error(exc, Case, where, CaseError, data)
     quoted = "(got " in error.text.en or shown(value) in error.text.en

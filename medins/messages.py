@@ -260,7 +260,8 @@ HELP_ZH: dict[str, str] = {
 
 \b
 示例：
-  medins rules validate rules/130100""",
+  medins rules validate rules/130100
+  medins rules validate --format json""",
     "rules schema": """输出规则文件（或案例文件）的 JSON Schema，供编辑器和检查使用。
 
 \b
@@ -314,13 +315,37 @@ HELP_ZH: dict[str, str] = {
     "batch": """结算 BILLS 中的每张账单：同一人的账单按就诊日期顺序结算，并累计年度金额。
 
 全部行都被接受时退出码 0，有行被拒绝时 3（见拒绝文件），无法运行时 1（此时不写输出文件）。
-BILLS 为 - 时从标准输入读取 CSV；-o - 把结果 CSV 写到标准输出。
+BILLS 为 - 时从标准输入读取 CSV；-o - 把结果 CSV 写到标准输出（此时未给 --rejects 的话，被拒绝的行以 CSV
+写到标准错误输出）。--format json 以 JSON 输出汇总而不是汇总表。
 
 \b
 示例：
   medins batch bills.csv --items items.csv -o settled.csv --summary summary.json
+  medins batch - -o - --quiet < bills.csv > settled.csv
+  medins batch --columns
   medins batch march.xlsx -o march-settled.xlsx --clearing clearing.csv --ytd-out ytd.json
   medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2""",
+    "compare": """比较一张账单的不同选择：是否备案、按什么类别备案、医院等级、就医地等。
+
+按案例原样结算，并对 --vary 各取值的每种组合各结算一次，每种一行：结算方式、各项基金支付、个人负担及其与原样
+相比的差额，以及为此需要做什么（备案及材料、回参保地报销）。标出个人负担最少的一种。给出案例文件或
+medins estimate 的快速估算选项，二者不能同时给出。
+
+\b
+示例：
+  medins compare examples/shijiazhuang-resident-beijing.toml --vary category=none,referral,long_term_resident
+  medins compare case.toml --vary level=1,2,3 --vary treated-in=110000,310000 --format csv
+  medins compare --insured 130100 --treated-in 110000 --scheme resident --level 3 \\
+      --total 50000 --category referral --vary category=none,referral,other_temporary""",
+    "year": """结算一个人一年的就医：YEAR_FILE 中的 [[visits]] 按就诊日期顺序结算，累计年度金额。
+
+输出每张账单、全年合计，以及在哪一次达到起付线、跨过分段界限或达到年度封顶线。YEAR_FILE 包含 [person]、
+可选的 [filing] 和 [ytd]（第一次就诊前已用的累计数），以及每张账单一个 [[visits]]：写法同案例的 [visit]，
+加上 summary = {…} 或 [[visits.items]]，还可以有自己的 filing 和 label。
+
+\b
+示例：
+  medins year my-year.toml --format json""",
     "case": "案例文件：生成带注释的模板。",
     "case new": """输出一个带注释的案例文件模板（注释使用所选语言），或随软件附带的示例。
 
@@ -344,6 +369,11 @@ OPTION_ZH: dict[str, str] = {
     "rules_dir": "规则目录（每个地区代码一个文件夹）。默认：随软件附带的规则。",
     "fmt": "table 供人阅读，json 供脚本使用。",
     "rules list fmt": "table 供人阅读，json 供脚本使用，markdown 供文档使用。",
+    "compare fmt": "table 供人阅读，json 供脚本使用（金额为数字），csv 供电子表格使用。",
+    "year fmt": "table 供人阅读，json 供脚本使用（金额为数字），csv 供电子表格使用。",
+    "batch fmt": "table：在标准错误输出显示汇总表；json：把汇总以 JSON 输出到标准输出（-o - 时到标准错误输出）。",
+    "vary": "要变化的选择，可重复：category（备案类别或 none）、level、treated-in、hospital、scheme、group、"
+    "as-of。每种组合各结算一次（最多 200 种）。",
     "lang": "标签和消息的语言（默认：MEDINS_LANG 或系统语言，否则中文）；放在子命令前后均可。",
     "as_of": "按该日期有效的规则取值（YYYY-MM-DD），而不是就诊日期。",
     "kind": "rules：任一规则文件（目录或待遇标准）；或某一种，或案例文件。",

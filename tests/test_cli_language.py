@@ -314,3 +314,45 @@ def test_zh_and_en_estimates_keep_to_their_language(lang: str) -> None:
         assert not re.search(r"[A-Za-z]{3,}", body.replace("--explain", "")), body
     else:
         assert not re.search(r"[\u4e00-\u9fff]", body.replace("石家庄市", "").replace("北京市", "")), body
+
+
+# ----------------------------------------------------------------------------- one vocabulary, one catalogue
+
+
+def test_batch_value_aliases_mean_what_the_shared_vocabulary_says() -> None:
+    from medins import vocab
+    from medins.batch import VALUE_ALIASES
+
+    kinds = {"scheme": "scheme", "status": "status", "assistance": "assistance", "filing_category": "category"}
+    kinds |= {"visit_type": "visit_type", "disease": "disease", "chronic_diseases": "disease"}
+    for column, kind in kinds.items():
+        for name, wanted in VALUE_ALIASES[column].items():
+            assert vocab.choice(kind, name) == wanted, (column, name)
+
+
+def test_every_command_and_option_has_chinese_help() -> None:
+    import click
+
+    from medins.messages import help_zh, option_zh
+
+    def walk(cmd: click.Command, path: str):
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}".strip())
+
+    missing = []
+    for path, cmd in walk(cli, ""):
+        if help_zh(path) is None:
+            missing.append(path or "medins")
+        missing += [f"{path} {p.name}" for p in cmd.params if getattr(p, "help", None) and not option_zh(path, p.name)]
+    assert missing == []
+
+
+def test_a_wrong_value_in_a_case_file_lists_the_names_in_chinese(tmp_path: Path) -> None:
+    case = tmp_path / "case.toml"
+    case.write_text(STORY.read_text(encoding="utf-8").replace('scheme = "resident"', 'scheme = "farmer"'), "utf-8")
+    result = run("estimate", str(case))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"medins: 错误: {case}: person.scheme: 取值 'farmer' 无效；可选：employee（职工医保）、resident（城乡居民医保）\n"
+    )
