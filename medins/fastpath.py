@@ -34,10 +34,14 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
-import polars as pl
+
+# polars' allocator keeps freed pages for ten seconds by default, so a batch's peak memory would
+# count every chunk it has read; returned at once, the peak is what the run holds
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+import polars as pl  # noqa: E402
 
 from medins import regions
 from medins.case_model import YearToDate
@@ -91,10 +95,26 @@ class NotRegular(Exception):
     """The file is not plainly regular: the careful path reads it."""
 
 
-def record_chunks(table: CsvTable, size: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int, int, dict[int, list[str]]]]:
-    """The records after the header as chunks of whole records: ``(bytes, first record number, number
-    of records, records holding a quote as the csv module reads them)``; raises :class:`NotRegular` when a record
-    is not plainly regular.
+@dataclass
+class Chunk:
+    """Whole records of a table, as UTF-8 bytes."""
+
+    data: bytes
+    first: int
+    """The number of the first record (0 the first after the header)."""
+    count: int
+    quoted: dict[int, list[str]]
+    """The records holding a quote, as the csv module reads them, by their number in the chunk."""
+    base: int
+    """Where ``data`` starts in the table's UTF-8 text: the file itself, or its transcoded copy."""
+    starts: np.ndarray
+    """Where each record starts in ``data``, and ``len(data)`` last."""
+
+
+def record_chunks(table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | None = None) -> Iterator[Chunk]:
+    """The records after the header as chunks of whole records; raises :class:`NotRegular` when a
+    record is not plainly regular. A GB18030 table's chunks are transcoded to UTF-8 and, given
+    ``copy``, written to it: the chunks' ``base`` are then offsets in the copy.
 
     Read with numpy: line ends, quotes and delimiters are found as arrays; a record is one line unless
     a quote left open at a line's end continues it. A record without a quote must have the header's
@@ -117,6 +137,7 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES) -> Iterator[tuple[by
         if b'"' in header or not header.endswith(b"\n"):
             raise NotRegular
         carry = b""
+        at = table.start + len(header)  # where ``carry`` starts in the file
         while True:
             more = f.read(size)
             data = carry + more
@@ -176,22 +197,27 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES) -> Iterator[tuple[by
                 if len(values) != width:
                     raise NotRegular
                 quoted[r] = values
-            yield data, records, len(first_line), quoted
+            starts = np.r_[starts[first_line], len(data)]
+            if gb:
+                base = copy.tell() if copy is not None else -1
+                if copy is not None:
+                    copy.write(data)
+            else:
+                base, at = at, at + len(data)
+            yield Chunk(data, records, len(first_line), quoted, base, starts)
             records += len(first_line)
     if not records:
         raise NotRegular
 
 
-def read_chunk(
-    table: CsvTable, data: bytes, first: int, count: int, quoted: dict[int, list[str]], row: str
-) -> pl.DataFrame:
+def read_chunk(table: CsvTable, chunk: Chunk, row: str) -> pl.DataFrame:
     """One chunk of records as text columns ``c0, c1, …`` (cells stripped as the careful path strips
     them) with the record number in ``row``; raises :class:`NotRegular` where the careful reader
     would have something to say."""
-    width = len(table.header)
+    width, first, count, quoted = len(table.header), chunk.first, chunk.count, chunk.quoted
     try:
         df = pl.read_csv(
-            io.BytesIO(data),
+            io.BytesIO(chunk.data),
             has_header=False,
             new_columns=[f"c{i}" for i in range(width)],
             separator=table.delimiter,
@@ -244,10 +270,17 @@ BYTES_PER_INPUT_BYTE = 10
 engine's arrays): the number of partitions is the input's size times this over ``--memory``."""
 
 
-class Spill:
-    """Partitions of the input: held in memory when there is one, else in Arrow IPC files.
+LOCATION = np.dtype([("pos", "<i8"), ("len", "<i4"), ("bill", "<i4"), ("line", "<i8")])
+"""Where an item line is: its record's offset and length in the UTF-8 text of ITEMS, its bill's
+record number in BILLS and its own in ITEMS."""
 
-    Rows wait in memory until a partition has ``FLUSH_ROWS`` of a kind, then go to one file.
+
+class Spill:
+    """Partitions of the input: held in memory when there is one, else in files.
+
+    Bills wait in memory until a partition has ``FLUSH_ROWS`` of them, then go to one Arrow IPC file.
+    Item lines are not kept: only where each one is in ITEMS (:data:`LOCATION`), for the rare bill
+    settled one at a time, which reads its lines back from there.
     """
 
     FLUSH_ROWS = 20_000
@@ -256,6 +289,29 @@ class Spill:
         self.folder, self.parts = folder, parts
         self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
         self.files: dict[tuple[str, int], list[Path]] = {}
+        self.located: dict[int, list[np.ndarray]] = {}
+        self.text: Path | None = None
+        """The UTF-8 text of ITEMS that the locations point into."""
+
+    def locate(self, where: np.ndarray, part: np.ndarray) -> None:
+        """Where each line of a chunk is (:data:`LOCATION`), by its bill's partition."""
+        if self.parts == 1:
+            self.located.setdefault(0, []).append(where)
+            return
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(self.parts + 1))
+        for p in range(self.parts):
+            if bounds[p] < bounds[p + 1]:
+                with (self.folder / f"lines-{p}.bin").open("ab") as f:
+                    where[order[bounds[p] : bounds[p + 1]]].tofile(f)
+
+    def locations(self, p: int) -> np.ndarray:
+        """Where the item lines of partition ``p`` are."""
+        if self.parts == 1:
+            held = self.located.get(0, [])
+            return np.concatenate(held) if held else np.zeros(0, dtype=LOCATION)
+        path = self.folder / f"lines-{p}.bin"
+        return np.fromfile(path, dtype=LOCATION) if path.exists() else np.zeros(0, dtype=LOCATION)
 
     def put(self, kind: str, frame: pl.DataFrame, part: np.ndarray) -> None:
         if self.parts == 1:
@@ -346,7 +402,8 @@ def settle_columns(
         advance = bar.update if hasattr(bar, "update") else (lambda k: None)
         outcomes: list[Outcome] = []
         outputs: list[Any] = []
-        job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, want_state, items_table is not None, view)
+        delimiter = items_table.delimiter if items_table else None
+        job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, want_state, delimiter, view)
         if parts > 1 and jobs > 1:
             job.lines = view.saved(spool)
             got = _settle_in_workers(job, jobs, settler, writer, advance)
@@ -359,7 +416,7 @@ def settle_columns(
                 if got1 is None:
                     continue
                 bills, prepared = got1
-                read = (lambda: spill.get("items", 0)) if items_table is not None else None
+                read = _file_lines(spill, 0, delimiter)
                 run = _Run(bills, prepared.S, bill_cols, read, item_cols, settler, rules, shared, view)
                 out, outcome = run.settle(prepared, ytd_in, want_state)
                 outputs.append(out)
@@ -387,8 +444,16 @@ class Parts:
     ytd_in: dict[Any, tuple[int, str, str]]
     spool: Path
     want_state: bool
-    with_items: bool
+    items_delimiter: str | None
+    """ITEMS' delimiter; None without ITEMS."""
     lines: LineView
+
+
+def _file_lines(spill: Spill, p: int, delimiter: str | None) -> FileLines | None:
+    """Partition ``p``'s item lines, read back from where :class:`Spill` noted them."""
+    if delimiter is None or spill.text is None:
+        return None
+    return FileLines(spill.text, lambda: spill.locations(p), delimiter)
 
 
 def _settle_part(
@@ -401,7 +466,7 @@ def _settle_part(
     prepared = _prepare(bills, job.bill_cols, job.ytd_in)
     if prepared is None:  # checked before any partition settled
         raise SettlementBug(f"partition {p} changed between its check and its settlement")
-    read = (lambda: job.spill.get("items", p)) if job.with_items else None
+    read = _file_lines(job.spill, p, job.items_delimiter)
     run = _Run(bills, prepared.S, job.bill_cols, read, job.item_cols, settler, rules, shared, job.lines.loaded())
     out, outcome = run.settle(prepared, job.ytd_in, job.want_state)
     return _spill_output(writer, out, job.spool / f"out-{p}.csv", max(2_000, OUT_STEP // job.parts)), outcome
@@ -619,8 +684,8 @@ def _partition_bills(table: CsvTable, cols: Any, spill: Spill, lines: LinePass) 
     days: dict[str, int] = {"": 0}
     ib, ip = f"c{cols.index['bill_id']}", f"c{cols.index['person_id']}"
     dates = [f"c{cols.index[c]}" for c in B.DATE_COLUMNS if c in cols.index]
-    for data, first, count, quoted in record_chunks(table):
-        df = read_chunk(table, data, first, count, quoted, "_row")
+    for chunk in record_chunks(table):
+        df = read_chunk(table, chunk, "_row")
         for c in (ib, ip):
             if ((df[c] == "") | df[c].str.contains(_SCIENTIFIC)).any():
                 raise NotRegular
@@ -669,14 +734,27 @@ class BillIndex:
 
 
 def _partition_items(table: CsvTable, cols: Any, index: BillIndex, spill: Spill, lines: LinePass) -> None:
-    """Read ITEMS chunk by chunk: split each line by its catalogue into its bill's sums, and keep the
-    line in its bill's partition (read back only for a bill settled one at a time)."""
+    """Read ITEMS chunk by chunk: split each line by its catalogue into its bill's sums, and note
+    where the line is, by its bill's partition (read back only for a bill settled one at a time).
+
+    A GB18030 file is transcoded into a UTF-8 copy in the spool as it is read, for those reads."""
     ib = f"c{cols.index['bill_id']}"
-    for data, first, count, quoted in record_chunks(table, ITEM_CHUNK_BYTES):
-        df = read_chunk(table, data, first, count, quoted, "_line")
-        bill, part = index.find(df[ib])
-        lines.lines(df, cols, bill, df["_line"].to_numpy())
-        spill.put("items", df.with_columns(pl.Series("_bill", bill)), part)
+    copy = (spill.folder / "items.utf8").open("wb") if table.encoding != "utf-8" else None
+    spill.text = spill.folder / "items.utf8" if copy is not None else table.path
+    try:
+        for chunk in record_chunks(table, ITEM_CHUNK_BYTES, copy):
+            df = read_chunk(table, chunk, "_line")
+            bill, part = index.find(df[ib])
+            line_no = df["_line"].to_numpy()
+            lines.lines(df, cols, bill, line_no)
+            where = np.empty(chunk.count, dtype=LOCATION)
+            where["pos"] = chunk.base + chunk.starts[:-1]
+            where["len"] = np.diff(chunk.starts)
+            where["bill"], where["line"] = bill, line_no
+            spill.locate(where, part)
+    finally:
+        if copy is not None:
+            copy.close()
 
 
 @dataclass
@@ -1059,28 +1137,89 @@ def _resolve(ctx: Any, code: str, name: str, form: str, spec: str, Item: Any) ->
     return (cls, ratio, ceiling, bool(r.restriction), r.ceiling_note is not None)
 
 
+class ItemLines:
+    """The item lines of a partition's bills, read back for a bill settled one at a time: each line's
+    row number in ITEMS (as messages count them) and its cells, stripped, in input order."""
+
+    def __init__(self) -> None:
+        self._order: np.ndarray | None = None
+        self._bills: np.ndarray = np.zeros(0, dtype=np.int64)
+        self._start: np.ndarray = np.zeros(1, dtype=np.int64)
+
+    def _index(self, bills: np.ndarray, lines: np.ndarray) -> None:
+        self._order = np.lexsort((lines, bills))
+        self._bills, counts = np.unique(bills[self._order], return_counts=True)
+        self._start = np.r_[0, np.cumsum(counts)]
+
+    def _at(self, bill: int) -> np.ndarray:
+        assert self._order is not None
+        k = int(np.searchsorted(self._bills, bill))
+        if k == len(self._bills) or self._bills[k] != bill:
+            return self._order[:0]
+        return self._order[self._start[k] : self._start[k + 1]]
+
+    def of(self, bill: int) -> list[tuple[int, list[str]]]:
+        raise NotImplementedError
+
+
+class FileLines(ItemLines):
+    """Lines read back from the UTF-8 text of ITEMS, where the partition's locations say they are."""
+
+    def __init__(self, text: Path, locations: Callable[[], np.ndarray], delimiter: str) -> None:
+        super().__init__()
+        self.text, self.locations, self.delimiter = text, locations, delimiter
+        self.where = np.zeros(0, dtype=LOCATION)
+
+    def of(self, bill: int) -> list[tuple[int, list[str]]]:
+        if self._order is None:
+            self.where = self.locations()
+            self._index(self.where["bill"], self.where["line"])
+        out = []
+        with self.text.open("rb") as f:
+            for j in self._at(bill).tolist():
+                f.seek(int(self.where["pos"][j]))
+                record = f.read(int(self.where["len"][j])).decode("utf-8")
+                cells = next(csv.reader([record], delimiter=self.delimiter))
+                out.append((int(self.where["line"][j]) + 2, [c.strip() for c in cells]))
+        return out
+
+
+class FrameLines(ItemLines):
+    """Lines held in a frame of text columns with ``_bill`` and ``_line`` (:func:`settle_table`)."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        super().__init__()
+        self.frame = frame
+        self.cells = frame.select([c for c in frame.columns if c not in ("_line", "_bill")])
+
+    def of(self, bill: int) -> list[tuple[int, list[str]]]:
+        if self._order is None:
+            self._index(self.frame["_bill"].to_numpy(), self.frame["_line"].to_numpy())
+        line = self.frame["_line"]
+        return [(int(line[j]) + 2, list(self.cells.row(j))) for j in self._at(bill).tolist()]
+
+
 class _Run:
     def __init__(
         self,
         bills: pl.DataFrame,
         S: dict[str, pl.Series],
         bill_cols: Any,
-        items: Callable[[], pl.DataFrame | None] | None,
+        items: ItemLines | None,
         item_cols: Any,
         settler: Any,
         rules: RuleSet,
         shared: Shared,
         lines: LineView | None,
     ) -> None:
-        """``items`` reads the partition's item lines when a bill settled one at a time needs them."""
+        """``items`` gives the item lines of a bill settled one at a time."""
         self.shared = shared
         self.S, self.bill_cols, self.item_cols = S, bill_cols, item_cols
         self.settler, self.rules = settler, rules
         self.n = n = bills.height
         self.row = bills["_row"].to_numpy()  # each bill's record number in BILLS (0 the first after the header)
         self.bills = bills.select([c for c in bills.columns if c != "_row"])
-        self.read_items = items
-        self.items: pl.DataFrame | None = None
+        self.items = items
         self.lines = lines
         self.line_of = lines.take(self.row) if lines is not None else None
         self.alone = np.zeros(n, dtype=bool)
@@ -1093,25 +1232,14 @@ class _Run:
     def one(self, i: int, ytd_json: str | None) -> tuple[Any, ...]:
         values = list(self.bills.row(i))
         rows: list[tuple[int, list[str]]] = []
-        if self.line_of is not None and self.line_of["count"][i]:
+        count = int(self.line_of["count"][i]) if self.line_of is not None else 0
+        if count:
             if self.items is None:
-                self._read_items()
-            assert self.items is not None
-            for j in self.line_order[self.line_start[i] : self.line_start[i + 1]]:
-                rows.append((int(self.line_no[j]) + 2, list(self.items.row(int(j)))))
+                raise SettlementBug("a bill's item lines are missing from its partition")
+            rows = self.items.of(int(self.row[i]))
+            if len(rows) != count:
+                raise SettlementBug(f"bill row {int(self.row[i]) + 2}: {len(rows)} item lines read back, {count} counted")
         return self.settler._one(int(self.row[i]) + 2, values, rows, ytd_json)
-
-    def _read_items(self) -> None:
-        """The partition's item lines, read back only when a bill settled one at a time has lines."""
-        items = self.read_items() if self.read_items is not None else None
-        if items is None:
-            raise SettlementBug("a bill's item lines are missing from its partition")
-        local = pl.DataFrame({"_bill": self.row, "_b": np.arange(self.n, dtype=np.int64)})
-        nb = items.join(local, on="_bill", how="left", maintain_order="left")["_b"].to_numpy()
-        self.line_no = items["_line"].to_numpy()
-        self.items = items.select([c for c in items.columns if c not in ("_line", "_bill")])
-        self.line_order = np.argsort(nb, kind="stable")
-        self.line_start = np.searchsorted(nb[self.line_order], np.arange(self.n + 1))
 
     def settle(
         self, prepared: Prepared, ytd_in: dict[Any, tuple[int, str, str]], want_state: bool
@@ -2090,7 +2218,8 @@ def settle_table(
     prepared = _prepare(bills_t, bill_cols, ytd or {})
     if prepared is None:
         raise ValueError("settle_table: a person_id with two names, or a bill older than the year-to-date entries")
-    run = _Run(bills_t, prepared.S, bill_cols, lambda: items_t, item_cols, settler, settler.rules, shared, lines.view())
+    held = FrameLines(items_t) if items_t is not None else None
+    run = _Run(bills_t, prepared.S, bill_cols, held, item_cols, settler, settler.rules, shared, lines.view())
     out, outcome = run.settle(prepared, ytd or {}, False)
     columns = list(B.OUT_HEAD)
     if "person_name" in bill_cols.index:

@@ -167,3 +167,31 @@ def test_settle_table_gives_the_batch_rows(month: Path, tmp_path: Path) -> None:
     assert [r + 2 for r in rejected["row"].to_list()] == [int(r) for r in bill_rejects["row"].to_list()]
     assert rejected["rejected"].to_list() == bill_rejects["reason"].to_list()
     assert got["out.csv"]
+
+
+def test_lines_read_back_from_a_gb18030_file_in_partitions(month: Path, tmp_path: Path) -> None:
+    """Bills settled one at a time read their item lines back from where the line pass noted them:
+    in a GB18030 file (from its UTF-8 copy in the spool), across partitions, with records that hold
+    quotes and line breaks."""
+    src = tmp_path / "src"
+    src.mkdir()
+    with (month / "bills.csv").open(encoding="utf-8", newline="") as f:
+        bills = list(csv.reader(f))[:1501]
+    keep = {row[bills[0].index("bill_id")] for row in bills[1:]}
+    with (month / "items.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    head, lines = rows[0], [r for r in rows[1:] if r[rows[0].index("bill_id")] in keep]
+    name, price, amount = head.index("name"), head.index("unit_price"), head.index("amount")
+    for k, row in enumerate(lines):
+        if k % 7 == 0:
+            row[name] = f'{row[name]}，"说明"\n第二行'  # a quote and a line break inside a cell
+        if k % 11 == 0:
+            row[price], row[amount] = "1,234.50", ""  # the per-bill engine reads this: its bill reads its lines back
+    for file, table in (("bills.csv", bills), ("items.csv", [head, *lines])):
+        with (src / file).open("w", encoding="gb18030", newline="") as f:
+            csv.writer(f, lineterminator="\r\n").writerows(table)
+    records = _run(src / "bills.csv", src / "items.csv", tmp_path / "records", engine="records")
+    for memory, jobs in ((2**20, 1), (2**20, 2)):
+        columns = _run(src / "bills.csv", src / "items.csv", tmp_path / f"columns-{jobs}", memory=memory, jobs=jobs)
+        _same(records, columns)
+    assert "'1,234.50'" not in records["out.rejects.csv"].decode("utf-8-sig")  # those bills settled
