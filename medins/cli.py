@@ -25,7 +25,17 @@ from medins import __version__
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, VISIT_TYPES
 from medins.errors import CaseError, MedinsError, UsageError, t
 from medins.i18n import Lang, Text, default_lang
-from medins.messages import current_lang, help_zh, install, lang_on_command_line, option_zh, set_lang, unknown_env_lang
+from medins.messages import (
+    clear_lang,
+    current_lang,
+    help_zh,
+    install,
+    lang_chosen,
+    lang_on_command_line,
+    option_zh,
+    set_lang,
+    unknown_env_lang,
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -135,7 +145,10 @@ class MedinsGroup(Translated, click.Group):
                 )(current_lang()),
                 err=True,
             )
-        return super().main(args=argv, prog_name=prog_name, **extra)
+        try:
+            return super().main(args=argv, prog_name=prog_name, **extra)
+        finally:
+            clear_lang()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -150,7 +163,10 @@ class MedinsGroup(Translated, click.Group):
 def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> Lang:
     """--lang, given after the subcommand or before it (``medins --lang en rules list``)."""
     lang: Lang = value or ctx.find_root().meta.get("medins.lang") or current_lang()  # type: ignore[assignment]
-    ctx.find_root().meta["medins.lang"] = lang
+    root = ctx.find_root()
+    if not lang_chosen():  # a command invoked without medins' main: forget the choice when it ends
+        root.call_on_close(clear_lang)
+    root.meta["medins.lang"] = lang
     set_lang(lang)
     return lang
 

@@ -26,6 +26,16 @@ def set_lang(lang: Lang) -> None:
     _current[:] = [lang]
 
 
+def lang_chosen() -> bool:
+    """Whether this run's language is chosen already (by :meth:`MedinsGroup.main`, before parsing)."""
+    return bool(_current)
+
+
+def clear_lang() -> None:
+    """Forget this run's choice (at the end of a run, so that the next one in the process starts afresh)."""
+    _current.clear()
+
+
 def current_lang() -> Lang:
     """The language chosen for this run, else the default (``MEDINS_LANG``, the locale, Chinese)."""
     return _current[0] if _current else default_lang()
