@@ -102,15 +102,20 @@ class Translated(click.Command):
     """A command whose help follows the chosen language: Chinese from ``medins.messages`` by default."""
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        if current_lang() != "zh":
-            return super().format_help(ctx, formatter)
+        zh = current_lang() == "zh"
         path = _path(ctx)
         saved = [(self, self.help)] + [(p, getattr(p, "help", None)) for p in self.get_params(ctx)]
+        # click words the help option's help when it first makes it, in that run's language
+        helper = self.get_help_option(ctx)
         try:
-            self.help = help_zh(path) or self.help
-            for param in self.get_params(ctx):
-                if getattr(param, "help", None) and param.name:
-                    param.help = option_zh(path, param.name) or param.help  # type: ignore[attr-defined]
+            if helper is not None:
+                helper.help = "Show this message and exit."
+            if zh:
+                self.help = help_zh(path) or self.help
+                for param in self.get_params(ctx):
+                    if getattr(param, "help", None) and param.name:
+                        name = "help" if param is helper else param.name
+                        param.help = option_zh(path, name) or param.help  # type: ignore[attr-defined]
             super().format_help(ctx, formatter)
         finally:
             for obj, text in saved:
@@ -362,7 +367,7 @@ def echo_json(data: Any) -> None:
 
 
 @click.group(cls=MedinsGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="medins")
+@click.version_option(__version__, "--version", prog_name="medins", help="Show the version and exit.")
 @click.option(
     "--lang",
     type=click.Choice(["zh", "en"]),

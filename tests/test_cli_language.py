@@ -49,6 +49,17 @@ def test_help_is_chinese_by_default_and_english_on_request() -> None:
     assert "Estimate what each tier pays" in en.stdout and "估算" not in en.stdout
 
 
+def test_help_in_one_language_after_the_other_keeps_each_language() -> None:
+    # click words its --help option once, in the language of the run that first needs it
+    for args in (["--help"], ["rules", "list", "--help"]):
+        first = run("--lang", "en", *args).stdout
+        second = run(*args).stdout
+        third = run("--lang", "en", *args).stdout
+        assert "-h, --help" in first and "Show this message and exit." in first and "显示" not in first
+        assert "显示本帮助并退出。" in second and "Show this message" not in second
+        assert third == first
+
+
 def test_a_command_help_follows_the_language_of_the_option_and_of_medins_lang() -> None:
     zh = run("estimate", "--help")
     assert "--total YUAN" in zh.stdout and "医疗费总额（元）。" in zh.stdout
