@@ -431,13 +431,22 @@ def rules_list(rules_dir: Path | None, fmt: str, lang: Lang) -> None:
 def rules_show(code: str, rules_dir: Path | None, fmt: str, lang: Lang, as_of: date | None) -> None:
     """Show the standards and catalogue settings of region CODE in force on a date (default today).
 
+    CODE is a region code or name (130100, 石家庄市); a district or county stands for its pooling region.
+
     \b
     Example:
       medins rules show 130100 --as-of 2025-06-01
+      medins rules show 石家庄市
     """
     from medins.api import load_rules
     from medins.report import show_pack
+    from medins.vocab import RegionProblem, region
 
+    try:
+        code, notice = region(code, t("地区 CODE", "region CODE"))
+    except RegionProblem as exc:
+        raise UsageError(exc.text, "CODE", exc.fix) from None
+    _notices(click.get_current_context(), [notice] if notice else [])
     data, text = show_pack(load_rules(rules_dir), code, as_of or date.today(), lang)
     if fmt == "json":
         echo_json(data)
@@ -704,8 +713,16 @@ def estimate(
 ) -> None:
     """Estimate what each tier pays for one bill, from a case file or from flags.
 
-    Give either a case file or the flags (--insured, --treated-in, --scheme, --level and --total at
-    least), not both: bill flags next to a case file are refused (exit 2), never silently ignored.
+    Give either a case file (- reads it from standard input) or the flags (--insured, --treated-in,
+    --scheme, --level and --total at least), not both: bill flags next to a case file are refused
+    (exit 2), never silently ignored. Regions by code or name (130100, 石家庄市; a district or county
+    is settled as its pooling region, with a notice); schemes, categories, visit types and diseases
+    by id or Chinese name (resident/居民, referral/异地转诊, inpatient/住院, diabetes/糖尿病); dates as
+    2025-03-10, 2025/3/10 or 20250310.
+
+    What the flags leave out is assumed, and the first line of the output says so: the date is today
+    without --date, the visit inpatient without --type, and a --category filing valid from the
+    service date, for the treatment place, with its materials complete.
     Amounts are yuan, at most 2 decimals and at most 10,000,000,000; a comma only between groups of
     three digits (1,234.50). Exit 2 for a wrong command line (missing flags, an unknown choice, a bad
     date), 1 for a case or amounts the rules refuse.
@@ -871,12 +888,15 @@ def filing() -> None:
 
 
 @filing.command("requirements")
-@click.option("--insured", required=True, help="Insured place, 6-digit region code.")
+@click.option(
+    "--insured", required=True, callback=_region, help="Insured place: region code or name (130100, 石家庄市)."
+)
 @click.option(
     "--category",
     required=True,
-    callback=_one_of(CATEGORIES),
+    callback=_named("category"),
     metavar="[" + "|".join(CATEGORIES) + "]",
+    help="Filing category, by id or Chinese name (referral, 异地转诊).",
 )
 @common(rules_option, format_option, lang_option, as_of_option)
 def filing_requirements(

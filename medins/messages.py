@@ -261,9 +261,12 @@ HELP_ZH: dict[str, str] = {
   medins rules list --format json""",
     "rules show": """显示地区 CODE 在某日（默认今天）有效的待遇标准和目录设置。
 
+CODE 可写地区代码或名称（130100、石家庄市）；区县按所属统筹地区显示。
+
 \b
 示例：
-  medins rules show 130100 --as-of 2025-06-01""",
+  medins rules show 130100 --as-of 2025-06-01
+  medins rules show 石家庄市""",
     "rules validate": """校验规则文件：先校验结构，再校验分段、日期、封顶线、来源和异常值。
 
 不给 PATH 时校验规则目录。没有错误（可以有警告）时退出码 0，否则 1。

@@ -367,3 +367,21 @@ def test_a_wrong_value_in_a_case_file_lists_the_names_in_chinese(tmp_path: Path)
     assert result.stderr == (
         f"medins: 错误: {case}: person.scheme: 取值 'farmer' 无效；可选：employee（职工医保）、resident（城乡居民医保）\n"
     )
+
+
+def test_help_says_what_a_quick_estimate_assumes() -> None:
+    en = run("estimate", "--help", "--lang", "en").stdout
+    assert "the date is today without --date, the visit inpatient without --type" in " ".join(en.split())
+    zh = run("estimate", "--help").stdout
+    assert "不给--date时按今天计算；不给--type时按住院计算" in "".join(zh.split())
+
+
+def test_rules_show_and_filing_requirements_take_names() -> None:
+    by_name = run("rules", "show", "石家庄市", "--as-of", "2025-06-01")
+    assert by_name.exit_code == 0
+    assert by_name.stdout == run("rules", "show", "130100", "--as-of", "2025-06-01").stdout
+    county = run("rules", "show", "130125", "--as-of", "2025-06-01")
+    assert county.stderr == "提示：地区 CODE 130125（行唐县）按所属统筹地区 130100（石家庄市）计算\n"
+    named = run("filing", "requirements", "--insured", "石家庄", "--category", "转诊", "--as-of", "2025-06-01")
+    ids = run("filing", "requirements", "--insured", "130100", "--category", "referral", "--as-of", "2025-06-01")
+    assert named.exit_code == 0 and named.stdout == ids.stdout
