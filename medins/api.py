@@ -183,9 +183,24 @@ def _known_disease(case: Case, rules: RuleSet, on: date) -> None:
             )
 
 
+def _group_by_label(case: Case, rules: RuleSet) -> Case:
+    """A person group given by the insured place's own label (``学生儿童``, ``60–69岁``) as its id."""
+    status = case.person.status
+    pack = rules.packs.get(case.person.insured_region)
+    scheme = getattr(pack.standards, case.person.scheme, None) if pack and pack.standards else None
+    labels = getattr(scheme, "group_labels", None) or {}
+    if status is None or status in labels:
+        return case
+    found = [gid for gid, text in labels.items() if text == status]
+    if len(found) != 1:
+        return case
+    return case.model_copy(update={"person": case.person.model_copy(update={"status": found[0]})})
+
+
 def check(case: Case, rules: RuleSet | None = None, as_of: date | None = None) -> Eligibility:
     """Whether the case's visit settles directly across provinces, and under which standard."""
     rules = rules or load_rules()
+    case = _group_by_label(case, rules)
     on = as_of or case.visit.service_date
     _known_disease(case, rules, on)  # type: ignore[arg-type]
     std = rules.standards(case.person.insured_region, "person.insured_region")
@@ -199,5 +214,6 @@ def estimate(case: Case, rules: RuleSet | None = None, as_of: date | None = None
     """Settle one bill across the three tiers; every step is in ``Settlement.trail`` (unless ``explain=False``,
     which skips building the trail: same amounts, faster for batches)."""
     rules = rules or load_rules()
+    case = _group_by_label(case, rules)
     _known_disease(case, rules, as_of or case.visit.service_date)  # type: ignore[arg-type]
     return settle(case, rules, as_of, explain)

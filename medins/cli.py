@@ -239,11 +239,19 @@ def _named_list(kind: str) -> Callable[[click.Context, click.Parameter, str | No
     return check
 
 
-def _named_disease(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    """--disease by id or Chinese name; an unknown one is left for the insured place's list to judge."""
-    from medins.vocab import choice
+def _named_loosely(kind: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A callback taking an id or name of ``kind``; any other value is left for the rules to judge
+    (a region's own diseases and resident groups)."""
 
-    return None if value is None else choice("disease", value)
+    def check(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        from medins.vocab import choice
+
+        return None if value is None else choice(kind, value)
+
+    return check
+
+
+_named_disease = _named_loosely("disease")
 
 
 PLACE_OF_FLAG = {"--insured": t("参保地", "insured place"), "--treated-in": t("就医地", "treatment place")}
@@ -652,7 +660,10 @@ ESTIMATE_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "--status",
         "status",
-        {"help": "in_service / retired (在职 / 退休) for employees, or the region's resident group."},
+        {
+            "callback": _named_loosely("status"),
+            "help": "in_service / retired (在职 / 退休) for employees, or the region's resident group (id or label).",
+        },
     ),
     *VISIT_FLAGS[3:],
     ("--total", "total", _yuan("Bill total (yuan).")),

@@ -385,3 +385,14 @@ def test_rules_show_and_filing_requirements_take_names() -> None:
     named = run("filing", "requirements", "--insured", "石家庄", "--category", "转诊", "--as-of", "2025-06-01")
     ids = run("filing", "requirements", "--insured", "130100", "--category", "referral", "--as-of", "2025-06-01")
     assert named.exit_code == 0 and named.stdout == ids.stdout
+
+
+def test_person_groups_by_chinese_name_or_the_regions_own_label() -> None:
+    base = ["estimate", "--treated-in", "110000", "--level", "3", "--total", "10000", "--date", "2025-03-10"]
+    shanghai = [*base, "--insured", "310000", "--scheme", "居民", "--category", "异地长期居住"]
+    by_label = run(*shanghai, "--status", "60–69岁")
+    assert by_label.exit_code == 0, by_label.stderr
+    assert by_label.stdout == run(*shanghai, "--status", "aged_60_69").stdout
+    assert by_label.stdout != run(*shanghai, "--status", "minor").stdout  # the group matters
+    employee = [*base, "--insured", "130100", "--scheme", "职工"]
+    assert run(*employee, "--status", "退休").stdout == run(*employee, "--status", "retired").stdout
