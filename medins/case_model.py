@@ -366,8 +366,8 @@ MESSAGES: dict[str, tuple[str, str, str, str]] = {
     "date_type": (
         "{value} 不是日期",
         "{value} is not a date",
-        "写成 YYYY-MM-DD，如 2025-03-10",
-        "write YYYY-MM-DD, e.g. 2025-03-10",
+        "写成 2025-03-10、2025/3/10 或 20250310",
+        "write 2025-03-10, 2025/3/10 or 20250310",
     ),
     "stay_too_long": (
         "住院 {admitted} 至 {discharged} 共 {days} 天，超过 {max} 天",
