@@ -65,7 +65,9 @@ def test_batch_summary_as_json(tmp_path: Path) -> None:
     result = run("batch", str(BATCH / "bills.csv"), "-o", str(tmp_path / "s.csv"), "--format", "json")
     data = json.loads(result.stdout)
     assert result.exit_code == 3
-    assert isinstance(data, dict) and data == json.loads(json.dumps(data))
+    # the same nine bills as above: three settle, six are rejected
+    assert data["bills"] == {"input": 9, "accepted": 3, "rejected": 6}
+    assert result.stderr == ""  # JSON instead of the table, not beside it
 
 
 def test_batch_lists_its_columns_without_a_file() -> None:
