@@ -184,17 +184,52 @@ def _known_disease(case: Case, rules: RuleSet, on: date) -> None:
 
 
 def _group_by_label(case: Case, rules: RuleSet) -> Case:
-    """A person group given by the insured place's own label (``学生儿童``, ``60–69岁``) as its id."""
-    status = case.person.status
+    """Names the insured place gives its own ids, as the ids: a person group by its label (``学生儿童``,
+    ``60–69岁``), a filing material by its name (``参保地定点医疗机构转诊转院证明``).
+
+    A material the insured place knows by neither is refused here, with the nearest one.
+    """
     pack = rules.packs.get(case.person.insured_region)
-    scheme = getattr(pack.standards, case.person.scheme, None) if pack and pack.standards else None
+    std = pack.standards if pack else None
+    if std is None:
+        return case
+    status = case.person.status
+    scheme = getattr(std, case.person.scheme, None)
     labels = getattr(scheme, "group_labels", None) or {}
-    if status is None or status in labels:
-        return case
-    found = [gid for gid, text in labels.items() if text == status]
-    if len(found) != 1:
-        return case
-    return case.model_copy(update={"person": case.person.model_copy(update={"status": found[0]})})
+    if status is not None and status not in labels:
+        found = [gid for gid, text in labels.items() if text == status]
+        if len(found) == 1:
+            case = case.model_copy(update={"person": case.person.model_copy(update={"status": found[0]})})
+    materials = case.filing.materials if case.filing else None
+    if materials:
+        names: dict[str, str] = {}
+        for section in std.filing:
+            names.update({mid: mid for mid in section.materials})
+            names.update({text: mid for mid, text in section.materials.items()})
+            names.update({text.lower(): mid for mid, text in section.materials_en.items()})
+        ids = [names.get(m) or names.get(m.lower()) or m for m in materials]
+        unknown = [m for m in ids if m not in names]
+        if unknown:  # with a nearest one to offer; otherwise the eligibility check lists the valid ones
+            from medins import vocab
+
+            close = vocab.suggest("material", unknown[0], set(names.values())) or next(
+                iter(difflib.get_close_matches(unknown[0], list(names), n=1, cutoff=0.5)), None
+            )
+            if close:
+                close = names.get(close, close)
+                valid = ", ".join(f"{k}（{v}）" for k, v in std.filing[-1].materials.items())
+                raise CaseError(
+                    t(
+                        f"参保地不认识的材料：{', '.join(unknown)}",
+                        f"materials the insured place does not know: {', '.join(unknown)}",
+                    ),
+                    "filing.materials",
+                    t(f"是否应为 '{close}'？可用：{valid}", f"did you mean '{close}'? valid: {valid}"),
+                )
+        if ids != list(materials):
+            filing = case.filing.model_copy(update={"materials": ids})  # type: ignore[union-attr]
+            case = case.model_copy(update={"filing": filing})
+    return case
 
 
 def check(case: Case, rules: RuleSet | None = None, as_of: date | None = None) -> Eligibility:

@@ -220,8 +220,11 @@ def _named(kind: str) -> Callable[[click.Context, click.Parameter, str | None], 
     return check
 
 
-def _named_list(kind: str) -> Callable[[click.Context, click.Parameter, str | None], list[str] | None]:
-    """A callback taking a comma-separated list of ids or names."""
+def _named_list(
+    kind: str, strict: bool = True
+) -> Callable[[click.Context, click.Parameter, str | None], list[str] | None]:
+    """A callback taking a comma-separated list of ids or names (unless ``strict``, other values are
+    left for the rules to judge: an insured place's own material names)."""
 
     def check(_ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
         from medins.vocab import choice, known
@@ -230,7 +233,7 @@ def _named_list(kind: str) -> Callable[[click.Context, click.Parameter, str | No
             return None
         found = []
         for part in (p.strip() for p in re.split(r"[,，、;；]", value)):
-            if part and not known(kind, part):
+            if strict and part and not known(kind, part):
                 raise _refuse_choice(kind, part, param)
             if part:
                 found.append(choice(kind, part))
@@ -835,7 +838,7 @@ CHECK_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
         "--materials",
         "materials",
         {
-            "callback": _named_list("material"),
+            "callback": _named_list("material", strict=False),
             "metavar": "LIST",
             "help": "Materials on file, comma-separated, by Chinese name or id (omit: complete).",
         },

@@ -282,9 +282,13 @@ def test_check_from_flags_with_materials_by_chinese_name() -> None:
     short = run(*args, "--materials", "转诊转院证明、备案表")
     assert "石家庄市 → 北京市: 不能直接结算\n" in short.stdout
     assert "按未备案标准结算（支付比例降低 30 个百分点），原因：备案材料不全" in short.stdout
+    own = run(*args, "--materials", "参保地定点医疗机构转诊转院证明,跨省异地就医备案表,社保卡")  # the pack's names
+    assert own.stdout == full.stdout
     bad = run(*args, "--materials", "转诊正明")
-    assert bad.exit_code == 2
-    assert bad.stderr.startswith("medins: 错误: --materials: 备案材料 '转诊正明' 无效；")
+    assert bad.exit_code == 1  # the insured place's list decides: a data error
+    assert bad.stderr.startswith(
+        "medins: 错误: --materials: 参保地不认识的材料：转诊正明；是否应为 'referral_certificate'？可用："
+    )
 
 
 def test_check_says_why_the_unfiled_rate_applies() -> None:
