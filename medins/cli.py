@@ -38,7 +38,6 @@ from medins.messages import (
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
-ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # What a glyph becomes on a console that cannot show it (a GBK or ASCII one); anything else is "?".
 FALLBACK = {
@@ -282,23 +281,6 @@ def _notices(ctx: click.Context, notices: list[Text] | None = None) -> None:
     lang = ctx.find_root().meta.get("medins.lang") or current_lang()
     for notice in [*ctx.find_root().meta.get("medins.notices", []), *(notices or [])]:
         click.echo(("提示：" if lang == "zh" else "note: ") + notice(lang), err=True)
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
-    """A callback that accepts one of ``choices``; otherwise a usage error with the nearest one."""
-
-    def check(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-        if value is None or value in choices:
-            return value
-        close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
-        hint = t(f"是否应为 '{close[0]}'？", f"did you mean '{close[0]}'? ") if close else t("", "")
-        raise UsageError(
-            t(f"取值 {value!r} 无效", f"invalid value {value!r}"),
-            _flag(param),
-            hint + t(f"可选：{', '.join(choices)}", f"one of {', '.join(choices)}"),
-        )
-
-    return check
 
 
 def rules_option(f: Callable[..., Any]) -> Callable[..., Any]:
