@@ -870,7 +870,6 @@ class Shared:
 
     def __init__(self) -> None:
         self.parts: dict[tuple, Any] = {}
-        self.combos: dict[tuple, Any] = {}
         self.resolved: dict[tuple, Any] = {}
         self.statics: dict[tuple, Any] = {}
         self.cells: dict[tuple, Cell] = {}
@@ -1498,7 +1497,7 @@ class _Run:
             p_grp, f_grp, v_grp, has_lines.astype(np.int64), (C["total"] != _index(U["total"], "")).astype(np.int64)
         )
         info: list[Any] = []
-        combos = self.shared.combos
+        combos: dict[tuple, Any] = {}  # a partition's own: most combinations hold one person's values
         for i in first.tolist():
             person, filing, visit = persons[p_grp[i]], filings[f_grp[i]], visits[v_grp[i]]
             billed = bool(has_lines[i]) or U["total"][C["total"][i]] != ""
