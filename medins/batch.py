@@ -48,7 +48,7 @@ import traceback
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -470,6 +470,18 @@ class WorkerConfig:
     items: Source | None
     lang: Lang
     want_state: bool
+    reform: Path | None = None
+    """A reform file applied to the rules (``--reform``): the run settles under the reformed rules."""
+
+
+def worker_rules(cfg: WorkerConfig) -> Any:
+    """The rules a settling process uses: those of ``cfg.rules_dir``, with ``cfg.reform`` applied."""
+    rules = load_rules(cfg.rules_dir)
+    if cfg.reform is None:
+        return rules
+    from medins.reform import load_reform
+
+    return load_reform(cfg.reform, rules).rules
 
 
 # A task: (bill, row, start, end, item runs ((start, end, first row, count), ...), year-to-date key,
@@ -532,7 +544,7 @@ class Settler:
     def __init__(self, cfg: WorkerConfig) -> None:
         self.cfg = cfg
         self.lang = cfg.lang
-        self.rules = load_rules(cfg.rules_dir)
+        self.rules = worker_rules(cfg)
         self._readers: tuple[RangeReader, RangeReader | None] | None = None
         bcols = cfg.bills.columns
         self.bill_cols = sorted(bcols.index.items(), key=lambda kv: kv[1])
@@ -822,6 +834,7 @@ class BatchOptions:
     lang: Lang = "zh"
     engine: str = "columns"  # "records": the record-by-record path, bill by bill
     memory: int = 256 * 2**20  # bytes the columns may take before persons are split into partitions
+    reform: Path | None = None  # a reform file: every bill settled as the rules are and as reformed
 
     @property
     def rejects_path(self) -> Path:
@@ -1064,6 +1077,238 @@ def _check_paths(opts: BatchOptions) -> list[Path]:
     return outputs
 
 
+@dataclass
+class Settled:
+    """What settling every bill of a run gives the reports (OUT and REJECTS rows already written)."""
+
+    n: int
+    items_input: int
+    persons_input: int
+    reordered: int
+    agg: Aggregates
+    finals: list[Any]
+    accepted: int
+    items_ok: int
+    settled_persons: int
+
+
+def _settle_all(
+    opts: BatchOptions,
+    cfg: WorkerConfig,
+    rules: Any,
+    tables: tuple[CsvTable, ColumnMap, CsvTable | None, ColumnMap | None],
+    ytd_in: dict[YtdKey, tuple[int, str, str]],
+    writer: TableWriter,
+    spool_dir: Path,
+    progress: Callable[[int], Any] | None,
+    rejects: list[Reject],
+) -> Settled:
+    """Settle every bill: over columns, or bill by bill where the input is not plainly regular.
+
+    OUT rows go to ``writer`` (not closed here), rejected rows to ``rejects``."""
+    bills_table, bill_cols, items_table, item_cols = tables
+    lang = opts.lang
+    fast = None
+    if opts.engine != "records":
+        from medins import fastpath
+
+        settler = Settler(cfg)
+        rules = settler.rules  # with a reform, the reformed rules: the same objects the settler uses
+        if items_table is not None:
+            for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
+                rules.drugs(edition)
+        try:
+            fast = fastpath.settle_columns(
+                bills_table,
+                bill_cols,
+                items_table,
+                item_cols,
+                ytd_in,
+                settler,
+                rules,
+                writer,
+                opts.ytd_out is not None,
+                spool_dir,
+                opts.memory,
+                opts.jobs,
+                progress,
+            )
+        finally:
+            settler.close()
+    if fast is not None:
+        rejects.extend(fastpath_rejects(fast))
+        n, items_input, persons_input, reordered = fast.bills, fast.items_input, fast.persons, fast.reordered
+        agg, finals = fast.agg, fast.finals
+        accepted, items_ok, settled_persons = fast.accepted, fast.items_ok, fast.settled_persons
+    else:
+        scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
+        n = len(scan.ids)
+        runs = _Runs(n)
+        items_input = _scan_items(items_table, item_cols, scan, runs, rejects, lang) if items_table else 0
+        if items_table is not None:
+            for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
+                rules.drugs(edition)  # load once here, before worker processes fork
+        order, person_start, person_end, reordered = _chains(scan)
+        tasks = _tasks(scan, runs, order, person_start, person_end, ytd_in)
+        sink = _Sink(scan, writer, rejects, progress)
+        bar = progress(n) if progress else nullcontext()
+        with bar as b:
+            sink.bar = b
+            if opts.jobs <= 1:
+                agg, finals = _settle_here(cfg, tasks, sink)
+            else:
+                agg, finals = _settle_in_workers(cfg, tasks, sink, opts.jobs, scan)
+        if sink.next < n:
+            raise SettlementBug(f"only {sink.next} of {n} bills were finished")
+        accepted, items_ok = sink.accepted, sink.items_ok
+        persons_input = len(scan.persons)
+        settled_persons = len({scan.person[b] for b in sink.accepted_bills})
+    return Settled(n, items_input, persons_input, reordered, agg, finals, accepted, items_ok, settled_persons)
+
+
+REFORM_AMOUNTS = (
+    "basic_fund",
+    "critical_illness_fund",
+    "large_amount_fund",
+    "medical_assistance_fund",
+    "fund_total",
+    "personal_total",
+)
+"""The amounts OUT shows again under a reform (``reform_…``), with their change (``change_…``)."""
+REFORM_COLUMNS = (
+    *(f"reform_{c}" for c in REFORM_AMOUNTS),
+    *(f"change_{c}" for c in REFORM_AMOUNTS),
+    "reform_settlement",
+    "reform_rejected",
+)
+
+
+def _settle_with_reform(
+    opts: BatchOptions,
+    cfg: WorkerConfig,
+    rules: Any,
+    tables: tuple[CsvTable, ColumnMap, CsvTable | None, ColumnMap | None],
+    ytd_in: dict[YtdKey, tuple[int, str, str]],
+    writer: TableWriter,
+    out_columns: list[str],
+    kinds: list[str],
+    spool_dir: Path,
+    progress: Callable[[int], Any] | None,
+    rejects: list[Reject],
+) -> tuple[Settled, dict[str, Any]]:
+    """Settle every bill twice, under the rules and under the reformed rules, and write OUT with the
+    reformed amounts and their changes beside each bill. The run's reports (rejects, summary,
+    clearing, year-to-date) are the rules' own; the summary gains the comparison."""
+    from medins.reform import load_reform
+
+    assert opts.reform is not None
+    reform = load_reform(opts.reform, rules)
+    runs = {}
+    for name, config in (("rules", cfg), ("reform", replace(cfg, reform=opts.reform))):
+        folder = spool_dir / name
+        folder.mkdir()
+        own = TableWriter(folder / "out.csv", folder / "out.csv", out_columns, kinds, "settled")
+        mine: list[Reject] = rejects if name == "rules" else []
+        run_opts = opts if name == "rules" else replace(opts, ytd_out=None)
+        done = _settle_all(run_opts, config, rules, tables, ytd_in, own, folder, progress if name == "rules" else None, mine)
+        own.close()
+        runs[name] = (done, folder / "out.csv", mine)
+    base, base_out, _ = runs["rules"]
+    changed, reform_out, reform_rejects = runs["reform"]
+    _write_with_reform(writer, base_out, reform_out, reform_rejects)
+    comparison = {
+        "name": reform.name,
+        "note": reform.note,
+        "file": opts.reform.name,
+        "changed": {code: list(kinds_) for code, kinds_ in reform.changed.items()},
+        **_compare(base.agg, changed.agg),
+    }
+    return base, comparison
+
+
+def _fen_of(column: Any) -> Any:
+    """OUT's money text (``-12.30``) as integer fen, in polars; empty stays null."""
+    import polars as pl
+
+    text = pl.col(column)
+    return (
+        pl.when(text == "")
+        .then(None)
+        .otherwise(text.str.replace(".", "", literal=True).cast(pl.Int64))
+    )
+
+
+def _money_text(fen: Any) -> Any:
+    """Integer fen as OUT writes money (two decimals, ``-`` before a negative), in polars."""
+    import polars as pl
+
+    size = fen.abs()
+    sign = pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    return pl.concat_str(
+        [sign, (size // 100).cast(pl.String), pl.lit("."), (size % 100).cast(pl.String).str.zfill(2)]
+    )
+
+
+def _write_with_reform(writer: TableWriter, base_out: Path, reform_out: Path, reform_rejects: list[Reject]) -> None:
+    """OUT: each settled bill's row, then its amounts under the reform and the change in each; a bill
+    the reform run rejected has the reason instead (``reform_rejected``)."""
+    import polars as pl
+
+    money = re.compile(r"-?\d+\.\d\d")
+    base = pl.read_csv(base_out, infer_schema=False, encoding="utf8").fill_null("")
+    theirs = pl.read_csv(reform_out, infer_schema=False, encoding="utf8").fill_null("")
+    for frame in (base, theirs):
+        for c in REFORM_AMOUNTS:
+            bad = frame.filter((pl.col(c) != "") & ~pl.col(c).str.contains(f"^{money.pattern}$"))
+            if bad.height:
+                raise SettlementBug(f"OUT holds {c} = {bad[c][0]!r}, not money")
+    theirs = theirs.select(
+        "bill_id",
+        *(pl.col(c).alias(f"reform_{c}") for c in REFORM_AMOUNTS),
+        pl.col("settlement").alias("reform_settlement"),
+    )
+    reasons = pl.DataFrame(
+        {"bill_id": [r[3] for r in reform_rejects if r[0] == 0], "reform_rejected": [r[5] for r in reform_rejects if r[0] == 0]},
+        schema={"bill_id": pl.String, "reform_rejected": pl.String},
+    ).unique("bill_id", keep="first", maintain_order=True)
+    both = base.join(theirs, on="bill_id", how="left", maintain_order="left").join(
+        reasons, on="bill_id", how="left", maintain_order="left"
+    )
+    both = both.with_columns(
+        [
+            pl.when(pl.col(f"reform_{c}").is_null() | (pl.col(f"reform_{c}") == "") | (pl.col(c) == ""))
+            .then(pl.lit(""))
+            .otherwise(_money_text(_fen_of(f"reform_{c}") - _fen_of(c)))
+            .alias(f"change_{c}")
+            for c in REFORM_AMOUNTS
+        ]
+    ).fill_null("")
+    writer.write_frame(both.select([*base.columns, *REFORM_COLUMNS]))
+
+
+def _compare(base: Aggregates, reform: Aggregates) -> dict[str, Any]:
+    """The summary's comparison: overall and by insured place, benefit category and visit type, each
+    tier's payment, the patient's and the fund ratio under the rules and the reform, and the change."""
+
+    def one(key: tuple[str, str]) -> dict[str, Any]:
+        a, b = group_stats(base.groups.get(key)), group_stats(reform.groups.get(key))
+        keep = ("count", "total", *REFORM_AMOUNTS, "fund_ratio")
+        change = {
+            c: show(Decimal(b[c]) - Decimal(a[c])) for c in ("total", *REFORM_AMOUNTS)
+        }
+        return {"rules": {c: a[c] for c in keep}, "reform": {c: b[c] for c in keep}, "change": change}
+
+    out: dict[str, Any] = {"overall": one(("all", ""))}
+    for dim, name in (
+        ("insured_region", "by_insured_region"),
+        ("benefit_category", "by_benefit_category"),
+        ("visit_type", "by_visit_type"),
+    ):
+        keys = sorted({k for d, k in base.groups if d == dim} | {k for d, k in reform.groups if d == dim})
+        out[name] = {k: one((dim, k)) for k in keys}
+    return out
+
+
 @procs.interruptible
 def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) -> BatchReport:
     """Settle every bill of BILLS (with ITEMS) and write OUT, REJECTS and the asked-for reports.
@@ -1106,61 +1351,27 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
         for i, c in enumerate(out_columns):
             kinds[i] = "money" if c in OUT_AMOUNTS else "ratio" if c == "fund_ratio" else kinds[i]
         kinds[out_columns.index("eligible")] = "bool"
-        writer = TableWriter(outputs.temp_for(opts.out), opts.out, out_columns, kinds, "settled")
-        fast = None
-        if opts.engine != "records":
-            from medins import fastpath
-
-            if items_table is not None:
-                for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
-                    rules.drugs(edition)
-            settler = Settler(cfg)
-            try:
-                fast = fastpath.settle_columns(
-                    bills_table,
-                    bill_cols,
-                    items_table,
-                    item_cols,
-                    ytd_in,
-                    settler,
-                    rules,
-                    writer,
-                    opts.ytd_out is not None,
-                    spool_dir,
-                    opts.memory,
-                    opts.jobs,
-                    progress,
-                )
-            finally:
-                settler.close()
-        if fast is not None:
-            rejects.extend(fastpath_rejects(fast))
-            n, items_input, persons_input, reordered = fast.bills, fast.items_input, fast.persons, fast.reordered
-            agg, finals = fast.agg, fast.finals
-            accepted, items_ok, settled_persons = fast.accepted, fast.items_ok, fast.settled_persons
+        columns, column_kinds = out_columns, kinds
+        if opts.reform is not None:
+            columns = [*out_columns, *REFORM_COLUMNS]
+            column_kinds = [*kinds, *(["money"] * 2 * len(REFORM_AMOUNTS)), "text", "text"]
+        writer = TableWriter(outputs.temp_for(opts.out), opts.out, columns, column_kinds, "settled")
+        tables = (bills_table, bill_cols, items_table, item_cols)
+        comparison = None
+        if opts.reform is None:
+            done = _settle_all(opts, cfg, rules, tables, ytd_in, writer, spool_dir, progress, rejects)
         else:
-            scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
-            n = len(scan.ids)
-            runs = _Runs(n)
-            items_input = _scan_items(items_table, item_cols, scan, runs, rejects, lang) if items_table else 0
-            if items_table is not None:
-                for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
-                    rules.drugs(edition)  # load once here, before worker processes fork
-            order, person_start, person_end, reordered = _chains(scan)
-            tasks = _tasks(scan, runs, order, person_start, person_end, ytd_in)
-            sink = _Sink(scan, writer, rejects, progress)
-            bar = progress(n) if progress else nullcontext()
-            with bar as b:
-                sink.bar = b
-                if opts.jobs <= 1:
-                    agg, finals = _settle_here(cfg, tasks, sink)
-                else:
-                    agg, finals = _settle_in_workers(cfg, tasks, sink, opts.jobs, scan)
-            if sink.next < n:
-                raise SettlementBug(f"only {sink.next} of {n} bills were finished")
-            accepted, items_ok = sink.accepted, sink.items_ok
-            persons_input = len(scan.persons)
-            settled_persons = len({scan.person[b] for b in sink.accepted_bills})
+            done, comparison = _settle_with_reform(
+                opts, cfg, rules, tables, ytd_in, writer, out_columns, kinds, spool_dir, progress, rejects
+            )
+        n, items_input, persons_input, reordered = done.n, done.items_input, done.persons_input, done.reordered
+        agg, finals, accepted, items_ok, settled_persons = (
+            done.agg,
+            done.finals,
+            done.accepted,
+            done.items_ok,
+            done.settled_persons,
+        )
         writer.close()
 
         rejects.sort(key=lambda r: (r[0], r[1]))
@@ -1182,6 +1393,8 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
         report.summary = _summary(
             opts, report, agg, persons_input, reordered, settled_persons, bill_cols, item_cols, bills_table, items_table
         )
+        if comparison is not None:
+            report.summary["reform"] = comparison
         if opts.clearing:
             _write_clearing(outputs, opts.clearing, agg)
         if opts.summary:
@@ -1800,6 +2013,37 @@ def summary_table(summary: dict[str, Any], lang: Lang) -> str:
     lines.append(
         tabulate(rows, headers=head, tablefmt="simple", colalign=("left",) + ("right",) * 5, disable_numparse=True)
     )
+    reform = summary.get("reform")
+    if reform:
+        lines.append(("改革方案：" if zh else "reform: ") + reform["name"])
+        head = (
+            ["", "单据数", "基金支付（现行）", "基金支付（改革）", "基金变化", "个人负担变化"]
+            if zh
+            else ["", "bills", "funds (rules)", "funds (reform)", "funds change", "patients change"]
+        )
+        rows = []
+
+        def compared(name: str, c: dict[str, Any]) -> None:
+            change = c["change"]
+            rows.append(
+                [
+                    name,
+                    c["rules"]["count"],
+                    c["rules"]["fund_total"],
+                    c["reform"]["fund_total"],
+                    change["fund_total"],
+                    change["personal_total"],
+                ]
+            )
+
+        compared("全部" if zh else "all", reform["overall"])
+        for key, c in reform["by_insured_region"].items():
+            compared(f"{'参保地' if zh else 'insured'}: {key} {regions.name(key)}", c)
+        lines.append(
+            tabulate(
+                rows, headers=head, tablefmt="simple", colalign=("left",) + ("right",) * 5, disable_numparse=True
+            )
+        )
     return "\n".join(lines)
 
 

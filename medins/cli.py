@@ -1033,6 +1033,13 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     "150 MB more): a larger input is split into partitions of persons, kept in temporary files and "
     "settled one at a time.",
 )
+@click.option(
+    "--reform",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A reform file (a partial rule file with a name and a note): every bill is also settled under "
+    "the reformed rules; OUT gains the reformed amounts and their changes, the summary compares the two.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table on stderr.")
 @common(rules_option, format_option, lang_option)
 def batch(
@@ -1047,6 +1054,7 @@ def batch(
     encoding: str,
     jobs: int,
     memory: int,
+    reform: Path | None,
     quiet: bool,
     rules_dir: Path | None,
     fmt: str,
@@ -1067,6 +1075,7 @@ def batch(
       medins batch --columns
       medins batch march.xlsx -o march-settled.xlsx --clearing clearing.csv --ytd-out ytd.json
       medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
+      medins batch march.csv -o march-reform.csv --summary summary.json --reform reform.toml
     """
     import tempfile
 
@@ -1082,7 +1091,7 @@ def batch(
             out = temp / "settled.csv"
             rejects = rejects or temp / "settled.rejects.csv"
         paths = (bills, out, items, rejects, summary, clearing, ytd_in, ytd_out)
-        opts = BatchOptions(*paths, encoding, jobs, rules_dir, lang, memory=memory)
+        opts = BatchOptions(*paths, encoding, jobs, rules_dir, lang, memory=memory, reform=reform)
         label = "结算中" if lang == "zh" else "settling"
         show_bar = not quiet and sys.stderr.isatty()
         try:

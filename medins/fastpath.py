@@ -489,13 +489,12 @@ def _part_worker(job: Parts, cfg: Any, lines: Lines, conn: Any, number: int, job
     """A ``--jobs`` process (started fresh: polars' threads do not survive a fork): load the rules,
     settle partitions ``number``, ``number + jobs``, …, and send each result down its pipe."""
     from medins import procs
-    from medins.api import load_rules
     from medins.batch import Settler
 
     procs.worker_started(parent)
     try:
-        rules = load_rules(cfg.rules_dir)
         settler = Settler(cfg)
+        rules = settler.rules
         shared = Shared()
         for p in range(number, job.parts, jobs):
             settler.agg = type(settler.agg)()

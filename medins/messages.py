@@ -337,7 +337,8 @@ BILLS 为 - 时从标准输入读取 CSV；-o - 把结果 CSV 写到标准输出
   medins batch - -o - --quiet < bills.csv > settled.csv
   medins batch --columns
   medins batch march.xlsx -o march-settled.xlsx --clearing clearing.csv --ytd-out ytd.json
-  medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2""",
+  medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
+  medins batch march.csv -o march-reform.csv --summary summary.json --reform reform.toml""",
     "compare": """比较一张账单的不同选择：是否备案、按什么类别备案、医院等级、就医地等。
 
 按案例原样结算，并对 --vary 各取值的每种组合各结算一次，每种一行：结算方式、各项基金支付、个人负担及其与原样
@@ -431,6 +432,8 @@ OPTION_ZH: dict[str, str] = {
     "jobs": "工作进程数。",
     "memory": "同时保存账单和明细所用的内存（如 128M、2G；程序本身另需约 150 MB）：更大的输入按人分区，"
     "存入临时文件，逐个分区结算。",
+    "reform": "改革方案文件（只写所改键的部分规则文件，带 name 和 note）：每张账单再按改革后的规则结算一次；"
+    "OUT 增加改革后的金额及其变化，汇总对比两者。",
     "quiet": "不在标准错误输出显示进度条和汇总表。",
     "columns": "列出账单和明细文件接受的列名及其别名，然后退出。",
     "example": "输出随软件附带的示例 NAME，而不是空白模板。",
