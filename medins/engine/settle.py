@@ -255,9 +255,7 @@ def settle(case: Case, rules: RuleSet, as_of: date | None = None, explain: bool 
             t("医疗救助不在就医地直接结算，回参保地申请", "medical assistance does not settle here: claim it at home"),
         )
 
-    ytd_after = _ytd_after(
-        ytd, case, on, visit_type, tier1, tier1_amount, tier2_base, tier2_paid, assist_base, assist_paid
-    )
+    ytd_after = _ytd_after(ytd, case, visit_type, tier1, tier1_amount, tier2_base, tier2_paid, assist_base, assist_paid)
     ytd_after = _with_stage_ytd(ytd_after, stage_ytd)
     settlement = Settlement(
         case_id=case.person.id,
@@ -863,7 +861,6 @@ def _bands_text(stage: AssistanceStage, deductible: Decimal) -> str:
 def _ytd_after(
     ytd: YearToDate,
     case: Case,
-    on: date,
     visit_type: str,
     tier1: Banded,
     tier1_amount: Decimal,
@@ -882,7 +879,7 @@ def _ytd_after(
         )
 
     update: dict[str, object] = {
-        "year": on.year,
+        "year": case.visit.service_date.year,  # the year of the visit, whatever date chose the rules
         "tier2_base": ytd.tier2_base + tier2_base,
         "tier2_fund": ytd.tier2_fund + tier2_paid,
         "assistance_base": ytd.assistance_base + assist_base,
