@@ -156,12 +156,15 @@ class MedinsGroup(Translated, click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except MedinsError as exc:
+            _notices(ctx)  # what a flag was mapped to, said even when the command then fails
             lang = ctx.meta.get("medins.lang") or current_lang()
             prefix = "medins: 错误: " if lang == "zh" else "medins: error: "
             click.echo(prefix + exc.render(lang), err=True)
             ctx.exit(exc.exit_code)
+        _notices(ctx)  # for a command that did not say them itself
+        return result
 
 
 def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> Lang:
@@ -279,7 +282,7 @@ def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> st
 def _notices(ctx: click.Context, notices: list[Text] | None = None) -> None:
     """Say on stderr what medins assumed or mapped (a district code to its city, a default date)."""
     lang = ctx.find_root().meta.get("medins.lang") or current_lang()
-    for notice in [*ctx.find_root().meta.get("medins.notices", []), *(notices or [])]:
+    for notice in [*ctx.find_root().meta.pop("medins.notices", []), *(notices or [])]:
         click.echo(("提示：" if lang == "zh" else "note: ") + notice(lang), err=True)
 
 

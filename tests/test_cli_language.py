@@ -400,3 +400,14 @@ def test_person_groups_by_chinese_name_or_the_regions_own_label() -> None:
     assert by_label.stdout != run(*shanghai, "--status", "minor").stdout  # the group matters
     employee = [*base, "--insured", "130100", "--scheme", "职工"]
     assert run(*employee, "--status", "退休").stdout == run(*employee, "--status", "retired").stdout
+
+
+def test_a_mapped_region_is_said_by_every_command_even_when_it_then_fails() -> None:
+    notice = "提示：参保地 --insured 130125（行唐县）按所属统筹地区 130100（石家庄市）计算\n"
+    compare = run("compare", "--insured", "130125", "--treated-in", "110000", "--scheme", "resident", "--level", "3",
+                  "--total", "50000", "--date", "2025-03-10", "--vary", "category=none,referral")  # fmt: skip
+    assert compare.exit_code == 0 and compare.stderr == notice
+    failing = run("estimate", "--insured", "130125", "--treated-in", "110000", "--scheme", "employee", "--level", "3",
+                  "--total", "5000", "--date", "2025-03-10")  # fmt: skip
+    assert failing.exit_code == 1
+    assert failing.stderr == notice + "medins: 错误: --status: 缺少 --status；可选：in_service, retired\n"
