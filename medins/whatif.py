@@ -584,9 +584,8 @@ class Year:
 
     @property
     def ytd_after(self) -> YearToDate:
-        """The year-to-date amounts after the last bill, of the last bill's own year."""
-        last = self.bills[-1].settlement
-        return last.ytd_after.model_copy(update={"year": last.service_date.year})
+        """The year-to-date amounts after the last bill (of the last bill's own year)."""
+        return self.bills[-1].settlement.ytd_after
 
 
 # the trail's steps that carry each tier's thresholds: (deductible, band, cap)
@@ -686,8 +685,7 @@ def settle_year(
             raise
         _reconciled(result, name(i, ""))
         bills.append(YearBill(i, case, result, crossings(result), labels[i] if labels else None))
-        # the amounts belong to the bill's own year, whatever date chose the rule values
-        state = result.ytd_after.model_copy(update={"year": day.year})
+        state = result.ytd_after  # of the bill's own year, whatever date chose the rule values
     return Year(tuple(bills))
 
 
@@ -1009,7 +1007,7 @@ def year_json(y: Year, lang: Lang) -> dict[str, Any]:
                     for x in b.crossings
                 ],
                 "warnings": [w.code for w in s.warnings],
-                "ytd_after": s.ytd_after.model_copy(update={"year": s.service_date.year}).model_dump(),
+                "ytd_after": s.ytd_after.model_dump(),
             }
         )
     return {"bills": bills, "totals": y.totals, "ytd_after": y.ytd_after.model_dump()}
