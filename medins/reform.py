@@ -228,16 +228,19 @@ def _kind_table(pack: RegionPack, kind: str, table: Any, where: str) -> dict[str
 # ------------------------------------------------------------------ merging and validating
 
 
-def merge(base: dict[str, Any], changes: dict[str, Any], at: Loc = ()) -> list[Loc]:
+def merge(base: dict[str, Any], changes: dict[str, Any], at: Loc = (), arrays: list[Loc] | None = None) -> list[Loc]:
     """Merge ``changes`` into ``base`` in place: tables key by key, any other value replacing whole.
 
-    Returns the key paths of the values set (the reform's leaves), in the order written.
+    Returns the key paths of the values set (the reform's leaves), in the order written; ``arrays``
+    gathers those where a table replaced an array (``[x]`` written for the pack's ``[[x]]``).
     """
     set_: list[Loc] = []
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            set_.extend(merge(base[key], value, (*at, key)))
+            set_.extend(merge(base[key], value, (*at, key), arrays))
         else:
+            if arrays is not None and isinstance(value, dict) and isinstance(base.get(key), list):
+                arrays.append((*at, key))
             base[key] = value
             set_.append((*at, key))
     return set_
@@ -248,15 +251,35 @@ def _apply(pack: RegionPack, kind: str, table: dict[str, Any], root: Path, where
     file_name, model = KINDS[kind]
     file = pack.folder / file_name
     data = read_toml(file)
-    leaves = merge(data, table)
+    arrays: list[Loc] = []
+    leaves = merge(data, table, arrays=arrays)
     if not leaves:
         raise _nothing(where, ("regions", pack.code, kind))
+    if arrays:
+        raise _table_for_array(where, ("regions", pack.code, kind), arrays[0], file)
     try:
         loaded = parse_model(data, model, str(file))
         _refuse_semantic_errors(loaded, file, root)
     except RuleError as exc:
         raise _in_reform(exc, file, where, ("regions", pack.code, kind), leaves) from None
     return loaded
+
+
+def _table_for_array(where: str, at: Loc, loc: Loc, file: Path) -> RuleError:
+    """``[regions.X.standards.offsite]`` written for the pack's ``[[offsite]]``: say how a reform changes it."""
+    written, own = key_path((*at, *loc)), key_path(loc)
+    return RuleError(
+        t(
+            f"应为表数组 [[{written}]]，收到表：规则文件中的 {own} 是按生效日期排列的列表",
+            f"should be an array of tables [[{written}]], got a table: {own} of the pack is a list of dated sections",
+        ),
+        f"{where}: {written}",
+        t(
+            f"改革整体替换列表：写 [[{written}]]，照 {file} 写出完整的一节（effective、source 和各键），再改要改的值",
+            f"a reform replaces a list whole: write [[{written}]] with the whole section as in {file} "
+            "(effective, source and every key), then change the values it changes",
+        ),
+    )
 
 
 _PARTS = re.compile(r"\[\d+\]|[^.\[\]]+")
@@ -278,7 +301,12 @@ def _in_reform(exc: RuleError, file: Path, where: str, at: Loc, leaves: list[Loc
     pack_key = exc.where[len(head) :] if exc.where.startswith(head) else ""
     prefix = key_path(at)
     written = [key_path(leaf) for leaf in leaves]
-    fix = t("改正改革中的这一值", "correct this value in the reform") if semantic or exc.fix is None else exc.fix
+    if exc.text.en == "required key missing":
+        fix: Text = t("在改革中写出该键", "give it in the reform")
+    elif semantic or exc.fix is None:
+        fix = t("改正改革中的这一值", "correct this value in the reform")
+    else:
+        fix = exc.fix
     for leaf in written:
         if pack_key == leaf or pack_key.startswith((leaf + ".", leaf + "[")):
             return RuleError(exc.text, f"{where}: {prefix}.{pack_key}", fix)
