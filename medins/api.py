@@ -16,7 +16,7 @@ from medins.engine.eligibility import check_eligibility, visit_place
 from medins.engine.result import Eligibility, Settlement
 from medins.engine.settle import settle
 from medins.errors import CaseError, t
-from medins.i18n import Text
+from medins.i18n import LABELS, Text
 from medins.loader import RuleSet, read_toml, resolve_rules_dir
 from medins.loader import load_rules as _load_rules
 
@@ -200,6 +200,8 @@ def _group_by_label(case: Case, rules: RuleSet) -> Case:
         found = [gid for gid, text in labels.items() if text == status]
         if len(found) == 1:
             case = case.model_copy(update={"person": case.person.model_copy(update={"status": found[0]})})
+    if scheme is not None and len(scheme.groups) > 1:
+        _check_group(case.person.status, list(scheme.groups), labels)
     materials = case.filing.materials if case.filing else None
     if materials:
         names: dict[str, str] = {}
@@ -230,6 +232,31 @@ def _group_by_label(case: Case, rules: RuleSet) -> Case:
             filing = case.filing.model_copy(update={"materials": ids})  # type: ignore[union-attr]
             case = case.model_copy(update={"filing": filing})
     return case
+
+
+def _check_group(status: str | None, groups: list[str], labels: dict[str, str]) -> None:
+    """A person group the scheme has: refused when missing or unknown, naming the groups in Chinese
+    (the region's labels, else the usual ones) and the nearest one."""
+    from medins.i18n import label
+
+    if status in groups:
+        return
+    zh = "、".join(f"{g}（{labels.get(g) or label(g, 'zh')}）" if (labels.get(g) or g in LABELS) else g for g in groups)
+    en = ", ".join(groups)
+    if status is None:
+        raise CaseError(
+            t("缺少 person.status（人员类别）", "person.status missing"),
+            "person.status",
+            t(f"可选：{zh}", f"one of {en}"),
+        )
+    names = {**{g: g for g in groups}, **{text: g for g, text in labels.items()}}
+    close = difflib.get_close_matches(status, list(names), n=1, cutoff=0.6)
+    hint = t(f"是否应为 '{names[close[0]]}'？", f"did you mean '{names[close[0]]}'? ") if close else t("", "")
+    raise CaseError(
+        t(f"人员类别 {status!r} 无效", f"unknown status {status!r}"),
+        "person.status",
+        hint + t(f"可选：{zh}", f"one of {en}"),
+    )
 
 
 def check(case: Case, rules: RuleSet | None = None, as_of: date | None = None) -> Eligibility:

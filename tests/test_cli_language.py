@@ -211,7 +211,10 @@ def test_errors_name_the_flag_not_the_case_key() -> None:
     result = run("estimate", "--insured", "130100", "--treated-in", "110000", "--scheme", "employee", "--level", "3",
                  "--total", "5000", "--date", "2025-03-10")  # fmt: skip
     assert result.exit_code == 1
-    assert result.stderr == "medins: 错误: --status: 缺少 --status；可选：in_service, retired\n"
+    assert (
+        result.stderr
+        == "medins: 错误: --status: 缺少 --status（人员类别）；可选：in_service（在职）、retired（退休）\n"
+    )
     negative = run(*QUICK, "--insured", "130100", "--treated-in", "110000", "--total", "-5")
     assert negative.stderr == "medins: 错误: --total: 金额 '-5' 为负数；金额不能小于 0\n"
     bad_day = run(*QUICK[:-2], "--date", "2025/2/30", "--insured", "130100", "--treated-in", "110000", "--total", "1")
@@ -410,4 +413,7 @@ def test_a_mapped_region_is_said_by_every_command_even_when_it_then_fails() -> N
     failing = run("estimate", "--insured", "130125", "--treated-in", "110000", "--scheme", "employee", "--level", "3",
                   "--total", "5000", "--date", "2025-03-10")  # fmt: skip
     assert failing.exit_code == 1
-    assert failing.stderr == notice + "medins: 错误: --status: 缺少 --status；可选：in_service, retired\n"
+    assert (
+        failing.stderr
+        == notice + "medins: 错误: --status: 缺少 --status（人员类别）；可选：in_service（在职）、retired（退休）\n"
+    )
