@@ -855,7 +855,7 @@ def check(
     Examples:
       medins check examples/hegang-long-term-resident.toml --format json
       medins check --insured 130100 --treated-in 北京市 --category 异地转诊 \\
-          --filed-from 2025-03-01 --date 2025-03-10 --materials 转诊转院证明,跨省异地就医备案表
+          --filed-from 2025-03-01 --date 2025-03-10 --materials 社保卡,转诊转院证明,跨省异地就医备案表
     """
     from medins.api import check as run
     from medins.api import load_rules

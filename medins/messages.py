@@ -318,7 +318,7 @@ CODE 可写地区代码或名称（130100、石家庄市）；区县按所属统
 示例：
   medins check examples/hegang-long-term-resident.toml --format json
   medins check --insured 130100 --treated-in 北京市 --category 异地转诊 \\
-      --filed-from 2025-03-01 --date 2025-03-10 --materials 转诊转院证明,跨省异地就医备案表""",
+      --filed-from 2025-03-01 --date 2025-03-10 --materials 社保卡,转诊转院证明,跨省异地就医备案表""",
     "filing": "参保地的备案规定。",
     "filing requirements": """经办人员交给参保人的清单：所需材料、有效期、备案渠道、未备案时的待遇。
 
