@@ -7,6 +7,7 @@ worked by hand in the comments; none is pasted from the program's output.
 from __future__ import annotations
 
 import copy
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -418,3 +419,16 @@ def test_a_catalogue_reform_naming_a_missing_drug_list_is_refused(
     exc = refused(tmp_path, monkeypatch, '[regions.110000.catalogue]\ndrug_list = "nrdl-2099"\n')
     assert exc.where == "reform.toml: regions.110000.catalogue.drug_list"
     assert "'nrdl-2099'" in exc.text.en and exc.text.en.endswith("[DRUG_LIST_MISSING]")
+
+
+# ------------------------------------------------------------------ the README tells the truth
+
+
+def test_the_readme_shows_the_example_whole_and_a_real_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Reforms over a month of bills") :]
+    block = re.search(r"```toml\n(.*?)\n```", section, re.S)
+    assert block is not None and block.group(1) + "\n" == EXAMPLE.read_text(encoding="utf-8")
+    shown = re.search(r"```text\n\s*medins: error: (.*?)\n\s*```", section, re.S)
+    body = SJZ_OFFSITE.replace('referral = { mode = "points", value = 0.10 }', 'referral = { mode = "points", value = -0.05 }')  # fmt: skip
+    assert shown is not None and shown.group(1) == refused(tmp_path, monkeypatch, body).render("en")
