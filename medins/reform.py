@@ -257,11 +257,15 @@ def _apply(pack: RegionPack, kind: str, table: dict[str, Any], root: Path, where
         raise _nothing(where, ("regions", pack.code, kind))
     if arrays:
         raise _table_for_array(where, ("regions", pack.code, kind), arrays[0], file)
+    at: Loc = ("regions", pack.code, kind)
     try:
         loaded = parse_model(data, model, str(file))
+    except RuleError as exc:
+        raise _in_reform(exc, file, where, at, leaves, semantic=False) from None
+    try:
         _refuse_semantic_errors(loaded, file, root)
     except RuleError as exc:
-        raise _in_reform(exc, file, where, ("regions", pack.code, kind), leaves) from None
+        raise _in_reform(exc, file, where, at, leaves, semantic=True) from None
     return loaded
 
 
@@ -270,14 +274,16 @@ def _table_for_array(where: str, at: Loc, loc: Loc, file: Path) -> RuleError:
     written, own = key_path((*at, *loc)), key_path(loc)
     return RuleError(
         t(
-            f"应为表数组 [[{written}]]，收到表：规则文件中的 {own} 是按生效日期排列的列表",
-            f"should be an array of tables [[{written}]], got a table: {own} of the pack is a list of dated sections",
+            f"应为列表，收到表：{own} 在规则文件 {file} 中是列表",
+            f"should be a list, got a table: {own} is a list in {file}",
         ),
         f"{where}: {written}",
         t(
-            f"改革整体替换列表：写 [[{written}]]，照 {file} 写出完整的一节（effective、source 和各键），再改要改的值",
-            f"a reform replaces a list whole: write [[{written}]] with the whole section as in {file} "
-            "(effective, source and every key), then change the values it changes",
+            f"改革整体替换列表：照规则文件写出它的每一项，表的列表写成 [[{written}]]"
+            "（按日期的一节连同 effective、source 和各键），再改要改的值",
+            f"a reform replaces a list whole: write every entry of it as in the pack, a list of tables as "
+            f"[[{written}]] (a dated section with its effective, source and every key), then change the values "
+            "it changes",
         ),
     )
 
@@ -289,14 +295,14 @@ def _parts(path: str) -> list[str]:
     return _PARTS.findall(path)
 
 
-def _in_reform(exc: RuleError, file: Path, where: str, at: Loc, leaves: list[Loc]) -> RuleError:
+def _in_reform(exc: RuleError, file: Path, where: str, at: Loc, leaves: list[Loc], semantic: bool) -> RuleError:
     """An error of the merged pack file as an error of the reform, at the key the reform wrote.
 
     The error's key is the reform's when the reform set it (or a value around it); when it is a
     table holding keys the reform set, those keys are named; else the reform key nearest to it is
-    named (when one is nearest), with the pack's file and key, as the reform's doing.
+    named (when one is nearest), with the pack's file and key, as the reform's doing. A semantic
+    error's advice to run ``rules validate`` on the pack is dropped: the pack alone is valid.
     """
-    semantic = exc.fix is not None and "rules validate" in exc.fix.en
     head = f"{file}: "
     pack_key = exc.where[len(head) :] if exc.where.startswith(head) else ""
     prefix = key_path(at)

@@ -340,13 +340,11 @@ def test_a_table_written_for_a_list_of_sections_says_how_to_write_it(
     # the natural first try: change only referral, as if [[offsite]] were one table
     exc = refused(tmp_path, monkeypatch, '[regions.130100.standards.offsite.categories]\nreferral = { mode = "points", value = 0.05 }\n')  # fmt: skip
     assert exc.where == "reform.toml: regions.130100.standards.offsite"
-    assert exc.text.en == (
-        "should be an array of tables [[regions.130100.standards.offsite]], got a table: "
-        "offsite of the pack is a list of dated sections"
-    )
+    assert exc.text.en == f"should be a list, got a table: offsite is a list in {SJZ_FILE}"
     assert exc.fix is not None and exc.fix.en == (
-        f"a reform replaces a list whole: write [[regions.130100.standards.offsite]] with the whole section as in "
-        f"{SJZ_FILE} (effective, source and every key), then change the values it changes"
+        "a reform replaces a list whole: write every entry of it as in the pack, a list of tables as "
+        "[[regions.130100.standards.offsite]] (a dated section with its effective, source and every key), "
+        "then change the values it changes"
     )
 
 
