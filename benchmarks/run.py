@@ -9,7 +9,9 @@ subprocess measured by a small wrapper process that samples, every 20 ms, the re
 command and all its descendants together (``/proc``; elsewhere the largest single process):
 
 - the floor: ``bills.csv`` and ``items.csv`` read with ``csv.reader`` and written with ``csv.writer``;
-- ``medins batch --jobs 1`` and ``--jobs 2`` (with ``--quiet``), whose outputs must be identical.
+- ``medins batch --jobs 1`` and ``--jobs 2`` (with ``--quiet``), whose outputs must be identical;
+- with ``--reform FILE``, also ``medins batch --jobs 1 --reform FILE``, against ``--jobs 1`` of the
+  same round (target: at most 2.2 times as long).
 
 Each is run ``--runs`` times, the floor in the same rounds as the others; prints min–max seconds,
 the ratio to the floor of the same round (min–max), and the peak memory (max) beside the targets.
@@ -35,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 TARGET_RATIO = 2.0
 TARGET_MB = 300
 TARGET_SPEEDUP = 1.6
+TARGET_REFORM = 2.2
 
 
 def floor(folder: Path) -> None:
@@ -112,6 +115,7 @@ def main() -> None:
     parser.add_argument("--items-per-bill", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3, help="rounds of floor, --jobs 1, --jobs 2")
+    parser.add_argument("--reform", type=Path, help="also time --jobs 1 with this reform file")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "medins-bench")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
@@ -153,6 +157,8 @@ def main() -> None:
     print(f"input: {args.bills:,} bills, {lines:,} item lines ({folder})")
 
     names = ["floor (csv read + write)", "medins batch --jobs 1", "medins batch --jobs 2"]
+    if args.reform:
+        names.append("medins batch --reform")
     rounds: list[dict[str, dict[str, float]]] = []
     for _ in range(args.runs):
         results: dict[str, dict[str, float]] = {}
@@ -170,6 +176,10 @@ def main() -> None:
             ]
             cmd += ["-o", str(out), "--summary", str(folder / f"summary-j{jobs}.json"), "--jobs", str(jobs), "--quiet"]
             results[f"medins batch --jobs {jobs}"] = timed(cmd)
+        if args.reform:
+            cmd = [sys.executable, "-m", "medins", "batch", str(folder / "bills.csv"), "--items", str(folder / "items.csv")]
+            cmd += ["-o", str(folder / "settled-reform.csv"), "--reform", str(args.reform.resolve()), "--quiet"]
+            results[names[3]] = timed(cmd)
         rounds.append(results)
     same = filecmp.cmp(folder / "settled-j1.csv", folder / "settled-j2.csv", shallow=False)
     summary = json.loads((folder / "summary-j1.json").read_text("utf-8"))
@@ -194,6 +204,9 @@ def main() -> None:
     print(f"< {TARGET_MB} MB (--jobs 1: {peaks[0]:.0f} MB, --jobs 2: {peaks[1]:.0f} MB), ", end="")
     print(f"--jobs 2 ≥ {TARGET_SPEEDUP}× --jobs 1 when --jobs 1 is above the floor (measured {span(speed, '.2f')}×)")
     print(f"outputs of --jobs 1 and --jobs 2 identical: {same}")
+    if args.reform:
+        reform = [r[names[3]]["seconds"] / r[names[1]]["seconds"] for r in rounds]
+        print(f"target: --reform ≤ {TARGET_REFORM}× --jobs 1 of the same round (measured {span(reform, '.2f')}×)")
     b, i = summary["bills"], summary["item_lines"]
     print(
         f"bills accepted {b['accepted']:,}, rejected {b['rejected']:,}; item lines accepted {i['accepted']:,}, "
