@@ -740,6 +740,11 @@ def estimate(
 
     ctx = click.get_current_context()
     _one_source(case_file, ctx)
+    if case_file is not None and _a_year(case_file):
+        from medins.cli_whatif import year
+
+        ctx.invoke(year, year_file=case_file, fmt=fmt, rules_dir=rules_dir, lang=lang, as_of=as_of)
+        return
     notices: list[Text] = []
     assumptions: list[Text] = []
     case = read_case(case_file, notices) if case_file else case_from_flags(quick, assumptions)
@@ -756,6 +761,18 @@ def estimate(
         if assumptions:
             click.echo(_assumed(assumptions, lang))
         click.echo(settlement_table(result, lang, explain, glyphs))
+
+
+def _a_year(case_file: Path) -> bool:
+    """Whether a case file holds a year of visits (``[[visits]]``): ``medins year`` settles it."""
+    import tomllib
+
+    if str(case_file) == "-" or not case_file.is_file():
+        return False
+    try:
+        return "visits" in tomllib.loads(case_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # reading it as a case says what is wrong
 
 
 def _assumed(assumptions: list[Text], lang: Lang) -> str:

@@ -442,3 +442,14 @@ def test_every_scenario_reconciles_and_the_cheapest_is_the_least(
                 result.base.personal_total,
                 Decimal(0),
             )
+
+
+def test_estimate_of_a_year_file_settles_the_year() -> None:
+    """``medins estimate`` given a file with [[visits]] settles it as ``medins year`` does."""
+    path = GOLDEN / "year" / "01-resident-deductible-band-cap.toml"
+    for fmt in ("table", "json"):
+        year = CliRunner().invoke(cli, ["year", str(path), "--format", fmt])
+        via_estimate = CliRunner().invoke(cli, ["estimate", str(path), "--format", fmt])
+        assert year.exit_code == via_estimate.exit_code == 0, via_estimate.output
+        assert via_estimate.output == year.output
+        assert "401,000.00" in year.output or '"401000.00"' in year.output or "401000.00" in year.output
