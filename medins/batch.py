@@ -472,6 +472,8 @@ class WorkerConfig:
     want_state: bool
     reform: Path | None = None
     """A reform file applied to the rules (``--reform``): the run settles under the reformed rules."""
+    check_only: bool = False
+    """``--check``: each bill is read and its case checked by the case model, not settled."""
 
 
 def worker_rules(cfg: WorkerConfig) -> Any:
@@ -656,6 +658,8 @@ class Settler:
         data["ytd"] = YearToDate.model_validate_json(ytd_json) if ytd_json is not None else EMPTY_YTD
         try:
             case = parse_case(data, "bill")
+            if self.cfg.check_only:  # --check: the case holds; nothing is settled
+                return [], [], case.ytd, case.visit.service_date.isoformat()
             s = estimate(case, self.rules, explain=False)  # the same amounts, without the trail's text
         except MedinsError as exc:
             where = exc.where[len("bill: ") :] if exc.where.startswith("bill: ") else exc.where
@@ -1145,7 +1149,7 @@ def _settle_all(
         n = len(scan.ids)
         runs = _Runs(n)
         items_input = _scan_items(items_table, item_cols, scan, runs, rejects, lang) if items_table else 0
-        if items_table is not None:
+        if items_table is not None and rules is not None:
             for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
                 rules.drugs(edition)  # load once here, before worker processes fork
         order, person_start, person_end, reordered = _chains(scan)
@@ -1309,6 +1313,61 @@ def _compare(base: Aggregates, reform: Aggregates) -> dict[str, Any]:
     return out
 
 
+@dataclass
+class CheckReport:
+    """What ``medins batch --check`` found: the rows the run would reject before settling any bill."""
+
+    bills_input: int
+    items_input: int
+    rejects: list[Reject]
+
+    @property
+    def rejected(self) -> int:
+        return len(self.rejects)
+
+
+def check_tables(opts: BatchOptions) -> CheckReport:
+    """Check BILLS (and ITEMS) without settling: the headers (required columns, aliases), then every
+    row as the run reads it (cell count, IDs, dates, duplicate bills, item lines without a bill,
+    year-to-date entries) and every bill's case by the case model (values, amounts, dates in order).
+    A header the run cannot use raises; a bad row becomes a reject, with the run's words."""
+    rules_root = resolve_rules_dir(opts.rules_dir).resolve()
+    ytd_in = _load_ytd(opts.ytd_in) if opts.ytd_in else {}
+    rejects: list[Reject] = []
+    with procs.spool_folder("medins-check-") as spool:
+        spool_dir = Path(spool)
+        bills_table, bill_cols = _open_table(
+            opts.bills, "BILLS", BILL_COLUMNS, bill_required(opts.items is not None), opts.encoding, spool_dir
+        )
+        items_table = item_cols = None
+        if opts.items:
+            items_table, item_cols = _open_table(
+                opts.items, "ITEMS", ITEM_COLUMNS, ITEM_REQUIRED, opts.encoding, spool_dir
+            )
+        cfg = WorkerConfig(
+            rules_root,
+            Source(bills_table.path, bills_table.encoding, bills_table.delimiter, bill_cols, bills_table.spooled),
+            Source(items_table.path, items_table.encoding, items_table.delimiter, item_cols, items_table.spooled)  # type: ignore[arg-type]
+            if items_table
+            else None,
+            opts.lang,
+            False,
+            check_only=True,
+        )
+        checking = replace(opts, engine="records", jobs=1, ytd_out=None, reform=None)
+        tables = (bills_table, bill_cols, items_table, item_cols)
+        done = _settle_all(checking, cfg, None, tables, ytd_in, _Nowhere(), spool_dir, None, rejects)  # type: ignore[arg-type]
+    rejects.sort(key=lambda r: (r[0], r[1]))
+    return CheckReport(done.n, done.items_input, rejects)
+
+
+class _Nowhere:
+    """Where ``--check`` writes the rows of the bills it accepts: nowhere."""
+
+    def write(self, values: list[Any]) -> None:
+        pass
+
+
 @procs.interruptible
 def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) -> BatchReport:
     """Settle every bill of BILLS (with ITEMS) and write OUT, REJECTS and the asked-for reports.
@@ -1351,6 +1410,7 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
         for i, c in enumerate(out_columns):
             kinds[i] = "money" if c in OUT_AMOUNTS else "ratio" if c == "fund_ratio" else kinds[i]
         kinds[out_columns.index("eligible")] = "bool"
+        kinds[out_columns.index("service_date")] = "date"
         columns, column_kinds = out_columns, kinds
         if opts.reform is not None:
             columns = [*out_columns, *REFORM_COLUMNS]

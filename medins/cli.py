@@ -771,7 +771,7 @@ def _a_year(case_file: Path) -> bool:
         return False
     try:
         return "visits" in tomllib.loads(case_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return False  # reading it as a case says what is wrong
 
 
@@ -1026,9 +1026,9 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
 @click.option(
     "-o",
     "--out",
-    required=True,
+    default=None,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Settled bills; - writes CSV to standard output.",
+    help="Settled bills; - writes CSV to standard output (required unless --check).",
 )
 @_table_path("Rejected rows (default: OUT with .rejects before the extension).", "--rejects")
 @_table_path("Counts and sums as JSON (the national report figures).", "--summary")
@@ -1060,12 +1060,19 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     help="A reform file (a partial rule file with a name and a note): every bill is also settled under "
     "the reformed rules; OUT gains the reformed amounts and their changes, the summary compares the two.",
 )
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Check the headers, every row and every bill's values as the run reads them, without settling: "
+    "list the rows it would reject (also to --rejects if given; what only the rules refuse is left to "
+    "the run); exit 0 when none, 3 when some.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table on stderr.")
 @common(rules_option, format_option, lang_option)
 def batch(
     bills: Path,
     items: Path | None,
-    out: Path,
+    out: Path | None,
     rejects: Path | None,
     summary: Path | None,
     clearing: Path | None,
@@ -1075,6 +1082,7 @@ def batch(
     jobs: int,
     memory: int,
     reform: Path | None,
+    check: bool,
     quiet: bool,
     rules_dir: Path | None,
     fmt: str,
@@ -1101,6 +1109,11 @@ def batch(
 
     from medins.batch import BatchOptions, run_batch, summary_table
 
+    ctx = click.get_current_context()
+    if check:
+        _check_batch(bills, items, rejects, ytd_in, encoding, fmt, lang)
+    if out is None:
+        raise click.MissingParameter(ctx=ctx, param=next(p for p in ctx.command.params if p.name == "out"))
     with tempfile.TemporaryDirectory(prefix="medins-") as folder:
         temp = Path(folder)
         if str(bills) == "-":
@@ -1129,6 +1142,49 @@ def batch(
             click.echo(json.dumps(report.summary, ensure_ascii=False, indent=2, default=str), err=to_stdout)
         elif not quiet:
             click.echo(summary_table(report.summary, lang), err=True)
+    sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
+
+
+def _check_batch(
+    bills: Path, items: Path | None, rejects: Path | None, ytd_in: Path | None, encoding: str, fmt: str, lang: Lang
+) -> None:
+    """``medins batch --check``: the rows a run would reject before settling, then exit (0 or 3)."""
+    import tempfile
+
+    from medins.batch import REJECT_COLUMNS, BatchOptions, check_tables
+    from medins.tabular import TableWriter
+
+    with tempfile.TemporaryDirectory(prefix="medins-") as folder:
+        if str(bills) == "-":
+            bills = Path(folder) / "stdin.csv"
+            bills.write_bytes(click.get_binary_stream("stdin").read())
+        opts = BatchOptions(bills, Path(folder) / "unused.csv", items, rejects, ytd_in=ytd_in, encoding=encoding, lang=lang)
+        report = check_tables(opts)
+    rows = [[str(r[1]), r[2], r[3], r[4], r[5]] for r in report.rejects]
+    if rejects is not None:
+        writer = TableWriter(rejects, rejects, list(REJECT_COLUMNS), ["int", "text", "text", "text", "text"], "rejects")
+        for row in rows:
+            writer.write(list(row))
+        writer.close()
+    if fmt == "json":
+        echo_json(
+            {
+                "bills": report.bills_input,
+                "item_lines": report.items_input,
+                "rejected": [dict(zip(REJECT_COLUMNS, row, strict=True)) for row in rows],
+            }
+        )
+    else:
+        zh = lang == "zh"
+        click.echo(
+            f"单据 {report.bills_input} 张，明细 {report.items_input} 行：{report.rejected} 行会被拒绝（未结算，只检查表头和各行）"
+            if zh
+            else f"bills {report.bills_input}, item lines {report.items_input}: {report.rejected} rows would be "
+            "rejected (nothing settled: headers and rows checked)"
+        )
+        heads = ("行", "文件", "单据号", "列", "原因") if zh else REJECT_COLUMNS
+        for row in rows:
+            click.echo("  " + "  ".join(f"{h}={v}" for h, v in zip(heads, row, strict=True) if v))
     sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
 
 

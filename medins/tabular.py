@@ -968,7 +968,8 @@ class TableWriter:
     """Rows to a CSV (UTF-8 with BOM, so Excel reads Chinese) or an XLSX sheet.
 
     ``kinds`` per column: ``text`` (neutralised), ``money`` (2 decimals), ``ratio`` (4 decimals),
-    ``int`` or ``bool``. Values arrive as text; XLSX stores money, ratios and ints as numbers.
+    ``int``, ``bool`` or ``date`` (``YYYY-MM-DD``). Values arrive as text; XLSX stores money, ratios
+    and ints as numbers, dates as dates.
     """
 
     def __init__(self, temp: Path, target: Path, columns: list[str], kinds: list[str], sheet: str = "medins") -> None:
@@ -1043,6 +1044,10 @@ class TableWriter:
                 cells.append(cell)
             elif kind == "int":
                 cells.append(int(v))
+            elif kind == "date":
+                cell = WriteOnlyCell(self._ws, value=date.fromisoformat(v))
+                cell.number_format = "yyyy-mm-dd"
+                cells.append(cell)
             elif kind == "bool":
                 cells.append(v == "true" if isinstance(v, str) else bool(v))
             else:

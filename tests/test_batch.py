@@ -9,6 +9,7 @@ import csv
 import json
 import shutil
 from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -412,7 +413,8 @@ def test_xlsx_bills_and_items(tmp_path: Path) -> None:
     x001, x004 = ws[2], ws[3]
     col = {name: i for i, name in enumerate(header)}
     assert x001[col["person_id"]].value == "130102198001011234" and x001[col["person_id"]].data_type == "s"
-    assert x001[col["service_date"]].value == "2025-03-10"
+    service = x001[col["service_date"]]  # a date, shown as one (issue 14: XLSX dates as dates)
+    assert (service.value, service.number_format) == (datetime(2025, 3, 10), "yyyy-mm-dd")
     total = x001[col["total"]]
     assert (total.value, total.data_type, total.number_format) == (20000, "n", "0.00")
     assert x001[col["fully_self_paid"]].value == 500.5
