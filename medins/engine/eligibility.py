@@ -191,12 +191,7 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
         # the filing's failures no longer block: the destination counts as filed
         found.reasons = [Reason(r.code, r.text, False) if r.code in FILING_FAILURES else r for r in found.reasons]
         found.cited += _cite(std, entry.source_ids)
-        found.add(
-            "DEEMED_FILED",
-            f"到 {treated} 就医视同已备案（filing.deemed[{deemed_at}]），按{label(entry.category, 'zh')}结算",
-            f"a visit to {treated} counts as filed (filing.deemed[{deemed_at}]): settled as {entry.category}",
-            False,
-        )
+        found.reasons.append(deemed_reason(treated, deemed_at, entry.category))
         if filing is None:
             category = entry.category
 
@@ -241,6 +236,64 @@ def check_eligibility(case: Case, std: Standards, catalogue: Catalogue | None, o
         filing_valid_until=checked.valid_until,
         chronic_ok=chronic_ok,
         cited=tuple(found.cited),
+    )
+
+
+# The reasons whose words hold a bill's own dates (or a deemed filing's entry): written here once, for
+# the check of one visit and for the batch over columns, which adds them to what a bill's fields decide.
+DATED_REASONS = frozenset({"EMERGENCY_DEEMED_FILED", "RETROACTIVE_OK", "FILING_NOT_YET_VALID", "FILING_EXPIRED"})
+PLACE_REASONS = frozenset({"LOCAL_VISIT", "SAME_PROVINCE", "IN_PROVINCE"})
+
+
+def emergency_reason(deadline: date | None) -> Reason:
+    deadline_zh = f"，最迟于 {deadline} 补办备案" if deadline else ""
+    deadline_en = f"; file on or before {deadline}" if deadline else ""
+    return Reason(
+        "EMERGENCY_DEEMED_FILED",
+        t("急诊抢救视同已备案" + deadline_zh, "emergency treatment is deemed filed" + deadline_en),
+        False,
+    )
+
+
+def retroactive_reason(start: date) -> Reason:
+    return Reason(
+        "RETROACTIVE_OK",
+        t(
+            f"入院后、出院结算前（{start}）补办备案，可直接结算",
+            f"filed after admission but before discharge settlement ({start}): settles directly",
+        ),
+        False,
+    )
+
+
+def not_yet_reason(start: date, settle_day: date) -> Reason:
+    return Reason(
+        "FILING_NOT_YET_VALID",
+        t(f"备案自 {start} 起生效，晚于结算日 {settle_day}", f"the filing starts {start}, after settlement on {settle_day}"),
+        True,
+    )
+
+
+def expired_reason(until: date, service_day: date) -> Reason:
+    return Reason(
+        "FILING_EXPIRED",
+        t(
+            f"备案有效期至 {until}，就医日 {service_day} 已过期",
+            f"the filing expired on {until}, before the visit on {service_day}",
+        ),
+        True,
+    )
+
+
+def deemed_reason(treated: str, deemed_at: int, category: str) -> Reason:
+    """``treated``: the treatment place's code and name."""
+    return Reason(
+        "DEEMED_FILED",
+        t(
+            f"到 {treated} 就医视同已备案（filing.deemed[{deemed_at}]），按{label(category, 'zh')}结算",
+            f"a visit to {treated} counts as filed (filing.deemed[{deemed_at}]): settled as {category}",
+        ),
+        False,
     )
 
 
@@ -337,14 +390,7 @@ def _filing(
     if filing.category == "emergency" and rules.emergency_deemed_filed and filing.start is None:
         if rules.emergency_filing_days is not None:
             out.emergency_deadline = days_after(settle_day, rules.emergency_filing_days)
-        deadline = f"，最迟于 {out.emergency_deadline} 补办备案" if out.emergency_deadline else ""
-        deadline_en = f"; file on or before {out.emergency_deadline}" if out.emergency_deadline else ""
-        add(
-            "EMERGENCY_DEEMED_FILED",
-            "急诊抢救视同已备案" + deadline,
-            "emergency treatment is deemed filed" + deadline_en,
-            False,
-        )
+        found.reasons.append(emergency_reason(out.emergency_deadline))
     else:
         start = filing.start or filing.filed_on
         if start is None:
@@ -358,26 +404,11 @@ def _filing(
             out.valid_until = validity_end(start, rule.validity_months)
         if service_day < start:
             if rules.retroactive_before_settlement and start <= settle_day:
-                add(
-                    "RETROACTIVE_OK",
-                    f"入院后、出院结算前（{start}）补办备案，可直接结算",
-                    f"filed after admission but before discharge settlement ({start}): settles directly",
-                    False,
-                )
+                found.reasons.append(retroactive_reason(start))
             else:
-                add(
-                    "FILING_NOT_YET_VALID",
-                    f"备案自 {start} 起生效，晚于结算日 {settle_day}",
-                    f"the filing starts {start}, after settlement on {settle_day}",
-                    True,
-                )
+                found.reasons.append(not_yet_reason(start, settle_day))
         if out.valid_until is not None and service_day > out.valid_until:
-            add(
-                "FILING_EXPIRED",
-                f"备案有效期至 {out.valid_until}，就医日 {service_day} 已过期",
-                f"the filing expired on {out.valid_until}, before the visit on {service_day}",
-                True,
-            )
+            found.reasons.append(expired_reason(out.valid_until, service_day))
         if filing.destination is None:
             raise CaseError(
                 t("备案缺少 destination（备案就医地）", "the filing has no destination"),
