@@ -107,10 +107,22 @@ LABELS: dict[str, tuple[str, str]] = {
     "reimburse_at_home": ("回参保地手工报销", "reimburse at home"),
     "local": ("参保地标准", "local standard"),
     "reduced": ("降低标准", "reduced standard"),
-    # reasons of the eligibility check about where the visit is
+    # reasons of the eligibility check (their short names; the codes stay in the JSON)
     "LOCAL_VISIT": ("参保地本地就医", "local visit"),
     "IN_PROVINCE": ("省内异地就医", "in-province off-site visit"),
+    "SAME_PROVINCE": ("省内异地、无省内规则", "same province, no in-province rules"),
     "DEEMED_FILED": ("视同备案", "deemed filed"),
+    "FILING_MISSING": ("未备案", "no filing"),
+    "FILING_EXPIRED": ("备案已过期", "filing expired"),
+    "FILING_NOT_YET_VALID": ("备案尚未生效", "filing not yet valid"),
+    "RETROACTIVE_OK": ("出院结算前补办备案", "filed before discharge settlement"),
+    "EMERGENCY_DEEMED_FILED": ("急诊抢救视同备案", "emergency deemed filed"),
+    "DESTINATION_MISMATCH": ("备案就医地不符", "filed for another place"),
+    "PROOF_MISSING": ("备案材料不全", "filing proof missing"),
+    "NOT_DESIGNATED": ("非跨省联网定点机构", "not a designated institution"),
+    "DESIGNATION_UNKNOWN": ("未核对定点机构", "designation not checked"),
+    "DISEASE_NOT_COVERED": ("该病种不跨省直接结算", "disease not settled across provinces"),
+    "NOT_APPROVED_FOR_DISEASE": ("未认定该病种", "not approved for the disease"),
     # adjustment modes
     "points": ("降低百分点", "percentage points lower"),
     "multiplier": ("比例乘以系数", "ratio multiplied"),
@@ -125,7 +137,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "hukou": ("户口簿", "household register (hukou) moved to the destination"),
     "residence_proof": ("居住证或居住证明", "residence permit or proof of residence"),
     "posting_certificate": ("用人单位派驻证明", "employer's posting certificate"),
-    "promise": ("个人承诺书", "personal promise (承诺书)"),
+    "promise": ("个人承诺书", "personal written promise"),
     "referral_certificate": ("转诊转院证明", "referral certificate"),
 }
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from decimal import Decimal
 from typing import Any
 
 from medins import regions
 from medins.case_model import YearToDate
-from medins.engine.result import Cited, Eligibility, Settlement
+from medins.engine.result import Cited, Eligibility, Reason, Settlement, Warning_
 from medins.i18n import LABELS, Lang, Text, adjustment_label, label
 from medins.money import show
+from medins.rules_model import Source
 
 
 def _money(value: Decimal) -> str:
@@ -191,6 +193,131 @@ def _t(zh: str, en: str, lang: Lang) -> str:
     return zh if lang == "zh" else en
 
 
+# ----------------------------------------------------------------------------- sources, reasons and warnings for people
+# Tables and text name a source by its document (文号) or title, and an illustrative value by the
+# pack it is in; reasons and warnings are shown by their message. Codes and source ids stay in the JSON.
+
+ROLE_NAMES = {
+    "standards": ("待遇", "standards"),
+    "catalogue": ("目录", "catalogue"),
+    "drug_list": ("药品目录", "drug list"),
+}
+
+
+def source_name(region: str, role: str, source: Source, lang: Lang) -> str:
+    """A source as people know it: its document number or name, else its title, else what it is and
+    where: ``医保发〔2022〕22号``, ``示意值（石家庄市待遇）`` / ``illustrative (石家庄市 standards)``."""
+    if source.document:
+        return source.document
+    if source.title:
+        return source.title
+    return f"{label(source.confidence, lang)}{_pack_name(region, role, lang, True)}"
+
+
+def _pack_name(region: str, role: str, lang: Lang, bracketed: bool = False) -> str:
+    """Which pack a value is in: ``石家庄市待遇`` / ``石家庄市 standards`` (in brackets when asked)."""
+    place = regions.name(region) if region != "national" else _t("国家", "national", lang)
+    zh, en = ROLE_NAMES.get(role, ("规则", "rules"))
+    if lang == "zh":
+        return f"（{place}{zh}）" if bracketed else f"{place}{zh}"
+    return f" ({place} {en})" if bracketed else f"{place} {en}"
+
+
+def cited_names(s: Settlement, keys: tuple[str, ...] | list[str], lang: Lang) -> list[str]:
+    """The names of the sources a trail step cites (``region:id`` keys), each once."""
+    by_key = {f"{c.region}:{c.id}": c for c in s.cited}
+    names = []
+    for key in keys:
+        c = by_key.get(key)
+        names.append(source_name(c.region, c.role, c.source, lang) if c is not None else key)
+    return list(dict.fromkeys(names))
+
+
+def illustrative_text(s: Settlement, lang: Lang) -> str:
+    """The illustrative-values warning, naming the packs whose values no primary text confirms."""
+    packs = "、" if lang == "zh" else ", "
+    used = packs.join(
+        dict.fromkeys(_pack_name(c.region, c.role, lang) for c in s.cited if c.source.confidence == "illustrative")
+    )
+    return _t(
+        f"本估算用到了未经政策原文核实的示意值（{used}），结果仅供参考",
+        f"this estimate uses illustrative values no primary text confirms ({used}): indicative only",
+        lang,
+    )
+
+
+# Keys of case and rule files that the engine's Chinese messages name: said in words for people.
+_ZH_KEYS = (
+    (re.compile(r"（未给出 pre_self_pay）"), "（未给出乙类先行自付金额）"),
+    (re.compile(r"\s*offsite\.in_province"), ""),
+    (re.compile(r"（filing\.deemed\[\d+\]）"), ""),
+    (re.compile(r"（assistance_stage_base、assistance_stage_fund）"), ""),
+)
+
+
+def _in_words(text: str, lang: Lang) -> str:
+    if lang == "zh":
+        for pattern, words in _ZH_KEYS:
+            text = pattern.sub(words, text)
+    return text
+
+
+def reason_text(r: Reason, e: Eligibility, lang: Lang) -> str:
+    """A reason of the eligibility check as people read it: materials and categories by name."""
+    if r.code == "PROOF_MISSING" and lang == "en" and e.materials_missing:
+        return "filing proof missing: " + "; ".join(material_name(e, m, lang) for m in e.materials_missing)
+    text = r.text(lang)
+    if r.code == "DEEMED_FILED" and lang == "en":
+        text = re.sub(r"settled as (\w+)$", lambda m: f"settled as {label(m.group(1), 'en')}", text)
+    return _in_words(text, lang)
+
+
+def reason_line(r: Reason, e: Eligibility, lang: Lang) -> str:
+    """``✗``/``·`` and the reason; the English line keeps the code README's table explains."""
+    mark = "✗ " if r.blocking else "· "
+    return mark + (reason_text(r, e, lang) if lang == "zh" else f"{r.code}: {reason_text(r, e, lang)}")
+
+
+def warning_text(w: Warning_, s: Settlement, lang: Lang) -> str:
+    """A warning of the settlement as people read it."""
+    if w.code == "ILLUSTRATIVE_VALUES":
+        return illustrative_text(s, lang)
+    return _in_words(w.text(lang), lang)  # type: ignore[operator]
+
+
+def warning_line(w: Warning_, s: Settlement, lang: Lang, where: str = "") -> str:
+    """``提示：…`` in Chinese; ``warning CODE: …`` in English (README's codes)."""
+    if lang == "zh":
+        return f"提示{' ' + where if where else ''}：{warning_text(w, s, lang)}"
+    return f"warning {where + ' ' if where else ''}{w.code}: {warning_text(w, s, lang)}"
+
+
+# Words of the trail's formulas, which the engine writes in English.
+_FORMULA_ZH = (
+    ("year base before", "年度累计基数"),
+    ("paid this year before", "本年此前已付"),
+    ("this bill", "本单"),
+    ("no cap", "无封顶"),
+    ("cap ", "封顶线 "),
+)
+
+
+def _reason_names(formula: str, lang: Lang) -> str:
+    """The eligibility step's reasons (``FILING_EXPIRED; RETROACTIVE_OK`` or ``OK``) by their short names."""
+    if lang == "en":
+        return formula
+    if formula == "OK":
+        return "通过"
+    return "；".join(label(code, lang) for code in formula.split("; "))
+
+
+def formula_text(formula: str, lang: Lang) -> str:
+    if lang == "zh":
+        for en, zh in _FORMULA_ZH:
+            formula = formula.replace(en, zh)
+    return formula
+
+
 def settlement_table(s: Settlement, lang: Lang, explain: bool = False, glyphs: str = BAR_GLYPHS) -> str:
     """The estimate for people: amounts, the share bar (drawn with ``glyphs``), reasons, warnings."""
     e = s.eligibility
@@ -252,31 +379,35 @@ def settlement_table(s: Settlement, lang: Lang, explain: bool = False, glyphs: s
             + sep.join(label(names.get(d, d), lang) for d in s.deferred)
         )
     for r in e.reasons:
-        out.append(("✗ " if r.blocking else "· ") + f"{r.code}: {r.text(lang)}")
+        out.append(reason_line(r, e, lang))
     for w in s.warnings:
-        out.append(_t("提示 ", "warning ", lang) + f"{w.code}: {w.text(lang)}")  # type: ignore[operator]
+        out.append(warning_line(w, s, lang))
     if explain:
+        sep = "、" if lang == "zh" else ", "
         out.append("")
         out.append(_t("计算过程：", "How it was worked out:", lang))
         for i, st in enumerate(s.trail, 1):
-            src = f"  [{', '.join(st.sources)}]" if st.sources else ""
-            out.append(f"{i:>2}. {st.text(lang)}: {st.formula}{src}")
+            src = f"  [{sep.join(cited_names(s, st.sources, lang))}]" if st.sources else ""
+            formula = _reason_names(st.formula, lang) if st.key == "eligibility" else formula_text(st.formula, lang)
+            out.append(f"{i:>2}. {_in_words(st.text(lang), lang)}: {formula}{src}")
         out.append("")
         out.append(_t("来源：", "Sources:", lang))
         for c in s.cited:
-            src = c.source
-            parts = [
-                p
-                for p in (src.document, src.issuer, src.title, src.url, src.effective and f"effective {src.effective}")
-                if p
-            ]
-            conf = label(src.confidence, lang)
-            out.append(
-                f"  {c.region}:{c.id} [{conf}] "
-                + " | ".join(str(p) for p in parts)
-                + (f" — {src.note}" if src.note else "")
-            )
+            out.append("  " + source_line(c.region, c.role, c.source, lang))
     return "\n".join(out)
+
+
+def source_line(region: str, role: str, src: Source, lang: Lang) -> str:
+    """One source in full: its name, confidence, issuer, title, address, effective date and note."""
+    name = source_name(region, role, src, lang)
+    effective = src.effective and _t(f"生效 {src.effective}", f"effective {src.effective}", lang)
+    parts = [p for p in (src.issuer, src.title if src.title != name else None, src.url, effective) if p]
+    conf = "" if name.startswith(label(src.confidence, lang)) else f" [{label(src.confidence, lang)}]"
+    return (
+        f"{name}{conf}"
+        + (" " + " | ".join(str(p) for p in parts) if parts else "")
+        + (f" — {src.note}" if src.note else "")
+    )
 
 
 def eligibility_table(e: Eligibility, lang: Lang, region_insured: str, region_treated: str) -> str:
@@ -309,7 +440,7 @@ def eligibility_table(e: Eligibility, lang: Lang, region_insured: str, region_tr
         )
     )
     if e.benefit_category == "unfiled" and e.place != "local":
-        why = [r.text(lang) for r in e.reasons if r.blocking]
+        why = [reason_text(r, e, lang) for r in e.reasons if r.blocking]
         out.append(
             _t(f"按未备案标准结算（{adj}）", f"settled at the unfiled rate ({adj})", lang)
             + (_t("，原因：", ", because: ", lang) + ("；" if lang == "zh" else "; ").join(why) if why else "")
@@ -323,7 +454,7 @@ def eligibility_table(e: Eligibility, lang: Lang, region_insured: str, region_tr
         missing = [material_name(e, m, lang) for m in e.materials_missing]
         out.append(_t("缺少材料：", "materials missing: ", lang) + ("；" if lang == "zh" else "; ").join(missing))
     for r in e.reasons:
-        out.append(("✗ " if r.blocking else "· ") + f"{r.code}: {r.text(lang)}")
+        out.append(reason_line(r, e, lang))
     return "\n".join(out)
 
 

@@ -71,7 +71,10 @@ def test_explain_shows_formulas_in_numbers_and_sources() -> None:
     assert "(63800.00 − 1000.00) × 50% = 31400.00" in result.output
     assert "(32400.00 − 15000.00) × 60% = 10440.00" in result.output
     assert "(21960.00 − 0.00) × 75% = 16470.00" in result.output
-    assert "130100:illustrative-hebei [illustrative]" in result.output
+    # a source by its document number, an illustrative one by the pack it is in, with its note
+    assert "  医保发〔2022〕22号 [secondary] 国家医疗保障局 财政部" in result.output
+    assert "  illustrative (石家庄市 standards) — 未读到石家庄市或河北省的政策原文" in result.output
+    assert "  [国办发〔2021〕42号, illustrative (石家庄市 standards)]" in result.output
 
 
 def test_quick_estimate_from_flags() -> None:
@@ -358,7 +361,7 @@ def test_the_bar_falls_back_to_ascii_glyphs() -> None:
     ("args", "want"),
     [
         (["estimate", str(ROOT / "examples" / "shijiazhuang-resident-beijing.toml"), "--explain"], ["! ", "[#"]),
-        (["check", "{case}"], ["x FILING_EXPIRED"]),
+        (["check", "{case}"], ["x 备案有效期至 2025-03-05"]),
         (["rules", "list"], ["130100"]),
     ],
 )
