@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -15,6 +16,7 @@ from medins.case_model import Case
 from medins.i18n import LABELS, Lang, adjustment_label, label
 from medins.loader import RegionPack, RuleSet, in_force
 from medins.money import pct, show
+from medins.render import source_name
 from medins.rules_model import (
     CONFIDENCE_ORDER,
     Adjustment,
@@ -143,7 +145,9 @@ def _group_name(group: str, lang: Lang, names: dict[str, str] | None) -> str:
     """A person group as ``rules show`` names it: the pack's own label in Chinese, else the id's label."""
     if lang == "zh" and names and group in names:
         return names[group]
-    return label(group, lang)
+    if group in LABELS or not names or group not in names:
+        return label(group, lang)
+    return names[group]  # the pack names the group only in Chinese: 60–69岁 rather than aged_60_69
 
 
 def _terms_rows(terms: BenefitTerms, lang: Lang, names: dict[str, str] | None = None) -> list[list[str]]:
@@ -174,6 +178,32 @@ def _terms_rows(terms: BenefitTerms, lang: Lang, names: dict[str, str] | None = 
     return rows
 
 
+def _cited(section: Dated, model: Standards | Catalogue, code: str, lang: Lang) -> str:
+    """A section's sources by name (document or title, else ``示意值（石家庄市待遇）``) and its confidence."""
+    names = [source_name(code, model.kind, model.sources[s], lang) for s in section.source_ids if s in model.sources]
+    sep = "、" if lang == "zh" else ", "
+    return f"[{sep.join(dict.fromkeys(names))}{_weakest(names, confidence_of(section, model), lang)}]"
+
+
+def _weakest(names: list[str], level: str, lang: Lang) -> str:
+    """The confidence after a list of sources, unless a source's name says it already (示意值（…）)."""
+    if any(n.startswith(label(level, lang)) for n in names):
+        return ""
+    return ("；" if lang == "zh" else "; ") + label(level, lang)
+
+
+def _paren(text: str, lang: Lang) -> str:
+    return f"（{text}）" if lang == "zh" else f" ({text})"
+
+
+def drug_list_name(edition: str, lang: Lang) -> str:
+    """A national drug-list edition by name: ``nrdl-2024`` is 国家医保药品目录 2024 年版."""
+    m = re.fullmatch(r"nrdl-(\d{4})", edition)
+    if m is None:
+        return edition
+    return f"国家医保药品目录 {m.group(1)} 年版" if lang == "zh" else f"national drug list {m.group(1)}"
+
+
 def _adj(a: Adjustment, lang: Lang) -> str:
     return adjustment_label(a.mode, a.value, lang)
 
@@ -201,14 +231,12 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
             for kind in ("inpatient", "outpatient"):
                 section = in_force(getattr(scheme, kind), on, kind, where)
                 data[f"{scheme_name}.{kind}"] = section.model_dump(mode="json", by_alias=True)
-                out.append(
-                    f"\n{label(scheme_name, lang)} · {label(kind, lang)}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
-                )
+                out.append(f"\n{label(scheme_name, lang)} · {label(kind, lang)}  {_cited(section, std, code, lang)}")
                 out.append(tabulate(_terms_rows(section, lang, names), headers=head, tablefmt="simple"))
             for section in [s for s in scheme.chronic if s.in_force(on)]:
                 data[f"{scheme_name}.chronic"] = section.model_dump(mode="json", by_alias=True)
                 out.append(
-                    f"\n{label(scheme_name, lang)} · {label('chronic_outpatient', lang)}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
+                    f"\n{label(scheme_name, lang)} · {label('chronic_outpatient', lang)}  {_cited(section, std, code, lang)}"
                 )
                 rows = []
                 for disease, terms in section.diseases.items():
@@ -224,7 +252,7 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
                     else ("基本医保封顶线以上" if lang == "zh" else "above the basic cap")
                 )
                 out.append(
-                    f"\n{label(scheme_name, lang)} · {label(section.kind, lang)}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
+                    f"\n{label(scheme_name, lang)} · {label(section.kind, lang)}  {_cited(section, std, code, lang)}"
                 )
                 cap = show(section.cap) if section.cap is not None else "-"
                 bands = _bands(section.bands, section.deductible)
@@ -243,7 +271,7 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
         offsite = in_force(std.offsite, on, "offsite", where)
         data["offsite"] = offsite.model_dump(mode="json", by_alias=True)
         out.append(
-            f"\n{'异地就医待遇调整' if lang == 'zh' else 'off-site adjustments'}  [{', '.join(offsite.source_ids)}; {label(confidence_of(offsite, std), lang)}]"
+            f"\n{'异地就医待遇调整' if lang == 'zh' else 'off-site adjustments'}  {_cited(offsite, std, code, lang)}"
         )
         out.append(
             tabulate(
@@ -257,7 +285,7 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
         for section in [s for s in std.assistance if s.in_force(on)]:
             data["assistance"] = section.model_dump(mode="json", by_alias=True)
             out.append(
-                f"\n{'医疗救助' if lang == 'zh' else 'medical assistance'}  [{', '.join(section.source_ids)}; {label(confidence_of(section, std), lang)}]"
+                f"\n{'医疗救助' if lang == 'zh' else 'medical assistance'}  {_cited(section, std, code, lang)}"
                 + (
                     ""
                     if section.direct_settlement
@@ -293,7 +321,7 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
         data["catalogue"] = settings.model_dump(mode="json", by_alias=True)
         p = settings.pre_self_pay
         out.append(
-            f"\n{'就医地目录' if lang == 'zh' else 'catalogue'} ({cat.drug_list})  [{', '.join(settings.source_ids)}; {label(confidence_of(settings, cat), lang)}]"
+            f"\n{'就医地目录' if lang == 'zh' else 'catalogue'}{_paren(drug_list_name(cat.drug_list, lang), lang)}  {_cited(settings, cat, code, lang)}"
         )
         institutions = len(cat.institutions) if cat.institutions is not None else "-"
         if lang == "zh":
@@ -380,7 +408,8 @@ def filing_checklist(rules: RuleSet, insured: str, category: str, on: date, lang
         + _adj(offsite.categories["unfiled"], lang)
         + ("，回参保地手工报销" if zh else ", reimbursed at home")
     )
-    out.append(("依据：" if zh else "sources: ") + ", ".join(data["sources"]) + f" ({label(data['confidence'], lang)})")  # type: ignore[arg-type]
+    cited = list(dict.fromkeys(source_name(insured, "standards", std.sources[i], lang) for i in data["sources"]))  # type: ignore[union-attr]
+    out.append(("依据：" if zh else "sources: ") + sep.join(cited) + _weakest(cited, data["confidence"], lang))  # type: ignore[arg-type]
     return data, "\n".join(out)
 
 

@@ -236,7 +236,8 @@ def test_filing_requirements_json(runner: CliRunner, insured: str, category: str
 #   [filing.categories] referral = { required = [...3], validity_months = 6 }; destination_level = "province";
 #   retroactive_before_settlement = true; channels = [3]; referral = points 0.10; unfiled = points 0.30;
 #   sources: [[filing]] national-filing-guide, illustrative-hebei-offsite + [[offsite]] national-offsite-guide
-#   (illustrative-hebei-offsite once: it is the same source).
+#   (illustrative-hebei-offsite once: it is the same source). The table names them: both guides by their
+#   document 医保发〔2022〕22号 (once), the illustrative source by its pack, 示意值（石家庄市待遇）.
 REFERRAL_130100_ZH = """\
 130100 石家庄市 · 异地转诊人员
 所需材料：医保电子凭证、社会保障卡或有效身份证件；跨省异地就医备案表；参保地定点医疗机构转诊转院证明
@@ -246,7 +247,7 @@ REFERRAL_130100_ZH = """\
 办理渠道：国家医保服务平台APP；国家异地就医备案小程序；参保地医保经办窗口
 备案后待遇：支付比例降低 10 个百分点
 未备案：支付比例降低 30 个百分点，回参保地手工报销
-依据：national-filing-guide, illustrative-hebei-offsite, national-offsite-guide (示意值)
+依据：医保发〔2022〕22号；示意值（石家庄市待遇）
 """
 
 REFERRAL_130100_EN = """\
@@ -258,7 +259,7 @@ filing after admission but before discharge settlement still settles directly
 where to file: 国家医保服务平台APP; 国家异地就医备案小程序; 参保地医保经办窗口
 benefit with this filing: ratio lowered by 10 percentage points
 without a filing: ratio lowered by 30 percentage points, reimbursed at home
-sources: national-filing-guide, illustrative-hebei-offsite, national-offsite-guide (illustrative)
+sources: 医保发〔2022〕22号; illustrative (石家庄市 standards)
 """
 
 
