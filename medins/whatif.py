@@ -293,6 +293,13 @@ class Comparison:
         return tuple(s for s in self.scenarios if s.cheapest)
 
 
+def _table_choice(name: str, value: Any, lang: Lang) -> str:
+    """A scenario's value in the comparison table: categories, schemes and groups by their labels."""
+    if name in ("category", "scheme", "group"):
+        return wlabel(value, lang)
+    return _shown_choice(name, value, lang)
+
+
 def _shown_choice(name: str, value: Any, lang: Lang) -> str:
     if name == "category":
         return wlabel(value, lang) if lang == "zh" else str(value)
@@ -455,8 +462,8 @@ def todo(case: Case, s: Settlement, group: str | None = None) -> tuple[Text, ...
     if group is not None and case.person.status != group:
         out.append(
             t(
-                f"人员类别 {group} 不适用于{label(case.person.scheme, 'zh')}",
-                f"group {group} does not apply to the {case.person.scheme} scheme",
+                f"人员类别{label(group, 'zh')}不适用于{label(case.person.scheme, 'zh')}",
+                f"group {label(group, 'en')} does not apply to the {label(case.person.scheme, 'en')}",
             )
         )
     if e.place == "local":
@@ -465,7 +472,7 @@ def todo(case: Case, s: Settlement, group: str | None = None) -> tuple[Text, ...
         out.append(
             t(
                 f"视同备案（{label(e.benefit_category, 'zh')}），无需办理",
-                f"deemed filed ({e.benefit_category}): nothing to file",
+                f"deemed filed ({label(e.benefit_category, 'en')}): nothing to file",
             )
         )
     elif case.filing is None:
@@ -486,13 +493,15 @@ def todo(case: Case, s: Settlement, group: str | None = None) -> tuple[Text, ...
             out.append(
                 t(
                     f"备案为{label(f.category, 'zh')}，就医地 {dest} {regions.name(dest)}",
-                    f"file as {f.category} for {dest} ({regions.name(dest)})",
+                    f"file as {label(f.category, 'en')} for {dest} ({regions.name(dest)})",
                 )
             )
         out.append(t("材料：" + "、".join(names["zh"]), "materials: " + ", ".join(names["en"])))
+    from medins.render import reason_text
+
     for r in e.reasons:
         if r.blocking and r.code != "FILING_MISSING":
-            out.append(r.text)
+            out.append(t(reason_text(r, e, "zh"), reason_text(r, e, "en")))
     if e.settlement == "reimburse_at_home":
         out.append(
             t(
@@ -938,7 +947,7 @@ def comparison_table(c: Comparison, lang: Lang) -> str:
         t(
             f"原案：{label(b.eligibility.settlement, 'zh')}，{label(b.eligibility.benefit_category, 'zh')}，"
             f"医疗费 {_money(b.total)}，个人负担 {_money(b.personal_total)}",
-            f"as given: {label(b.eligibility.settlement, 'en')}, {b.eligibility.benefit_category}, "
+            f"as given: {label(b.eligibility.settlement, 'en')}, {label(b.eligibility.benefit_category, 'en')}, "
             f"total {_money(b.total)}, patient pays {_money(b.personal_total)}",
         )(lang)
     )
@@ -950,7 +959,7 @@ def comparison_table(c: Comparison, lang: Lang) -> str:
         values = dict(s.choices)
         st = s.settlement
         rows.append(
-            [str(i), *(_shown_choice(n, values[n], lang) for n in names)]
+            [str(i), *(_table_choice(n, values[n], lang) for n in names)]
             + [label(st.eligibility.settlement, lang)]
             + [_money(v) for v in (st.basic_fund, st.tier2_fund, st.medical_assistance_fund, st.personal_total)]
             + [_signed(s.difference), "✓" if s.cheapest else ""]
@@ -963,11 +972,13 @@ def comparison_table(c: Comparison, lang: Lang) -> str:
     # warnings the case as given does not have (an item the other place's catalogue lacks …); the
     # illustrative-values banner is above, and a claim at home is in what to do
     known = {w.code for w in c.base.warnings} | {"ILLUSTRATIVE_VALUES", "REIMBURSE_AT_HOME", "ASSISTANCE_AT_HOME"}
+    from medins.render import warning_line
+
     for i, s in enumerate(c.scenarios, 1):
         out.append(f"{i:>3}. " + sep.join(x(lang) for x in s.todo))
         for w in s.settlement.warnings:
             if w.code not in known:
-                out.append("     " + t("提示 ", "warning ")(lang) + f"{w.code}: {w.text(lang)}")  # type: ignore[operator]
+                out.append("     " + warning_line(w, s.settlement, lang))
     return "\n".join(out)
 
 
@@ -1087,8 +1098,10 @@ def year_table(y: Year, lang: Lang) -> str:
         out.append(t("越过的起付线、分段和封顶：", "deductibles, bands and caps crossed:")(lang))
         for b, x in crossed:
             out.append(f"  #{b.index + 1} {b.settlement.service_date}: {x.text(lang, b.settlement.tier2_kind)}")
+    from medins.render import warning_line
+
     for b in y.bills:
         for w in b.settlement.warnings:
             if w.code != "ILLUSTRATIVE_VALUES":
-                out.append(t("提示 ", "warning ")(lang) + f"#{b.index + 1} {w.code}: {w.text(lang)}")  # type: ignore[operator]
+                out.append(warning_line(w, b.settlement, lang, f"#{b.index + 1}"))
     return "\n".join(out)

@@ -47,14 +47,14 @@ def test_compare_table_in_english() -> None:
     code, out, err = run("compare", STORY, "--vary", "category=none,referral", "--lang", "en")
     assert (code, err) == (0, "")
     assert out.splitlines()[1:] == [
-        "as given: direct settlement, referral, total 68,000.00, patient pays 9,690.00",
-        "#  filing category  settlement             basic     tier 2  assistance  patient pays  vs as given  cheapest",
-        "1  none             reimburse at home  18,840.00  17,976.00   20,238.00     10,946.00    +1,256.00",
-        "2  referral         direct settlement  31,400.00  10,440.00   16,470.00      9,690.00         0.00  ✓",
+        "as given: direct settlement, referred patient, total 68,000.00, patient pays 9,690.00",
+        "#  filing category   settlement             basic     tier 2  assistance  patient pays  vs as given  cheapest",
+        "1  no filing         reimburse at home  18,840.00  17,976.00   20,238.00     10,946.00    +1,256.00",
+        "2  referred patient  direct settlement  31,400.00  10,440.00   16,470.00      9,690.00         0.00  ✓",
         "",
         "what to do:",
         "  1. no filing; pay 68,000.00 in full at discharge and claim at home with the receipts",
-        "  2. file as referral for 110000 (北京市); materials: insurance e-credential, social security card or ID, "
+        "  2. file as referred patient for 110000 (北京市); materials: insurance e-credential, social security card or ID, "
         "cross-province filing form, referral certificate",
     ]
     assert out.startswith("⚠ Note: these estimates use illustrative values")
@@ -192,7 +192,7 @@ def test_compare_without_quick_flags_names_compare() -> None:
 def test_a_group_of_the_other_scheme_is_said_not_to_apply() -> None:
     code, out, _ = run("compare", STORY, "--vary", "group=retired", "--lang", "en")
     assert code == 0
-    assert "  1. group retired does not apply to the resident scheme; file as referral" in out
+    assert "  1. group retired does not apply to the resident scheme; file as referred patient" in out
 
 
 def test_compare_local_visit_needs_no_filing() -> None:
@@ -374,7 +374,7 @@ def test_another_place_reclassifies_the_lines_and_says_what_it_lacks() -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[-1].startswith("     warning ITEM_NOT_IN_CATALOGUE: line 1 'SH-SVC-0001'")
-    assert lines[-2].startswith("  2. file as relocated_retiree for 110000")
+    assert lines[-2].startswith("  2. file as relocated retiree for 110000")
     result = compare(api.load_case(jiaxing), {"treated-in": ["110000"]})
     (s,) = result.scenarios
     assert s.case.filing is not None and s.case.filing.destination == "110000"
