@@ -175,7 +175,7 @@ OUT_AMOUNTS = (
     "paid_at_discharge",
 )
 OUT_HEAD = ("bill_id", "person_id", "insured_region", "visit_region", "visit_type", "service_date")
-OUT_TAIL = ("eligible", "settlement", "benefit_category", "deferred", "warnings")
+OUT_TAIL = ("eligible", "settlement", "benefit_category", "deferred", "warnings", "reasons", "reason_text")
 REJECT_COLUMNS = ("row", "file", "bill_id", "column", "reason")
 CLEARING_COLUMNS = (
     "insured_region",
@@ -765,6 +765,8 @@ class Settler:
             e.benefit_category,
             ";".join(s.deferred),
             ";".join(dict.fromkeys(w.code for w in s.warnings)),
+            ";".join(r.code for r in e.reasons),
+            ("；" if self.lang == "zh" else "; ").join(r.text(self.lang) for r in e.reasons),
         ]
         direct = e.settlement == "direct"
         self.agg.add(

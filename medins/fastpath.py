@@ -1299,6 +1299,7 @@ class _Run:
             raise SettlementBug("a bill settled over columns does not reconcile")
 
         # -- OUT rows in input order: the arrays' rows and the per-bill engine's, merged by row
+        elig["reason_codes"], elig["reason_words"] = self._reason_columns(elig, service, settle_day, vector_done)
         frame = self._rows(
             v, visit_type, service, total, fully, over, pre, in_scope, results, elig, g, line_warn, ctx_illus
         )
@@ -1491,7 +1492,8 @@ class _Run:
         p_grp, persons = check(Person, self.PERSON, "person")
         f_grp, filings = check(Filing, self.FILING, "filing")
         v_grp, visits = check(Visit, self.VISIT, "visit")
-        self.f_grp, self.v_grp = f_grp, v_grp
+        self.p_grp, self.f_grp, self.v_grp = p_grp, f_grp, v_grp
+        self.models = (persons, filings, visits)
         combo_of, first = _groups(
             p_grp, f_grp, v_grp, has_lines.astype(np.int64), (C["total"] != _index(U["total"], "")).astype(np.int64)
         )
@@ -1687,6 +1689,14 @@ class _Run:
             "chronic_ok": field(lambda s: s.chronic_ok, bool),
             "matched": field(lambda s: s.matched_level, np.int64),
             "cross": field(lambda s: s.cross, bool),
+            # what the reasons' words need: the filing's dates and what they decided
+            "emergency": has_filing & ~date_checks & ~local,
+            "retro_ok": date_checks & (service < start) & retro & (start <= settle_day),
+            "not_yet": not_yet,
+            "expired": expired,
+            "start": start,
+            "until": until,
+            "deemed": deemed,
         }
 
     def _statics(self, combo_info, combo_of, service, place, scheme, has_start, sig_of):  # type: ignore[no-untyped-def]
@@ -1759,11 +1769,106 @@ class _Run:
                     s = static_eligibility(
                         rules.standards(insured), pack.catalogue if pack else None, offsite, filing_rules, *reads, on
                     )
+                    if s is not None:
+                        s = (s, self._reason_parts(i, rules.standards(insured), pack, filing_rules, on))
                 except (MedinsError, KeyError):
                     s = None
                 self.shared.statics[sk] = s
             statics.append(s)
-        return statics, sgrp
+        self.reason_parts = [None if s is None else s[1] for s in statics]
+        return [None if s is None else s[0] for s in statics], sgrp
+
+    def _reason_columns(
+        self, elig: dict[str, Any], service: np.ndarray, settle_day: np.ndarray, v: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each bill's eligibility reasons, as OUT writes them: the codes, and their words in the run's
+        language; the same as the check of one visit gives, in its order. Written once per distinct
+        static group, dated reasons and deemed filing."""
+        from medins.engine.eligibility import (
+            days_after,
+            deemed_reason,
+            emergency_reason,
+            expired_reason,
+            not_yet_reason,
+            retroactive_reason,
+        )
+
+        lang = self.settler.lang
+        sep = "；" if lang == "zh" else "; "
+        sgrp = elig["static_of"]
+        emergency, retro_ok, not_yet, expired = elig["emergency"], elig["retro_ok"], elig["not_yet"], elig["expired"]
+        early = retro_ok | not_yet
+        zero = np.zeros(self.n, dtype=np.int64)
+        grp, first = _groups(
+            sgrp,
+            np.where(emergency, 1, np.where(retro_ok, 2, np.where(not_yet, 3, 0))),
+            np.where(early, elig["start"], zero),
+            np.where(emergency | not_yet, settle_day, zero),
+            np.where(expired, elig["until"], zero),
+            np.where(expired, service, zero),
+            elig["deemed"].astype(np.int64),
+            v.astype(np.int64),
+        )
+        codes: list[str] = []
+        words: list[str] = []
+        for i in first.tolist():
+            parts = self.reason_parts[sgrp[i]]
+            if not v[i] or parts is None:  # settled one at a time (or not at all): the engine's own
+                codes.append("")
+                words.append("")
+                continue
+            dated = []
+            if emergency[i]:
+                days = parts.emergency_days
+                day = date.fromordinal(int(settle_day[i]))
+                dated.append(emergency_reason(days_after(day, days) if days is not None else None))
+            elif retro_ok[i]:
+                dated.append(retroactive_reason(date.fromordinal(int(elig["start"][i]))))
+            elif not_yet[i]:
+                dated.append(
+                    not_yet_reason(date.fromordinal(int(elig["start"][i])), date.fromordinal(int(settle_day[i])))
+                )
+            if expired[i]:
+                dated.append(
+                    expired_reason(date.fromordinal(int(elig["until"][i])), date.fromordinal(int(service[i])))
+                )
+            deemed = [deemed_reason(*parts.deemed)] if elig["deemed"][i] and parts.deemed is not None else []
+            reasons = [*parts.before, *dated, *parts.after, *deemed, *parts.last]
+            codes.append(";".join(r.code for r in reasons))
+            words.append(sep.join(r.text(lang) for r in reasons))
+        return np.array(codes, dtype=object)[grp], np.array(words, dtype=object)[grp]
+
+    def _reason_parts(self, i: int, std: Any, pack: Any, filing_rules: Any, on: date) -> ReasonParts:
+        """The eligibility reasons a bill's fields decide, from the check of one visit run on the first
+        bill of a static group (whose dates stand in by their presence): those before the filing's
+        dated reasons, those after them, and those after a deemed filing's."""
+        from types import SimpleNamespace
+
+        from medins.engine.eligibility import DATED_REASONS, PLACE_REASONS, check_eligibility, deemed_entry
+
+        persons, filings, visits = self.models
+        visit = visits[self.v_grp[i]]
+        case = SimpleNamespace(person=persons[self.p_grp[i]], filing=filings[self.f_grp[i]], visit=visit)
+        found = check_eligibility(case, std, pack.catalogue if pack else None, on)  # type: ignore[arg-type]
+        before, after, last = [], [], []
+        for r in found.reasons:
+            if r.code in DATED_REASONS or r.code == "DEEMED_FILED":
+                continue
+            if r.code in PLACE_REASONS or r.code == "FILING_MISSING":
+                before.append(r)
+            elif r.code in ("DESTINATION_MISMATCH", "PROOF_MISSING"):
+                after.append(r)
+            else:
+                last.append(r)
+        deemed = deemed_entry(filing_rules, visit.region, visit.type)
+        treated = f"{visit.region} {regions.name(visit.region)}"
+        return ReasonParts(
+            tuple(before),
+            tuple(after),
+            tuple(last),
+            None if deemed is None else (treated, deemed[0], deemed[1].category),
+            filing_rules.emergency_filing_days,
+        )
 
     def _cells(self, elig, combo_info, combo_of, service, scheme, sig_of):  # type: ignore[no-untyped-def]
         """Each bill's rule cell, benefit visit type and (chronic) disease."""
@@ -1910,6 +2015,8 @@ class _Run:
             if v[i]:
                 text[i] = ";".join(dict.fromkeys(warned + table[own[i]]))
         cols.append(pl.Series(text.tolist(), dtype=pl.String))
+        cols.append(pl.Series(elig["reason_codes"].tolist(), dtype=pl.String))
+        cols.append(pl.Series(elig["reason_words"].tolist(), dtype=pl.String))
         names_out = [f"_{k}" for k in range(len(cols))]
         frame = pl.DataFrame(dict(zip(names_out, cols, strict=True)))
         frame = frame.with_columns(pl.Series("_row", self.row)).filter(pl.Series(v))
@@ -2058,6 +2165,18 @@ class _Run:
             order = self.chronic_order.setdefault(int(key[i]), [])
             if disease[i] not in order:
                 order.append(disease[i])
+
+
+@dataclass(frozen=True)
+class ReasonParts:
+    """The eligibility reasons of a static group: the parts its fields decide, around the dated ones."""
+
+    before: tuple[Any, ...]
+    after: tuple[Any, ...]
+    last: tuple[Any, ...]
+    deemed: tuple[str, int, str] | None
+    """A deemed filing's words: the treatment place, the entry's number and its category."""
+    emergency_days: int | None
 
 
 @dataclass

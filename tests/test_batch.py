@@ -652,6 +652,16 @@ def test_local_in_province_and_deemed_rows_settle_under_their_standard(tmp_path:
         "D1": ("other_temporary", "direct", "30000.00", "1000.00", "17400.00"),
         "U1": ("unfiled", "reimburse_at_home", "500.00", "100.00", "140.00"),
     }
+    # the eligibility reasons, as the check of one visit gives them, and the same bill by bill
+    reasons = {r["bill_id"]: r["reasons"] for r in rows(tmp_path / "out.csv")}
+    assert reasons == {
+        "L1": "LOCAL_VISIT",
+        "I1": "IN_PROVINCE",
+        "D1": "DEEMED_FILED",
+        "U1": "IN_PROVINCE;FILING_MISSING",
+    }
+    run_batch(BatchOptions(tmp_path / "bills.csv", tmp_path / "bill-by-bill.csv", rules_dir=rules, engine="records", lang="en"))
+    assert (tmp_path / "bill-by-bill.csv").read_bytes() == (tmp_path / "out.csv").read_bytes()
 
 
 def test_an_in_province_row_without_in_province_rules_is_rejected_naming_the_key(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ CHANGES = [
     ("quantity", "0", "items"),  # refused: rejected
     ("restriction_met", "是", "items"),  # Chinese yes
     ("amount", "99999999.99", "items"),  # too large for the line: rejected or capped
+    ("filing_start", "2025-01-20", "bills"),  # after some visits: not yet valid, or filed before discharge
+    ("filing_destination", "310000", "bills"),  # another destination: a mismatch unless treated there
 ]
 
 
