@@ -252,6 +252,7 @@ _ZH_KEYS = (
     (re.compile(r"\s*offsite\.in_province"), ""),
     (re.compile(r"（filing\.deemed\[\d+\]）"), ""),
     (re.compile(r"（assistance_stage_base、assistance_stage_fund）"), ""),
+    (re.compile(r"按 \[summary\] 汇总金额"), "按汇总金额"),
 )
 
 
@@ -292,14 +293,34 @@ def warning_line(w: Warning_, s: Settlement, lang: Lang, where: str = "") -> str
     return f"warning {where + ' ' if where else ''}{w.code}: {warning_text(w, s, lang)}"
 
 
-# Words of the trail's formulas, which the engine writes in English.
+# Words of the trail's formulas, which the engine writes in English (longest first).
 _FORMULA_ZH = (
-    ("year base before", "年度累计基数"),
-    ("paid this year before", "本年此前已付"),
-    ("this bill", "本单"),
-    ("no cap", "无封顶"),
-    ("cap ", "封顶线 "),
+    (re.compile(r"; above cap "), "；超出封顶线 "),
+    (re.compile(r"cap (\S+) on in-scope base"), r"封顶线 \1（按政策范围内费用）"),
+    (re.compile(r"cap (\S+) on fund payment"), r"封顶线 \1（按基金支付）"),
+    (re.compile(r"above basic cap = "), "基本医保封顶线以上 = "),
+    (re.compile(r"yearly deductible cap (\S+), paid (\S+), this stay "), r"年度起付线累计上限 \1，已付 \2，本次 "),
+    (re.compile(r"year base before"), "年度累计基数"),
+    (re.compile(r"paid this year before"), "本年此前已付"),
+    (re.compile(r"this bill"), "本单"),
+    (re.compile(r"\(whole base\)"), "（全部基数）"),
+    (re.compile(r"\(paid by stage (\d+)\)"), r"（第 \1 段已救助）"),
+    (re.compile(r"\(class B\)"), "（乙类）"),
+    (re.compile(r"\(off-site\)"), "（异地先行自付）"),
+    (re.compile(r"\(claimed at home\)"), "（回参保地申请）"),
+    (re.compile(r" left of the base\)"), " 为剩余基数)"),
+    (re.compile(r"^ratio "), "比例 "),
+    (re.compile(r"^bands "), "分段 "),
+    (re.compile(r"no cap"), "无封顶"),
+    (re.compile(r"(?<![A-Za-z])cap "), "封顶线 "),
 )
+
+
+def _en_step(text: str) -> str:
+    """An English step text with the ids the engine puts in it (``benefit category referral``,
+    ``(extreme_poverty)``, ``deductible (inpatient, …``) by their labels."""
+    text = re.sub(r"benefit category (\w+)", lambda m: f"benefit category {label(m.group(1), 'en')}", text)
+    return re.sub(r"\((\w+)([,)])", lambda m: f"({label(m.group(1), 'en')}{m.group(2)}", text)
 
 
 def _reason_names(formula: str, lang: Lang) -> str:
@@ -314,7 +335,7 @@ def _reason_names(formula: str, lang: Lang) -> str:
 def formula_text(formula: str, lang: Lang) -> str:
     if lang == "zh":
         for en, zh in _FORMULA_ZH:
-            formula = formula.replace(en, zh)
+            formula = en.sub(zh, formula)
     return formula
 
 
@@ -389,7 +410,8 @@ def settlement_table(s: Settlement, lang: Lang, explain: bool = False, glyphs: s
         for i, st in enumerate(s.trail, 1):
             src = f"  [{sep.join(cited_names(s, st.sources, lang))}]" if st.sources else ""
             formula = _reason_names(st.formula, lang) if st.key == "eligibility" else formula_text(st.formula, lang)
-            out.append(f"{i:>2}. {_in_words(st.text(lang), lang)}: {formula}{src}")
+            step = _in_words(st.text(lang), lang) if lang == "zh" else _en_step(st.text(lang))
+            out.append(f"{i:>2}. {step}: {formula}{src}")
         out.append("")
         out.append(_t("来源：", "Sources:", lang))
         for c in s.cited:
