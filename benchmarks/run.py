@@ -177,7 +177,15 @@ def main() -> None:
             cmd += ["-o", str(out), "--summary", str(folder / f"summary-j{jobs}.json"), "--jobs", str(jobs), "--quiet"]
             results[f"medins batch --jobs {jobs}"] = timed(cmd)
         if args.reform:
-            cmd = [sys.executable, "-m", "medins", "batch", str(folder / "bills.csv"), "--items", str(folder / "items.csv")]
+            cmd = [
+                sys.executable,
+                "-m",
+                "medins",
+                "batch",
+                str(folder / "bills.csv"),
+                "--items",
+                str(folder / "items.csv"),
+            ]
             cmd += ["-o", str(folder / "settled-reform.csv"), "--reform", str(args.reform.resolve()), "--quiet"]
             results[names[3]] = timed(cmd)
         rounds.append(results)

@@ -1216,7 +1216,9 @@ def _settle_with_reform(
         own = TableWriter(folder / "out.csv", folder / "out.csv", out_columns, kinds, "settled")
         mine: list[Reject] = rejects if name == "rules" else []
         run_opts = opts if name == "rules" else replace(opts, ytd_out=None)
-        done = _settle_all(run_opts, config, rules, tables, ytd_in, own, folder, progress if name == "rules" else None, mine)
+        done = _settle_all(
+            run_opts, config, rules, tables, ytd_in, own, folder, progress if name == "rules" else None, mine
+        )
         own.close()
         runs[name] = (done, folder / "out.csv", mine)
     base, base_out, _ = runs["rules"]
@@ -1237,11 +1239,7 @@ def _fen_of(column: Any) -> Any:
     import polars as pl
 
     text = pl.col(column)
-    return (
-        pl.when(text == "")
-        .then(None)
-        .otherwise(text.str.replace(".", "", literal=True).cast(pl.Int64))
-    )
+    return pl.when(text == "").then(None).otherwise(text.str.replace(".", "", literal=True).cast(pl.Int64))
 
 
 def _money_text(fen: Any) -> Any:
@@ -1250,9 +1248,7 @@ def _money_text(fen: Any) -> Any:
 
     size = fen.abs()
     sign = pl.when(fen < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    return pl.concat_str(
-        [sign, (size // 100).cast(pl.String), pl.lit("."), (size % 100).cast(pl.String).str.zfill(2)]
-    )
+    return pl.concat_str([sign, (size // 100).cast(pl.String), pl.lit("."), (size % 100).cast(pl.String).str.zfill(2)])
 
 
 def _write_with_reform(writer: TableWriter, base_out: Path, reform_out: Path, reform_rejects: list[Reject]) -> None:
@@ -1274,7 +1270,10 @@ def _write_with_reform(writer: TableWriter, base_out: Path, reform_out: Path, re
         pl.col("settlement").alias("reform_settlement"),
     )
     reasons = pl.DataFrame(
-        {"bill_id": [r[3] for r in reform_rejects if r[0] == 0], "reform_rejected": [r[5] for r in reform_rejects if r[0] == 0]},
+        {
+            "bill_id": [r[3] for r in reform_rejects if r[0] == 0],
+            "reform_rejected": [r[5] for r in reform_rejects if r[0] == 0],
+        },
         schema={"bill_id": pl.String, "reform_rejected": pl.String},
     ).unique("bill_id", keep="first", maintain_order=True)
     both = base.join(theirs, on="bill_id", how="left", maintain_order="left").join(
@@ -1299,9 +1298,7 @@ def _compare(base: Aggregates, reform: Aggregates) -> dict[str, Any]:
     def one(key: tuple[str, str]) -> dict[str, Any]:
         a, b = group_stats(base.groups.get(key)), group_stats(reform.groups.get(key))
         keep = ("count", "total", *REFORM_AMOUNTS, "fund_ratio")
-        change = {
-            c: show(Decimal(b[c]) - Decimal(a[c])) for c in ("total", *REFORM_AMOUNTS)
-        }
+        change = {c: show(Decimal(b[c]) - Decimal(a[c])) for c in ("total", *REFORM_AMOUNTS)}
         return {"rules": {c: a[c] for c in keep}, "reform": {c: b[c] for c in keep}, "change": change}
 
     out: dict[str, Any] = {"overall": one(("all", ""))}
@@ -1328,6 +1325,29 @@ class CheckReport:
         return len(self.rejects)
 
 
+def _inputs(
+    opts: BatchOptions, rules_root: Path, spool_dir: Path, check_only: bool = False
+) -> tuple[tuple[CsvTable, ColumnMap, CsvTable | None, ColumnMap | None], WorkerConfig]:
+    """BILLS and ITEMS opened (encoding chosen, headers mapped), and what a settling process needs."""
+    bills_table, bill_cols = _open_table(
+        opts.bills, "BILLS", BILL_COLUMNS, bill_required(opts.items is not None), opts.encoding, spool_dir
+    )
+    items_table = item_cols = None
+    if opts.items:
+        items_table, item_cols = _open_table(opts.items, "ITEMS", ITEM_COLUMNS, ITEM_REQUIRED, opts.encoding, spool_dir)
+    cfg = WorkerConfig(
+        rules_root,
+        Source(bills_table.path, bills_table.encoding, bills_table.delimiter, bill_cols, bills_table.spooled),
+        Source(items_table.path, items_table.encoding, items_table.delimiter, item_cols, items_table.spooled)  # type: ignore[arg-type]
+        if items_table
+        else None,
+        opts.lang,
+        opts.ytd_out is not None and not check_only,
+        check_only=check_only,
+    )
+    return (bills_table, bill_cols, items_table, item_cols), cfg
+
+
 def check_tables(opts: BatchOptions) -> CheckReport:
     """Check BILLS (and ITEMS) without settling: the headers (required columns, aliases), then every
     row as the run reads it (cell count, IDs, dates, duplicate bills, item lines without a bill,
@@ -1338,26 +1358,8 @@ def check_tables(opts: BatchOptions) -> CheckReport:
     rejects: list[Reject] = []
     with procs.spool_folder("medins-check-") as spool:
         spool_dir = Path(spool)
-        bills_table, bill_cols = _open_table(
-            opts.bills, "BILLS", BILL_COLUMNS, bill_required(opts.items is not None), opts.encoding, spool_dir
-        )
-        items_table = item_cols = None
-        if opts.items:
-            items_table, item_cols = _open_table(
-                opts.items, "ITEMS", ITEM_COLUMNS, ITEM_REQUIRED, opts.encoding, spool_dir
-            )
-        cfg = WorkerConfig(
-            rules_root,
-            Source(bills_table.path, bills_table.encoding, bills_table.delimiter, bill_cols, bills_table.spooled),
-            Source(items_table.path, items_table.encoding, items_table.delimiter, item_cols, items_table.spooled)  # type: ignore[arg-type]
-            if items_table
-            else None,
-            opts.lang,
-            False,
-            check_only=True,
-        )
+        tables, cfg = _inputs(opts, rules_root, spool_dir, check_only=True)
         checking = replace(opts, engine="records", jobs=1, ytd_out=None, reform=None)
-        tables = (bills_table, bill_cols, items_table, item_cols)
         done = _settle_all(checking, cfg, None, tables, ytd_in, _Nowhere(), spool_dir, None, rejects)  # type: ignore[arg-type]
     rejects.sort(key=lambda r: (r[0], r[1]))
     return CheckReport(done.n, done.items_input, rejects)
@@ -1379,7 +1381,6 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
     exit 130 or 143); while it writes, the run holds a lock on its outputs (``procs.output_lock``).
     """
     _check_paths(opts)
-    lang = opts.lang
     rules_root = resolve_rules_dir(opts.rules_dir).resolve()
     rules = load_rules(rules_root)
     ytd_in = _load_ytd(opts.ytd_in) if opts.ytd_in else {}
@@ -1387,23 +1388,8 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
     targets = [p for p in (opts.out, opts.rejects_path, opts.summary, opts.clearing, opts.ytd_out) if p]
     with procs.output_lock(targets), procs.spool_folder("medins-batch-") as spool, Outputs() as outputs:
         spool_dir = Path(spool)
-        bills_table, bill_cols = _open_table(
-            opts.bills, "BILLS", BILL_COLUMNS, bill_required(opts.items is not None), opts.encoding, spool_dir
-        )
-        items_table = item_cols = None
-        if opts.items:
-            items_table, item_cols = _open_table(
-                opts.items, "ITEMS", ITEM_COLUMNS, ITEM_REQUIRED, opts.encoding, spool_dir
-            )
-        cfg = WorkerConfig(
-            rules_root,
-            Source(bills_table.path, bills_table.encoding, bills_table.delimiter, bill_cols, bills_table.spooled),
-            Source(items_table.path, items_table.encoding, items_table.delimiter, item_cols, items_table.spooled)  # type: ignore[arg-type]
-            if items_table
-            else None,
-            lang,
-            opts.ytd_out is not None,
-        )
+        tables, cfg = _inputs(opts, rules_root, spool_dir)
+        bills_table, bill_cols, items_table, item_cols = tables
         out_columns = list(OUT_HEAD)
         if "person_name" in bill_cols.index:
             out_columns.insert(2, "person_name")
@@ -1418,7 +1404,6 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
             columns = [*out_columns, *REFORM_COLUMNS]
             column_kinds = [*kinds, *(["money"] * 2 * len(REFORM_AMOUNTS)), "text", "text"]
         writer = TableWriter(outputs.temp_for(opts.out), opts.out, columns, column_kinds, "settled")
-        tables = (bills_table, bill_cols, items_table, item_cols)
         comparison = None
         if opts.reform is None:
             done = _settle_all(opts, cfg, rules, tables, ytd_in, writer, spool_dir, progress, rejects)
@@ -2102,9 +2087,7 @@ def summary_table(summary: dict[str, Any], lang: Lang) -> str:
         for key, c in reform["by_insured_region"].items():
             compared(f"{'参保地' if zh else 'insured'}: {key} {regions.name(key)}", c)
         lines.append(
-            tabulate(
-                rows, headers=head, tablefmt="simple", colalign=("left",) + ("right",) * 5, disable_numparse=True
-            )
+            tabulate(rows, headers=head, tablefmt="simple", colalign=("left",) + ("right",) * 5, disable_numparse=True)
         )
     return "\n".join(lines)
 

@@ -41,7 +41,7 @@ import numpy as np
 # polars' allocator keeps freed pages for ten seconds by default, so a batch's peak memory would
 # count every chunk it has read; returned at once, the peak is what the run holds
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
-import polars as pl  # noqa: E402
+import polars as pl
 
 from medins import regions
 from medins.case_model import YearToDate
@@ -1236,7 +1236,9 @@ class _Run:
                 raise SettlementBug("a bill's item lines are missing from its partition")
             rows = self.items.of(int(self.row[i]))
             if len(rows) != count:
-                raise SettlementBug(f"bill row {int(self.row[i]) + 2}: {len(rows)} item lines read back, {count} counted")
+                raise SettlementBug(
+                    f"bill row {int(self.row[i]) + 2}: {len(rows)} item lines read back, {count} counted"
+                )
         return self.settler._one(int(self.row[i]) + 2, values, rows, ytd_json)
 
     def settle(
@@ -1829,9 +1831,7 @@ class _Run:
                     not_yet_reason(date.fromordinal(int(elig["start"][i])), date.fromordinal(int(settle_day[i])))
                 )
             if expired[i]:
-                dated.append(
-                    expired_reason(date.fromordinal(int(elig["until"][i])), date.fromordinal(int(service[i])))
-                )
+                dated.append(expired_reason(date.fromordinal(int(elig["until"][i])), date.fromordinal(int(service[i]))))
             deemed = [deemed_reason(*parts.deemed)] if elig["deemed"][i] and parts.deemed is not None else []
             reasons = [*parts.before, *dated, *parts.after, *deemed, *parts.last]
             codes.append(";".join(r.code for r in reasons))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from decimal import Decimal
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -660,7 +660,11 @@ def test_local_in_province_and_deemed_rows_settle_under_their_standard(tmp_path:
         "D1": "DEEMED_FILED",
         "U1": "IN_PROVINCE;FILING_MISSING",
     }
-    run_batch(BatchOptions(tmp_path / "bills.csv", tmp_path / "bill-by-bill.csv", rules_dir=rules, engine="records", lang="en"))
+    run_batch(
+        BatchOptions(
+            tmp_path / "bills.csv", tmp_path / "bill-by-bill.csv", rules_dir=rules, engine="records", lang="en"
+        )
+    )
     assert (tmp_path / "bill-by-bill.csv").read_bytes() == (tmp_path / "out.csv").read_bytes()
 
 

@@ -29,7 +29,15 @@ def test_check_lists_the_rows_the_run_rejects_while_reading(tmp_path: Path) -> N
     run = _invoke("batch", FIX / "bills.csv", "--items", FIX / "items.csv", "-o", tmp_path / "o.csv", "--lang", "en")
     assert run.exit_code == 3  # type: ignore[attr-defined]
     check = _invoke(
-        "batch", FIX / "bills.csv", "--items", FIX / "items.csv", "--check", "--rejects", tmp_path / "c.csv", "--lang", "en"
+        "batch",
+        FIX / "bills.csv",
+        "--items",
+        FIX / "items.csv",
+        "--check",
+        "--rejects",
+        tmp_path / "c.csv",
+        "--lang",
+        "en",
     )
     assert check.exit_code == 3, check.output  # type: ignore[attr-defined]
     by_rules = [r for r in _rows(tmp_path / "o.rejects.csv") if r[2] == "B007"]
