@@ -382,22 +382,66 @@ def settle_columns(
         return None
     del index
     view = lines.view()
-    # the checks that need a person's bills together: one name per person, nothing older than --ytd-in
-    frames: list[Any] = []
-    for p in range(parts):
-        bills = spill.get("bills", p)
-        if bills is None:
-            frames.append(None)
-            continue
-        prepared = _prepare(bills, bill_cols, ytd_in)
-        if prepared is None:
-            return None
-        if parts == 1:
-            frames.append((bills, prepared))
-        else:
-            frames.append(None)
-            del bills
-    bar_context = progress(len(lines.ctx)) if progress else nullcontext()
+    # the checks that need a person's bills together (one name per person, nothing older than
+    # --ytd-in) are made as each partition is settled: a partition that fails them sends the whole run
+    # to the careful path, before anything is written (partitions write to the spool until all are done)
+    frames: list[Any] = [None]
+    if parts == 1:
+        bills = spill.get("bills", 0)
+        if bills is not None:
+            prepared = _prepare(bills, bill_cols, ytd_in)
+            if prepared is None:
+                return None
+            frames = [(bills, prepared)]
+    try:
+        outputs, outcomes = _settle_parts(
+            spill,
+            parts,
+            frames,
+            bill_cols,
+            items_table,
+            item_cols,
+            ytd_in,
+            settler,
+            rules,
+            shared,
+            writer,
+            want_state,
+            spool,
+            view,
+            jobs,
+            progress,
+            len(lines.ctx),
+        )
+    except NotRegular:
+        return None
+    _write_in_order(writer, outputs)
+    return _total(outcomes, settler.agg)
+
+
+def _settle_parts(  # type: ignore[no-untyped-def]
+    spill,
+    parts,
+    frames,
+    bill_cols,
+    items_table,
+    item_cols,
+    ytd_in,
+    settler,
+    rules,
+    shared,
+    writer,
+    want_state,
+    spool,
+    view,
+    jobs,
+    progress,
+    bills_total,
+):
+    """Settle every partition, here or in ``--jobs`` workers: their OUT rows (in spool files) and
+    outcomes, in partition order; raises :class:`NotRegular` when a partition fails the checks that
+    need a person's bills together."""
+    bar_context = progress(bills_total) if progress else nullcontext()
     with bar_context as bar:
         advance = bar.update if hasattr(bar, "update") else (lambda k: None)
         outcomes: list[Outcome] = []
@@ -429,8 +473,7 @@ def settle_columns(
                 outputs.append(result[0])
                 outcomes.append(result[1])
                 advance(result[1].bills)
-    _write_in_order(writer, outputs)
-    return _total(outcomes, settler.agg)
+    return outputs, outcomes
 
 
 @dataclass
@@ -464,8 +507,8 @@ def _settle_part(
     if bills is None:
         return None
     prepared = _prepare(bills, job.bill_cols, job.ytd_in)
-    if prepared is None:  # checked before any partition settled
-        raise SettlementBug(f"partition {p} changed between its check and its settlement")
+    if prepared is None:  # the careful path reads the run and says what is wrong
+        raise NotRegular
     read = _file_lines(job.spill, p, job.items_delimiter)
     run = _Run(bills, prepared.S, job.bill_cols, read, job.item_cols, settler, rules, shared, job.lines.loaded())
     out, outcome = run.settle(prepared, job.ytd_in, job.want_state)
@@ -503,6 +546,8 @@ def _part_worker(job: Parts, cfg: Any, lines: Lines, conn: Any, number: int, job
                 result[1].agg = settler.agg
             conn.send(("part", (p, result)))
         conn.send(("done", number))
+    except NotRegular:
+        conn.send(("irregular", number))
     except MedinsError as exc:
         conn.send(("medins", (exc.text, exc.where, exc.fix)))
     except BaseException as exc:  # a defect: sent to the main process, which stops the run
@@ -557,6 +602,8 @@ def _settle_in_workers(
                         advance(payload[1][1].bills)
                 elif kind == "done":
                     del open_ends[conn]
+                elif kind == "irregular":
+                    raise NotRegular
                 elif kind == "medins":
                     raise TableError(*payload)
                 else:

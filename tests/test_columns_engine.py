@@ -21,6 +21,7 @@ import csv
 import importlib.util
 import os
 import random
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -197,3 +198,29 @@ def test_lines_read_back_from_a_gb18030_file_in_partitions(month: Path, tmp_path
         columns = _run(src / "bills.csv", src / "items.csv", tmp_path / f"columns-{jobs}", memory=memory, jobs=jobs)
         _same(records, columns)
     assert "'1,234.50'" not in records["out.rejects.csv"].decode("utf-8-sig")  # those bills settled
+
+
+def test_a_person_with_two_names_in_a_partition_sends_the_run_to_the_careful_path(
+    month: Path, tmp_path: Path
+) -> None:
+    """One person's bills carry two names: the partition that holds them finds it as it is settled
+    (here in a worker), and the whole run is read again by the careful path, which rejects both
+    bills naming the person; nothing the partitions settled before is written."""
+    with (month / "bills.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))[:3001]
+    head = rows[0]
+    person = head.index("person_id")
+    count = Counter(row[person] for row in rows[1:])
+    first = next(row[person] for row in rows[1:] if count[row[person]] >= 2)  # a person with several bills
+    twice = [k for k, row in enumerate(rows[1:], 1) if row[person] == first]
+    head.append("person_name")
+    for k, row in enumerate(rows[1:], 1):
+        row.append("乙" if k == twice[-1] else "甲")
+    src = tmp_path / "bills.csv"
+    with src.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    records = _run(src, month / "items.csv", tmp_path / "records", engine="records")
+    columns = _run(src, month / "items.csv", tmp_path / "columns", memory=2**20, jobs=2)
+    _same(records, columns)
+    rejects = records["out.rejects.csv"].decode("utf-8-sig")
+    assert rejects.count(f"person_id '{first}' carries different names") == len(twice)
