@@ -38,7 +38,16 @@ NATIONAL_CHRONIC: tuple[str, ...] = (
     "cancer_chemoradiotherapy",
     "uremia_dialysis",
     "transplant_antirejection",
+    # added by 医保办发〔2024〕19号 (from 5 to 10 diseases; every pooling region by the end of 2024)
+    "copd",
+    "rheumatoid_arthritis",
+    "coronary_heart_disease",
+    "viral_hepatitis",
+    "ankylosing_spondylitis",
 )
+"""The outpatient chronic and special diseases settled directly across provinces nationally: the first
+five, then the five 医保办发〔2024〕19号 added. A pack says from when it settles each (``cross_province``
+of a dated chronic section)."""
 
 
 __all__ = [

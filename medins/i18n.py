@@ -73,6 +73,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "cancer_chemoradiotherapy": ("恶性肿瘤门诊放化疗", "cancer outpatient chemo/radiotherapy"),
     "uremia_dialysis": ("尿毒症透析", "uraemia dialysis"),
     "transplant_antirejection": ("器官移植术后抗排异治疗", "anti-rejection therapy after transplant"),
+    "copd": ("慢性阻塞性肺疾病", "chronic obstructive pulmonary disease"),
+    "rheumatoid_arthritis": ("类风湿关节炎", "rheumatoid arthritis"),
+    "coronary_heart_disease": ("冠心病", "coronary heart disease"),
+    "viral_hepatitis": ("病毒性肝炎", "viral hepatitis"),
+    "ankylosing_spondylitis": ("强直性脊柱炎", "ankylosing spondylitis"),
     # assistance categories
     "extreme_poverty": ("特困人员", "extreme poverty"),
     "subsistence": ("低保对象", "subsistence allowance"),

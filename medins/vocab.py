@@ -68,7 +68,16 @@ ALIASES: dict[str, dict[str, str]] = {
         "慢特病": "chronic_outpatient",
         "门诊慢特病": "chronic_outpatient",
     },
-    "disease": {**_labels(NATIONAL_CHRONIC), "恶性肿瘤": "cancer_chemoradiotherapy", "尿毒症": "uremia_dialysis"},
+    "disease": {
+        **_labels(NATIONAL_CHRONIC),
+        "恶性肿瘤": "cancer_chemoradiotherapy",
+        "尿毒症": "uremia_dialysis",
+        "慢阻肺": "copd",
+        "慢性阻塞性肺病": "copd",
+        "类风湿性关节炎": "rheumatoid_arthritis",
+        "冠状动脉粥样硬化性心脏病": "coronary_heart_disease",
+        "coronary artery disease": "coronary_heart_disease",
+    },
     "material": {
         **_labels(
             (

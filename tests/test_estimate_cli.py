@@ -181,8 +181,9 @@ BAD = {
     ),
     "unknown-disease": (
         STORY.replace('type = "inpatient"', 'type = "chronic_outpatient"\ndisease = "gout"'),
-        "{path}: visit.disease: unknown disease 'gout'; one of cancer_chemoradiotherapy, diabetes, "
-        "hypertension, transplant_antirejection, uremia_dialysis",
+        "{path}: visit.disease: unknown disease 'gout'; one of ankylosing_spondylitis, cancer_chemoradiotherapy, "
+        "copd, coronary_heart_disease, diabetes, hypertension, rheumatoid_arthritis, transplant_antirejection, "
+        "uremia_dialysis, viral_hepatitis",
     ),
     "items-and-summary": (
         STORY + '\n[[items]]\nname = "氨氯地平"\nquantity = 1\nunit_price = 1\n',
