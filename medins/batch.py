@@ -1098,6 +1098,15 @@ class Settled:
     settled_persons: int
 
 
+@dataclass
+class ReformRun:
+    """What a reform's settlement of the run needs and gives: its config, OUT and rejects."""
+
+    cfg: WorkerConfig
+    writer: TableWriter
+    rejects: list[Reject] = field(default_factory=list)
+
+
 def _settle_all(
     opts: BatchOptions,
     cfg: WorkerConfig,
@@ -1108,21 +1117,22 @@ def _settle_all(
     spool_dir: Path,
     progress: Callable[[int], Any] | None,
     rejects: list[Reject],
-) -> Settled:
-    """Settle every bill: over columns, or bill by bill where the input is not plainly regular.
+    reform: ReformRun | None = None,
+) -> list[Settled]:
+    """Settle every bill: over columns, or bill by bill where the input is not plainly regular; with
+    ``reform``, under the reformed rules too (over columns in the same pass over the input).
 
-    OUT rows go to ``writer`` (not closed here), rejected rows to ``rejects``."""
+    OUT rows go to ``writer`` (not closed here), rejected rows to ``rejects``; the reform's to its
+    own. One :class:`Settled` per set of rules."""
     bills_table, bill_cols, items_table, item_cols = tables
-    lang = opts.lang
-    fast = None
     if opts.engine != "records":
         from medins import fastpath
 
-        settler = Settler(cfg)
-        rules = settler.rules  # with a reform, the reformed rules: the same objects the settler uses
-        if items_table is not None:
-            for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
-                rules.drugs(edition)
+        settlers = [Settler(cfg)] + ([Settler(reform.cfg)] if reform else [])
+        for settler in settlers:  # the rules the settlers use (with a reform, the reformed rules)
+            if items_table is not None:
+                for edition in {p.catalogue.drug_list for p in settler.rules.packs.values() if p.catalogue}:
+                    settler.rules.drugs(edition)
         try:
             fast = fastpath.settle_columns(
                 bills_table,
@@ -1130,46 +1140,80 @@ def _settle_all(
                 items_table,
                 item_cols,
                 ytd_in,
-                settler,
-                rules,
+                settlers[0],
+                settlers[0].rules,
                 writer,
                 opts.ytd_out is not None,
                 spool_dir,
                 opts.memory,
                 opts.jobs,
                 progress,
+                (settlers[1], settlers[1].rules, reform.writer) if reform else None,
             )
         finally:
-            settler.close()
-    if fast is not None:
-        rejects.extend(fastpath_rejects(fast))
-        n, items_input, persons_input, reordered = fast.bills, fast.items_input, fast.persons, fast.reordered
-        agg, finals = fast.agg, fast.finals
-        accepted, items_ok, settled_persons = fast.accepted, fast.items_ok, fast.settled_persons
-    else:
-        scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
-        n = len(scan.ids)
-        runs = _Runs(n)
-        items_input = _scan_items(items_table, item_cols, scan, runs, rejects, lang) if items_table else 0
-        if items_table is not None and rules is not None:
-            for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
-                rules.drugs(edition)  # load once here, before worker processes fork
-        order, person_start, person_end, reordered = _chains(scan)
-        tasks = _tasks(scan, runs, order, person_start, person_end, ytd_in)
-        sink = _Sink(scan, writer, rejects, progress)
-        bar = progress(n) if progress else nullcontext()
-        with bar as b:
-            sink.bar = b
-            if opts.jobs <= 1:
-                agg, finals = _settle_here(cfg, tasks, sink)
-            else:
-                agg, finals = _settle_in_workers(cfg, tasks, sink, opts.jobs, scan)
-        if sink.next < n:
-            raise SettlementBug(f"only {sink.next} of {n} bills were finished")
-        accepted, items_ok = sink.accepted, sink.items_ok
-        persons_input = len(scan.persons)
-        settled_persons = len({scan.person[b] for b in sink.accepted_bills})
-    return Settled(n, items_input, persons_input, reordered, agg, finals, accepted, items_ok, settled_persons)
+            for settler in settlers:
+                settler.close()
+        if fast is not None:
+            done = []
+            for outcome, mine in zip(fast, [rejects] + ([reform.rejects] if reform else []), strict=True):
+                mine.extend(fastpath_rejects(outcome))
+                done.append(
+                    Settled(
+                        outcome.bills,
+                        outcome.items_input,
+                        outcome.persons,
+                        outcome.reordered,
+                        outcome.agg,
+                        outcome.finals,
+                        outcome.accepted,
+                        outcome.items_ok,
+                        outcome.settled_persons,
+                    )
+                )
+            return done
+    done = [_settle_bill_by_bill(opts, cfg, rules, tables, ytd_in, writer, progress, rejects)]
+    if reform:
+        mine = replace(opts, ytd_out=None)
+        done.append(_settle_bill_by_bill(mine, reform.cfg, None, tables, ytd_in, reform.writer, None, reform.rejects))
+    return done
+
+
+def _settle_bill_by_bill(
+    opts: BatchOptions,
+    cfg: WorkerConfig,
+    rules: Any,
+    tables: tuple[CsvTable, ColumnMap, CsvTable | None, ColumnMap | None],
+    ytd_in: dict[YtdKey, tuple[int, str, str]],
+    writer: Any,
+    progress: Callable[[int], Any] | None,
+    rejects: list[Reject],
+) -> Settled:
+    """The careful path: each bill read by its records and settled by the per-bill engine, in order."""
+    bills_table, bill_cols, items_table, item_cols = tables
+    lang = opts.lang
+    scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
+    n = len(scan.ids)
+    runs = _Runs(n)
+    items_input = _scan_items(items_table, item_cols, scan, runs, rejects, lang) if items_table else 0
+    if items_table is not None and rules is not None:
+        for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
+            rules.drugs(edition)  # load once here, before worker processes fork
+    order, person_start, person_end, reordered = _chains(scan)
+    tasks = _tasks(scan, runs, order, person_start, person_end, ytd_in)
+    sink = _Sink(scan, writer, rejects, progress)
+    bar = progress(n) if progress else nullcontext()
+    with bar as b:
+        sink.bar = b
+        if opts.jobs <= 1:
+            agg, finals = _settle_here(cfg, tasks, sink)
+        else:
+            agg, finals = _settle_in_workers(cfg, tasks, sink, opts.jobs, scan)
+    if sink.next < n:
+        raise SettlementBug(f"only {sink.next} of {n} bills were finished")
+    settled_persons = len({scan.person[b] for b in sink.accepted_bills})
+    return Settled(
+        n, items_input, len(scan.persons), reordered, agg, finals, sink.accepted, sink.items_ok, settled_persons
+    )
 
 
 REFORM_AMOUNTS = (
@@ -1202,28 +1246,24 @@ def _settle_with_reform(
     progress: Callable[[int], Any] | None,
     rejects: list[Reject],
 ) -> tuple[Settled, dict[str, Any]]:
-    """Settle every bill twice, under the rules and under the reformed rules, and write OUT with the
-    reformed amounts and their changes beside each bill. The run's reports (rejects, summary,
-    clearing, year-to-date) are the rules' own; the summary gains the comparison."""
+    """Settle every bill under the rules and under the reformed rules (in one pass over the input
+    where the columns take the run), and write OUT with the reformed amounts and their changes beside
+    each bill. The run's reports (rejects, summary, clearing, year-to-date) are the rules' own; the
+    summary gains the comparison."""
     from medins.reform import load_reform
 
     assert opts.reform is not None
     reform = load_reform(opts.reform, rules)
-    runs = {}
-    for name, config in (("rules", cfg), ("reform", replace(cfg, reform=opts.reform))):
-        folder = spool_dir / name
-        folder.mkdir()
-        own = TableWriter(folder / "out.csv", folder / "out.csv", out_columns, kinds, "settled")
-        mine: list[Reject] = rejects if name == "rules" else []
-        run_opts = opts if name == "rules" else replace(opts, ytd_out=None)
-        done = _settle_all(
-            run_opts, config, rules, tables, ytd_in, own, folder, progress if name == "rules" else None, mine
-        )
-        own.close()
-        runs[name] = (done, folder / "out.csv", mine)
-    base, base_out, _ = runs["rules"]
-    changed, reform_out, reform_rejects = runs["reform"]
-    _write_with_reform(writer, base_out, reform_out, reform_rejects)
+    base_out, reform_out = spool_dir / "rules-out.csv", spool_dir / "reform-out.csv"
+    own = TableWriter(base_out, base_out, out_columns, kinds, "settled")
+    theirs = ReformRun(
+        replace(cfg, reform=opts.reform, want_state=False),
+        TableWriter(reform_out, reform_out, out_columns, kinds, "settled"),
+    )
+    base, changed = _settle_all(opts, cfg, rules, tables, ytd_in, own, spool_dir, progress, rejects, theirs)
+    own.close()
+    theirs.writer.close()
+    _write_with_reform(writer, base_out, reform_out, theirs.rejects)
     comparison = {
         "name": reform.name,
         "note": reform.note,
@@ -1360,7 +1400,7 @@ def check_tables(opts: BatchOptions) -> CheckReport:
         spool_dir = Path(spool)
         tables, cfg = _inputs(opts, rules_root, spool_dir, check_only=True)
         checking = replace(opts, engine="records", jobs=1, ytd_out=None, reform=None)
-        done = _settle_all(checking, cfg, None, tables, ytd_in, _Nowhere(), spool_dir, None, rejects)  # type: ignore[arg-type]
+        (done,) = _settle_all(checking, cfg, None, tables, ytd_in, _Nowhere(), spool_dir, None, rejects)  # type: ignore[arg-type]
     rejects.sort(key=lambda r: (r[0], r[1]))
     return CheckReport(done.n, done.items_input, rejects)
 
@@ -1406,7 +1446,7 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
         writer = TableWriter(outputs.temp_for(opts.out), opts.out, columns, column_kinds, "settled")
         comparison = None
         if opts.reform is None:
-            done = _settle_all(opts, cfg, rules, tables, ytd_in, writer, spool_dir, progress, rejects)
+            (done,) = _settle_all(opts, cfg, rules, tables, ytd_in, writer, spool_dir, progress, rejects)
         else:
             done, comparison = _settle_with_reform(
                 opts, cfg, rules, tables, ytd_in, writer, out_columns, kinds, spool_dir, progress, rejects

@@ -30,7 +30,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -348,6 +348,20 @@ class Spill:
         return pl.concat(frames) if frames else None
 
 
+@dataclass
+class Variant:
+    """A set of rules every bill of the run is settled under: the rules, or a reform's. Each has its
+    settler (the per-bill engine and the run's sums), OUT writer, caches and line pass."""
+
+    settler: Any
+    rules: RuleSet
+    writer: Any
+    want_state: bool = False
+    shared: Shared = field(default_factory=lambda: Shared())
+    lines: Any = None
+    view: Any = None
+
+
 def settle_columns(
     bills_table: CsvTable,
     bill_cols: Any,
@@ -362,26 +376,42 @@ def settle_columns(
     memory: int,
     jobs: int = 1,
     progress: Callable[[int], Any] | None = None,
-) -> Outcome | None:
-    """Settle the run over columns; None (nothing written) when the careful path must take it.
+    reformed: tuple[Any, RuleSet, Any] | None = None,
+) -> list[Outcome] | None:
+    """Settle the run over columns: one outcome per set of rules (the rules, then the reform's when
+    ``reformed`` gives its settler, rules and OUT writer); None (nothing written) when the careful
+    path must take it. The input is read once for both: the line pass is shared unless the reform
+    changes a catalogue.
 
     ``progress(n)`` gives a progress bar (a context manager with ``update(k)``) for ``n`` bills; it
     moves as partitions are settled."""
     size = bills_table.path.stat().st_size + (items_table.path.stat().st_size if items_table else 0)
     parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
     spill = Spill(spool, parts)
-    shared = Shared()
-    lines = LinePass(rules, shared)
+    variants = [Variant(settler, rules, writer, want_state)]
+    if reformed is not None:
+        variants.append(Variant(*reformed))
+    for v in variants:  # a reform that keeps every catalogue splits the lines as the rules do
+        same = (
+            v is not variants[0]
+            and rules.packs.keys() == v.rules.packs.keys()
+            and all(rules.packs[c].catalogue is v.rules.packs[c].catalogue for c in rules.packs)
+        )
+        v.lines = variants[0].lines if same else LinePass(v.rules, v.shared)
+    passes = list({id(v.lines): v.lines for v in variants}.values())
+    fan = _Fan(passes)
     try:
-        index = _partition_bills(bills_table, bill_cols, spill, lines)
-        lines.start_items()
+        index = _partition_bills(bills_table, bill_cols, spill, fan)  # type: ignore[arg-type]
+        fan.start_items()
         if items_table is not None:
-            _partition_items(items_table, item_cols, index, spill, lines)
+            _partition_items(items_table, item_cols, index, spill, fan)  # type: ignore[arg-type]
         spill.close()
     except NotRegular:
         return None
     del index
-    view = lines.view()
+    views = {id(lp): lp.view() for lp in passes}
+    for v in variants:
+        v.view = views[id(v.lines)]
     # the checks that need a person's bills together (one name per person, nothing older than
     # --ytd-in) are made as each partition is settled: a partition that fails them sends the whole run
     # to the careful path, before anything is written (partitions write to the spool until all are done)
@@ -394,7 +424,7 @@ def settle_columns(
                 return None
             frames = [(bills, prepared)]
     try:
-        outputs, outcomes = _settle_parts(
+        outputs = _settle_parts(
             spill,
             parts,
             frames,
@@ -402,78 +432,81 @@ def settle_columns(
             items_table,
             item_cols,
             ytd_in,
-            settler,
-            rules,
-            shared,
-            writer,
-            want_state,
+            variants,
             spool,
-            view,
             jobs,
             progress,
-            len(lines.ctx),
+            len(passes[0].ctx),
         )
     except NotRegular:
         return None
-    _write_in_order(writer, outputs)
-    return _total(outcomes, settler.agg)
+    for v, (outs, _) in zip(variants, outputs, strict=True):
+        _write_in_order(v.writer, outs)
+    return [_total(outcomes, v.settler.agg) for v, (_, outcomes) in zip(variants, outputs, strict=True)]
+
+
+class _Fan:
+    """The line passes of a run's sets of rules, fed the same chunks (one, unless a reform changes a
+    catalogue)."""
+
+    def __init__(self, passes: list[LinePass]) -> None:
+        self.passes = passes
+        self.ctx = passes[0]
+
+    def bills(self, *args: Any) -> None:
+        for lp in self.passes:
+            lp.bills(*args)
+
+    def start_items(self) -> None:
+        for lp in self.passes:
+            lp.start_items()
+
+    def lines(self, *args: Any) -> None:
+        for lp in self.passes:
+            lp.lines(*args)
 
 
 def _settle_parts(  # type: ignore[no-untyped-def]
-    spill,
-    parts,
-    frames,
-    bill_cols,
-    items_table,
-    item_cols,
-    ytd_in,
-    settler,
-    rules,
-    shared,
-    writer,
-    want_state,
-    spool,
-    view,
-    jobs,
-    progress,
-    bills_total,
+    spill, parts, frames, bill_cols, items_table, item_cols, ytd_in, variants, spool, jobs, progress, bills_total
 ):
-    """Settle every partition, here or in ``--jobs`` workers: their OUT rows (in spool files) and
-    outcomes, in partition order; raises :class:`NotRegular` when a partition fails the checks that
-    need a person's bills together."""
+    """Settle every partition under every set of rules, here or in ``--jobs`` workers: per set, the
+    OUT rows (in spool files) and outcomes, in partition order; raises :class:`NotRegular` when a
+    partition fails the checks that need a person's bills together."""
     bar_context = progress(bills_total) if progress else nullcontext()
+    got: list[tuple[list[Any], list[Outcome]]] = [([], []) for _ in variants]
+
+    def keep(results: list[tuple[Any, Outcome]]) -> None:
+        for k, (out, outcome) in enumerate(results):
+            got[k][0].append(out)
+            got[k][1].append(outcome)
+
     with bar_context as bar:
         advance = bar.update if hasattr(bar, "update") else (lambda k: None)
-        outcomes: list[Outcome] = []
-        outputs: list[Any] = []
         delimiter = items_table.delimiter if items_table else None
-        job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, want_state, delimiter, view)
+        job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, delimiter, [v.view for v in variants])
         if parts > 1 and jobs > 1:
-            job.lines = view.saved(spool)
-            got = _settle_in_workers(job, jobs, settler, writer, advance)
-            for out, outcome in got:
-                outputs.append(out)
-                outcomes.append(outcome)
+            job.lines = [view.saved(spool, f"{k}") for k, view in enumerate(job.lines)]
+            for results in _settle_in_workers(job, jobs, variants, advance):
+                keep(results)
         for p in range(parts if jobs <= 1 or parts == 1 else 0):
             if parts == 1:
-                got1 = frames[0]
-                if got1 is None:
+                if frames[0] is None:
                     continue
-                bills, prepared = got1
-                read = _file_lines(spill, 0, delimiter)
-                run = _Run(bills, prepared.S, bill_cols, read, item_cols, settler, rules, shared, view)
-                out, outcome = run.settle(prepared, ytd_in, want_state)
-                outputs.append(out)
-                outcomes.append(outcome)
-                advance(outcome.bills)
-                del run, bills, out
+                bills, prepared = frames[0]
+                results = []
+                for v in variants:
+                    read = _file_lines(spill, 0, delimiter)
+                    run = _Run(bills, prepared.S, bill_cols, read, item_cols, v.settler, v.rules, v.shared, v.view)
+                    results.append(run.settle(prepared, ytd_in, v.want_state))
+                    del run
+                keep(results)
+                advance(results[0][1].bills)
                 continue
-            result = _settle_part(job, p, settler, rules, shared, writer)
+            result = _settle_part(job, p, variants)
             if result is not None:
-                outputs.append(result[0])
-                outcomes.append(result[1])
-                advance(result[1].bills)
-    return outputs, outcomes
+                keep(result)
+                advance(result[0][1].bills)
+    return got
 
 
 @dataclass
@@ -486,10 +519,10 @@ class Parts:
     item_cols: Any
     ytd_in: dict[Any, tuple[int, str, str]]
     spool: Path
-    want_state: bool
     items_delimiter: str | None
     """ITEMS' delimiter; None without ITEMS."""
-    lines: LineView
+    lines: list[LineView]
+    """The line pass of each set of rules."""
 
 
 def _file_lines(spill: Spill, p: int, delimiter: str | None) -> FileLines | None:
@@ -499,20 +532,25 @@ def _file_lines(spill: Spill, p: int, delimiter: str | None) -> FileLines | None
     return FileLines(spill.text, lambda: spill.locations(p), delimiter)
 
 
-def _settle_part(
-    job: Parts, p: int, settler: Any, rules: RuleSet, shared: Shared, writer: Any
-) -> tuple[Any, Outcome] | None:
-    """Settle partition ``p`` from its spill files; its OUT rows go to a file of their own."""
+def _settle_part(job: Parts, p: int, variants: list[Any]) -> list[tuple[Any, Outcome]] | None:
+    """Settle partition ``p`` from its spill files under each set of rules (``variants``: settler,
+    rules, writer, want_state and shared caches); each set's OUT rows go to a file of their own."""
     bills = job.spill.get("bills", p)
     if bills is None:
         return None
     prepared = _prepare(bills, job.bill_cols, job.ytd_in)
     if prepared is None:  # the careful path reads the run and says what is wrong
         raise NotRegular
-    read = _file_lines(job.spill, p, job.items_delimiter)
-    run = _Run(bills, prepared.S, job.bill_cols, read, job.item_cols, settler, rules, shared, job.lines.loaded())
-    out, outcome = run.settle(prepared, job.ytd_in, job.want_state)
-    return _spill_output(writer, out, job.spool / f"out-{p}.csv", max(2_000, OUT_STEP // job.parts)), outcome
+    out = []
+    for k, v in enumerate(variants):
+        read = _file_lines(job.spill, p, job.items_delimiter)
+        view = job.lines[k].loaded()
+        run = _Run(bills, prepared.S, job.bill_cols, read, job.item_cols, v.settler, v.rules, v.shared, view)
+        rows, outcome = run.settle(prepared, job.ytd_in, v.want_state)
+        del run
+        path = job.spool / f"out-{p}-{k}.csv"
+        out.append((_spill_output(v.writer, rows, path, max(2_000, OUT_STEP // job.parts)), outcome))
+    return out
 
 
 @dataclass(frozen=True)
@@ -528,22 +566,26 @@ class Lines:
         return csv_lines(frame, self.text)
 
 
-def _part_worker(job: Parts, cfg: Any, lines: Lines, conn: Any, number: int, jobs: int, parent: int) -> None:
-    """A ``--jobs`` process (started fresh: polars' threads do not survive a fork): load the rules,
-    settle partitions ``number``, ``number + jobs``, …, and send each result down its pipe."""
+def _part_worker(job: Parts, cfgs: list[Any], lines: Lines, conn: Any, number: int, jobs: int, parent: int) -> None:
+    """A ``--jobs`` process (started fresh: polars' threads do not survive a fork): load the rules
+    (and a reform's: one config per set of rules), settle partitions ``number``, ``number + jobs``, …,
+    and send each result down its pipe."""
     from medins import procs
     from medins.batch import Settler
 
     procs.worker_started(parent)
     try:
-        settler = Settler(cfg)
-        rules = settler.rules
-        shared = Shared()
+        variants = []
+        for cfg in cfgs:
+            settler = Settler(cfg)
+            variants.append(Variant(settler, settler.rules, lines, cfg.want_state))
         for p in range(number, job.parts, jobs):
-            settler.agg = type(settler.agg)()
-            result = _settle_part(job, p, settler, rules, shared, lines)
+            for v in variants:
+                v.settler.agg = type(v.settler.agg)()
+            result = _settle_part(job, p, variants)
             if result is not None:
-                result[1].agg = settler.agg
+                for (_, outcome), v in zip(result, variants, strict=True):
+                    outcome.agg = v.settler.agg
             conn.send(("part", (p, result)))
         conn.send(("done", number))
     except NotRegular:
@@ -557,8 +599,8 @@ def _part_worker(job: Parts, cfg: Any, lines: Lines, conn: Any, number: int, job
 
 
 def _settle_in_workers(
-    job: Parts, jobs: int, settler: Any, writer: Any, advance: Callable[[int], Any]
-) -> list[tuple[Any, Outcome]]:
+    job: Parts, jobs: int, variants: list[Variant], advance: Callable[[int], Any]
+) -> list[list[tuple[Any, Outcome]]]:
     """Partitions shared out to ``jobs`` processes (partition number modulo jobs), in partition order.
 
     However this ends (an error, a signal, a worker that died), no worker outlives it.
@@ -572,10 +614,12 @@ def _settle_in_workers(
 
     ctx = multiprocessing.get_context("spawn")
     parent = os.getpid()
+    writer = variants[0].writer
     lines = Lines(writer.kind, writer._text)
+    cfgs = [v.settler.cfg for v in variants]
     pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
     workers = [
-        ctx.Process(target=_part_worker, args=(job, settler.cfg, lines, pipes[k][1], k, jobs, parent), daemon=True)
+        ctx.Process(target=_part_worker, args=(job, cfgs, lines, pipes[k][1], k, jobs, parent), daemon=True)
         for k in range(jobs)
     ]
     results: dict[int, Any] = {}
@@ -599,7 +643,7 @@ def _settle_in_workers(
                 if kind == "part":
                     results[payload[0]] = payload[1]
                     if payload[1] is not None:
-                        advance(payload[1][1].bills)
+                        advance(payload[1][0][1].bills)
                 elif kind == "done":
                     del open_ends[conn]
                 elif kind == "irregular":
@@ -625,7 +669,8 @@ def _settle_in_workers(
     out = []
     for p in sorted(results):
         if results[p] is not None:
-            settler.agg.merge(results[p][1].agg)
+            for (_, outcome), v in zip(results[p], variants, strict=True):
+                v.settler.agg.merge(outcome.agg)
             out.append(results[p])
     return out
 
@@ -1139,10 +1184,10 @@ class LineView:
     arrays: dict[str, Any]
     contexts: list[tuple[int, bool, bool]]
 
-    def saved(self, folder: Path) -> LineView:
+    def saved(self, folder: Path, prefix: str = "") -> LineView:
         paths = {}
         for name, array in self.arrays.items():
-            path = folder / f"lines-{name}.npy"
+            path = folder / f"lines{prefix}-{name}.npy"
             np.save(path, array)
             paths[name] = path
         return LineView(paths, self.contexts)

@@ -156,3 +156,36 @@ def test_a_bad_reform_stops_the_run_before_any_output(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "not_a_key" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out.csv").exists()
+
+
+CATALOGUE_REFORM = """\
+name = "北京目录：乙类药品先行自付 10%→20%"
+note = "A hypothetical change of the treatment place's catalogue, to test a reform that splits lines anew."
+
+[[regions.110000.catalogue.settings]]
+effective = 2024-01-01
+source = "illustrative-beijing-catalogue"
+pre_self_pay = { drug = 0.20, service = 0.10, consumable = 0.30 }
+herbal_pieces_class = "A"
+"""
+
+
+@pytest.mark.parametrize("which", ["standards", "catalogue"])
+def test_a_reform_over_columns_settles_as_bill_by_bill(month: Path, tmp_path: Path, which: str) -> None:
+    """The columns read the input once for both sets of rules (a catalogue reform with a line pass of
+    its own): every output the same as two runs bill by bill."""
+    reform = EXAMPLE
+    if which == "catalogue":
+        reform = tmp_path / "catalogue.toml"
+        reform.write_text(CATALOGUE_REFORM, encoding="utf-8")
+    columns = _settle(month, tmp_path / "columns", reform, jobs=2, memory=2**20)
+    records = _settle(month, tmp_path / "records", reform, engine="records")
+    assert columns == records
+    for name in ("out.rejects.csv", "summary.json"):
+        assert (tmp_path / "columns" / name).read_bytes() == (tmp_path / "records" / name).read_bytes()
+    changed = [r for r in columns if r["change_personal_total"] != "0.00"]
+    assert changed and all(
+        r["visit_region" if which == "catalogue" else "insured_region"] in ("110000", "130100") for r in changed
+    )
+    if which == "catalogue":
+        assert {r["visit_region"] for r in changed} == {"110000"}
