@@ -54,7 +54,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from medins import procs, regions
+from medins import procs, regions, vocab
 from medins.api import estimate, load_rules, parse_case
 from medins.case_model import YearToDate
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, NATIONAL_CHRONIC, VISIT_TYPES
@@ -355,6 +355,16 @@ VALUE_ALIASES: dict[str, dict[str, str]] = {
         "耗材": "consumable",
     },
 }
+# the shared vocabulary's names too (medins.vocab): one vocabulary for flags, case files and batch cells
+for _column, _kind in (
+    ("scheme", "scheme"),
+    ("status", "status"),
+    ("assistance", "assistance"),
+    ("filing_category", "category"),
+    ("visit_type", "visit_type"),
+    ("disease", "disease"),
+):
+    VALUE_ALIASES[_column] = {**VALUE_ALIASES[_column], **vocab.ALIASES[_kind]}
 VALUE_ALIASES["chronic_diseases"] = VALUE_ALIASES["disease"]
 
 _DATE = re.compile(

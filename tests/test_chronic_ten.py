@@ -88,6 +88,13 @@ def test_a_batch_cell_reads_the_added_diseases_by_chinese_name_or_id() -> None:
         assert norm_choice("disease", zh) == disease
         assert norm_choice("chronic_diseases", zh) == disease
         assert norm_choice("disease", disease.upper()) == disease
+    # and by the shared vocabulary's short names, as flags and case files read them
+    assert norm_choice("disease", "慢阻肺") == "copd"
+    assert norm_choice("chronic_diseases", "类风湿性关节炎") == "rheumatoid_arthritis"
+    assert (norm_choice("disease", "恶性肿瘤"), norm_choice("filing_category", "转诊")) == (
+        "cancer_chemoradiotherapy",
+        "referral",
+    )
 
 
 # ----------------------------------------------------------------------------- the shipped packs
