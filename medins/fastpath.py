@@ -1892,22 +1892,28 @@ class _Run:
         sgrp = elig["static_of"]
         emergency, retro_ok, not_yet, expired = elig["emergency"], elig["retro_ok"], elig["not_yet"], elig["expired"]
         early = retro_ok | not_yet
-        zero = np.zeros(self.n, dtype=np.int64)
+        # most bills have no reason at all: only the others are grouped and written
+        static_any = np.array([bool(p and (p.before or p.after or p.last)) for p in self.reason_parts], dtype=bool)
+        some = v & (static_any[sgrp] | emergency | early | expired | elig["deemed"])
+        codes_of = np.full(self.n, "", dtype=object)
+        words_of = np.full(self.n, "", dtype=object)
+        if not some.any():
+            return codes_of, words_of
+        at = np.flatnonzero(some)
         grp, first = _groups(
-            sgrp,
-            np.where(emergency, 1, np.where(retro_ok, 2, np.where(not_yet, 3, 0))),
-            np.where(early, elig["start"], zero),
-            np.where(emergency | not_yet, settle_day, zero),
-            np.where(expired, elig["until"], zero),
-            np.where(expired, service, zero),
-            elig["deemed"].astype(np.int64),
-            v.astype(np.int64),
+            sgrp[at],
+            np.where(emergency, 1, np.where(retro_ok, 2, np.where(not_yet, 3, 0)))[at],
+            np.where(early, elig["start"], 0)[at],
+            np.where(emergency | not_yet, settle_day, 0)[at],
+            np.where(expired, elig["until"], 0)[at],
+            np.where(expired, service, 0)[at],
+            elig["deemed"][at].astype(np.int64),
         )
         codes: list[str] = []
         words: list[str] = []
-        for i in first.tolist():
+        for i in at[first].tolist():
             parts = self.reason_parts[sgrp[i]]
-            if not v[i] or parts is None:  # settled one at a time (or not at all): the engine's own
+            if parts is None:  # settled one at a time: the engine's own
                 codes.append("")
                 words.append("")
                 continue
@@ -1928,7 +1934,9 @@ class _Run:
             reasons = [*parts.before, *dated, *parts.after, *deemed, *parts.last]
             codes.append(";".join(r.code for r in reasons))
             words.append(sep.join(r.text(lang) for r in reasons))
-        return np.array(codes, dtype=object)[grp], np.array(words, dtype=object)[grp]
+        codes_of[at] = np.array(codes, dtype=object)[grp]
+        words_of[at] = np.array(words, dtype=object)[grp]
+        return codes_of, words_of
 
     def _reason_parts(self, i: int, std: Any, pack: Any, filing_rules: Any, on: date) -> ReasonParts:
         """The eligibility reasons a bill's fields decide, from the check of one visit run on the first
