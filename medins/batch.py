@@ -305,44 +305,18 @@ def _labels_for(ids: Iterable[str]) -> dict[str, str]:
     return {LABELS[i][0]: i for i in ids if i in LABELS}
 
 
+_VALUE_IDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "scheme": (("employee", "resident"), "scheme"),
+    "status": (("in_service", "retired"), "status"),
+    "assistance": (ASSISTANCE_CATEGORIES, "assistance"),
+    "filing_category": (CATEGORIES, "category"),
+    "visit_type": (VISIT_TYPES, "visit_type"),
+    "disease": (NATIONAL_CHRONIC, "disease"),
+}
+"""Each coded column's ids, and its kind in the shared vocabulary (:data:`medins.vocab.ALIASES`)."""
 VALUE_ALIASES: dict[str, dict[str, str]] = {
-    "scheme": {
-        **_labels_for(("employee", "resident")),
-        "职工": "employee",
-        "职工基本医疗保险": "employee",
-        "居民": "resident",
-        "城乡居民": "resident",
-        "城乡居民基本医疗保险": "resident",
-    },
-    "status": _labels_for(("in_service", "retired")),
-    "assistance": {
-        **_labels_for(ASSISTANCE_CATEGORIES),
-        "特困": "extreme_poverty",
-        "低保": "subsistence",
-        "低保边缘": "marginal",
-        "防返贫监测": "relapse_monitored",
-        "因病致贫": "illness_poverty",
-    },
-    "filing_category": {
-        **_labels_for(CATEGORIES),
-        "异地安置退休": "relocated_retiree",
-        "异地长期居住": "long_term_resident",
-        "常驻异地工作": "stationed_worker",
-        "异地转诊": "referral",
-        "转诊": "referral",
-        "急诊抢救": "emergency",
-        "急诊": "emergency",
-        "其他临时外出": "other_temporary",
-        "临时外出": "other_temporary",
-    },
-    "visit_type": {
-        **_labels_for(VISIT_TYPES),
-        "住院": "inpatient",
-        "门诊": "outpatient",
-        "门诊慢特病": "chronic_outpatient",
-        "慢特病": "chronic_outpatient",
-    },
-    "disease": _labels_for(NATIONAL_CHRONIC),
+    # one vocabulary for flags, case files and batch cells: the ids' labels and the shared names
+    **{column: {**_labels_for(ids), **vocab.ALIASES[kind]} for column, (ids, kind) in _VALUE_IDS.items()},
     "kind": {
         "药品": "drug",
         "西药": "drug",
@@ -355,16 +329,6 @@ VALUE_ALIASES: dict[str, dict[str, str]] = {
         "耗材": "consumable",
     },
 }
-# the shared vocabulary's names too (medins.vocab): one vocabulary for flags, case files and batch cells
-for _column, _kind in (
-    ("scheme", "scheme"),
-    ("status", "status"),
-    ("assistance", "assistance"),
-    ("filing_category", "category"),
-    ("visit_type", "visit_type"),
-    ("disease", "disease"),
-):
-    VALUE_ALIASES[_column] = {**VALUE_ALIASES[_column], **vocab.ALIASES[_kind]}
 VALUE_ALIASES["chronic_diseases"] = VALUE_ALIASES["disease"]
 
 _DATE = re.compile(
