@@ -160,33 +160,17 @@ def main() -> None:
     if args.reform:
         names.append("medins batch --reform")
     rounds: list[dict[str, dict[str, float]]] = []
+    batch = [sys.executable, "-m", "medins", "batch", str(folder / "bills.csv"), "--items", str(folder / "items.csv")]
     for _ in range(args.runs):
         results: dict[str, dict[str, float]] = {}
         results[names[0]] = timed([sys.executable, __file__, "--floor", str(folder)])
         for jobs in (1, 2):
             out = folder / f"settled-j{jobs}.csv"
-            cmd = [
-                sys.executable,
-                "-m",
-                "medins",
-                "batch",
-                str(folder / "bills.csv"),
-                "--items",
-                str(folder / "items.csv"),
-            ]
-            cmd += ["-o", str(out), "--summary", str(folder / f"summary-j{jobs}.json"), "--jobs", str(jobs), "--quiet"]
+            summary = folder / f"summary-j{jobs}.json"
+            cmd = [*batch, "-o", str(out), "--summary", str(summary), "--jobs", str(jobs), "--quiet"]
             results[f"medins batch --jobs {jobs}"] = timed(cmd)
         if args.reform:
-            cmd = [
-                sys.executable,
-                "-m",
-                "medins",
-                "batch",
-                str(folder / "bills.csv"),
-                "--items",
-                str(folder / "items.csv"),
-            ]
-            cmd += ["-o", str(folder / "settled-reform.csv"), "--reform", str(args.reform.resolve()), "--quiet"]
+            cmd = [*batch, "-o", str(folder / "settled-reform.csv"), "--reform", str(args.reform.resolve()), "--quiet"]
             results[names[3]] = timed(cmd)
         rounds.append(results)
     same = filecmp.cmp(folder / "settled-j1.csv", folder / "settled-j2.csv", shallow=False)
