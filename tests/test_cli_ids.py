@@ -292,20 +292,14 @@ def test_en_output_has_no_chinese_but_names_and_quotes(
     assert found == [], "\n".join(found)
 
 
-def _generated(folder: Path) -> Path:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from generate import generate  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    generate(60, 3, 7, folder)
-    return folder
-
-
 @pytest.mark.parametrize("reform", [False, True])
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_batch_summary_speaks_the_language(runner: CliRunner, tmp_path: Path, lang: str, reform: bool) -> None:
-    folder = _generated(tmp_path / "bills")
+def test_batch_summary_speaks_the_language(
+    runner: CliRunner, tmp_path: Path, lang: str, reform: bool, generate_month: Any
+) -> None:
+    folder = tmp_path / "bills"
+    folder.mkdir()
+    generate_month(60, 3, 7, folder)
     args = ["batch", str(folder / "bills.csv"), "--items", str(folder / "items.csv"), "-o", str(tmp_path / "out.csv")]
     allowed: tuple[str, ...] = ()
     if reform:

@@ -18,11 +18,11 @@ and must write the same OUT, REJECTS, SUMMARY, CLEARING and YTD, byte for byte:
 from __future__ import annotations
 
 import csv
-import importlib.util
 import os
 import random
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -52,14 +52,6 @@ CHANGES = [
 ]
 
 
-def _generator():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("generate", ROOT / "benchmarks" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _change(folder: Path, rng: random.Random, share: float) -> None:
     """Make a share of cells bad or unusual (as CHANGES lists), without quotes or delimiters."""
     for name in ("bills", "items"):
@@ -76,9 +68,9 @@ def _change(folder: Path, rng: random.Random, share: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def month(tmp_path_factory: pytest.TempPathFactory, generate_month: Any) -> Path:
     folder = tmp_path_factory.mktemp("month")
-    _generator().generate(BILLS, 4, SEED, folder)
+    generate_month(BILLS, 4, SEED, folder)
     _change(folder, random.Random(SEED), 0.003)
     return folder
 
@@ -200,9 +192,7 @@ def test_lines_read_back_from_a_gb18030_file_in_partitions(month: Path, tmp_path
     assert "'1,234.50'" not in records["out.rejects.csv"].decode("utf-8-sig")  # those bills settled
 
 
-def test_a_person_with_two_names_in_a_partition_sends_the_run_to_the_careful_path(
-    month: Path, tmp_path: Path
-) -> None:
+def test_a_person_with_two_names_in_a_partition_sends_the_run_to_the_careful_path(month: Path, tmp_path: Path) -> None:
     """One person's bills carry two names: the partition that holds them finds it as it is settled
     (here in a worker), and the whole run is read again by the careful path, which rejects both
     bills naming the person; nothing the partitions settled before is written."""

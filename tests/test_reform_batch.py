@@ -9,10 +9,10 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -25,18 +25,10 @@ EXAMPLE = ROOT / "examples" / "reforms" / "reform-referral-5-points.toml"
 SHIPPED = (ROOT / "rules" / "130100" / "standards.toml").read_text(encoding="utf-8")
 
 
-def _generator():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("generate", ROOT / "benchmarks" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def month(tmp_path_factory: pytest.TempPathFactory, generate_month: Any) -> Path:
     folder = tmp_path_factory.mktemp("month")
-    _generator().generate(2000, 4, 11, folder)
+    generate_month(2000, 4, 11, folder)
     return folder
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import importlib.util
 import os
 import signal
 import subprocess
@@ -44,14 +43,10 @@ BILLS = 10_000
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def big(tmp_path_factory: pytest.TempPathFactory, generate_month: Any) -> Path:
     """bills.csv and items.csv from benchmarks/generate.py."""
-    spec = importlib.util.spec_from_file_location("generate", ROOT / "benchmarks" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    generator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generator)
     folder = tmp_path_factory.mktemp("big")
-    generator.generate(BILLS, 3, 7, folder)
+    generate_month(BILLS, 3, 7, folder)
     return folder
 
 
