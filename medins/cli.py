@@ -1158,7 +1158,9 @@ def _check_batch(
         if str(bills) == "-":
             bills = Path(folder) / "stdin.csv"
             bills.write_bytes(click.get_binary_stream("stdin").read())
-        opts = BatchOptions(bills, Path(folder) / "unused.csv", items, rejects, ytd_in=ytd_in, encoding=encoding, lang=lang)
+        opts = BatchOptions(
+            bills, Path(folder) / "unused.csv", items, rejects, ytd_in=ytd_in, encoding=encoding, lang=lang
+        )
         report = check_tables(opts)
     rows = [[str(r[1]), r[2], r[3], r[4], r[5]] for r in report.rejects]
     if rejects is not None:

@@ -269,7 +269,10 @@ def retroactive_reason(start: date) -> Reason:
 def not_yet_reason(start: date, settle_day: date) -> Reason:
     return Reason(
         "FILING_NOT_YET_VALID",
-        t(f"备案自 {start} 起生效，晚于结算日 {settle_day}", f"the filing starts {start}, after settlement on {settle_day}"),
+        t(
+            f"备案自 {start} 起生效，晚于结算日 {settle_day}",
+            f"the filing starts {start}, after settlement on {settle_day}",
+        ),
         True,
     )
 
