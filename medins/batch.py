@@ -2082,24 +2082,21 @@ def summary_table(summary: dict[str, Any], lang: Lang) -> str:
             if zh
             else ["", "bills", "funds (rules)", "funds (reform)", "funds change", "patients change"]
         )
-        rows = []
-
-        def compared(name: str, c: dict[str, Any]) -> None:
-            change = c["change"]
-            rows.append(
-                [
-                    name,
-                    c["rules"]["count"],
-                    c["rules"]["fund_total"],
-                    c["reform"]["fund_total"],
-                    change["fund_total"],
-                    change["personal_total"],
-                ]
-            )
-
-        compared("全部" if zh else "all", reform["overall"])
-        for key, c in reform["by_insured_region"].items():
-            compared(f"{'参保地' if zh else 'insured'}: {key} {regions.name(key)}", c)
+        places = [
+            (f"{'参保地' if zh else 'insured'}: {key} {regions.name(key)}", c)
+            for key, c in reform["by_insured_region"].items()
+        ]
+        rows = [
+            [
+                name,
+                c["rules"]["count"],
+                c["rules"]["fund_total"],
+                c["reform"]["fund_total"],
+                c["change"]["fund_total"],
+                c["change"]["personal_total"],
+            ]
+            for name, c in [("全部" if zh else "all", reform["overall"]), *places]
+        ]
         lines.append(
             tabulate(rows, headers=head, tablefmt="simple", colalign=("left",) + ("right",) * 5, disable_numparse=True)
         )
