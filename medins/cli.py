@@ -125,7 +125,8 @@ class Translated(click.Command):
         if current_lang() == "zh" and parent is not None and self.name:
             text = help_zh(" ".join([_path(parent), self.name]).strip())
             if text:
-                return click.utils.make_default_short_help(text.split("\n", 1)[0], limit)
+                first = text.split("\n", 1)[0].strip()
+                return first if len(first) <= limit else first[: max(limit - 1, 0)] + "…"
         return super().get_short_help_str(limit)
 
 
@@ -804,7 +805,7 @@ def read_case(case_file: Path, notices: list[Text]) -> Any:
         return load_case(_shipped(case_file, notices), notices)
     import tempfile
 
-    data = click.get_binary_stream("stdin").read()
+    data = sys.stdin.buffer.read()
     with tempfile.TemporaryDirectory(prefix="medins-") as folder:
         path = Path(folder) / "stdin.toml"
         path.write_bytes(data)
@@ -1118,7 +1119,7 @@ def batch(
         temp = Path(folder)
         if str(bills) == "-":
             bills = temp / "stdin.csv"
-            bills.write_bytes(click.get_binary_stream("stdin").read())
+            bills.write_bytes(sys.stdin.buffer.read())
         to_stdout = str(out) == "-"
         if to_stdout:
             out = temp / "settled.csv"
@@ -1135,9 +1136,9 @@ def batch(
             exc.where = exc.where.replace(str(temp / "stdin.csv"), "-").replace(str(temp / "settled.csv"), "-")
             raise
         if to_stdout:
-            click.get_binary_stream("stdout").write(out.read_bytes())
+            sys.stdout.buffer.write(out.read_bytes())
             if report.rejected and rejects.parent == temp and rejects.exists():  # type: ignore[union-attr]
-                click.get_binary_stream("stderr").write(rejects.read_bytes())  # type: ignore[union-attr]
+                sys.stderr.buffer.write(rejects.read_bytes())  # type: ignore[union-attr]
         if fmt == "json":
             click.echo(json.dumps(report.summary, ensure_ascii=False, indent=2, default=str), err=to_stdout)
         elif not quiet:
@@ -1157,7 +1158,7 @@ def _check_batch(
     with tempfile.TemporaryDirectory(prefix="medins-") as folder:
         if str(bills) == "-":
             bills = Path(folder) / "stdin.csv"
-            bills.write_bytes(click.get_binary_stream("stdin").read())
+            bills.write_bytes(sys.stdin.buffer.read())
         opts = BatchOptions(
             bills, Path(folder) / "unused.csv", items, rejects, ytd_in=ytd_in, encoding=encoding, lang=lang
         )
