@@ -1199,6 +1199,8 @@ REFORM_AMOUNTS = (
     "personal_total",
 )
 """The amounts OUT shows again under a reform (``reform_…``), with their change (``change_…``)."""
+REFORM_MONEY = re.compile(r"-?\d+\.\d\d")
+"""Money as OUT writes it, the only form the reform's changes are computed from."""
 REFORM_COLUMNS = (
     *(f"reform_{c}" for c in REFORM_AMOUNTS),
     *(f"change_{c}" for c in REFORM_AMOUNTS),
@@ -1267,42 +1269,47 @@ def _money_text(fen: Any) -> Any:
 
 def _write_with_reform(writer: TableWriter, base_out: Path, reform_out: Path, reform_rejects: list[Reject]) -> None:
     """OUT: each settled bill's row, then its amounts under the reform and the change in each; a bill
-    the reform run rejected has the reason instead (``reform_rejected``)."""
+    the reform run rejected has the reason instead (``reform_rejected``).
+
+    The rules' OUT is streamed in batches beside the reform's amounts by bill id (the only part held
+    whole: an id and seven short cells a bill)."""
     import polars as pl
 
-    money = re.compile(r"-?\d+\.\d\d")
-    base = pl.read_csv(base_out, infer_schema=False, encoding="utf8").fill_null("")
-    theirs = pl.read_csv(reform_out, infer_schema=False, encoding="utf8").fill_null("")
-    for frame in (base, theirs):
-        for c in REFORM_AMOUNTS:
-            bad = frame.filter((pl.col(c) != "") & ~pl.col(c).str.contains(f"^{money.pattern}$"))
-            if bad.height:
-                raise SettlementBug(f"OUT holds {c} = {bad[c][0]!r}, not money")
-    theirs = theirs.select(
+    money = f"^{REFORM_MONEY.pattern}$"
+    base = pl.scan_csv(base_out, infer_schema=False)
+    columns = base.collect_schema().names()
+    theirs = pl.scan_csv(reform_out, infer_schema=False).select(
         "bill_id",
-        *(pl.col(c).alias(f"reform_{c}") for c in REFORM_AMOUNTS),
+        *(pl.col(c).fill_null("").alias(f"reform_{c}") for c in REFORM_AMOUNTS),
         pl.col("settlement").alias("reform_settlement"),
     )
-    reasons = pl.DataFrame(
+    reasons = pl.LazyFrame(
         {
             "bill_id": [r[3] for r in reform_rejects if r[0] == 0],
             "reform_rejected": [r[5] for r in reform_rejects if r[0] == 0],
         },
         schema={"bill_id": pl.String, "reform_rejected": pl.String},
     ).unique("bill_id", keep="first", maintain_order=True)
-    both = base.join(theirs, on="bill_id", how="left", maintain_order="left").join(
-        reasons, on="bill_id", how="left", maintain_order="left"
-    )
-    both = both.with_columns(
-        [
+    both = (
+        base.with_columns(pl.col(c).fill_null("") for c in REFORM_AMOUNTS)
+        .join(theirs, on="bill_id", how="left", maintain_order="left")
+        .join(reasons, on="bill_id", how="left", maintain_order="left")
+        .with_columns(
             pl.when(pl.col(f"reform_{c}").is_null() | (pl.col(f"reform_{c}") == "") | (pl.col(c) == ""))
             .then(pl.lit(""))
             .otherwise(_money_text(_fen_of(f"reform_{c}") - _fen_of(c)))
             .alias(f"change_{c}")
             for c in REFORM_AMOUNTS
-        ]
-    ).fill_null("")
-    writer.write_frame(both.select([*base.columns, *REFORM_COLUMNS]))
+        )
+        .select([*columns, *REFORM_COLUMNS])
+    )
+    for batch in both.collect_batches(chunk_size=50_000):
+        batch = batch.fill_null("")
+        for c in (*REFORM_AMOUNTS, *(f"reform_{c}" for c in REFORM_AMOUNTS)):
+            bad = batch.filter((pl.col(c) != "") & ~pl.col(c).str.contains(money))
+            if bad.height:
+                raise SettlementBug(f"OUT holds {c} = {bad[c][0]!r}, not money")
+        writer.write_frame(batch)
 
 
 def _compare(base: Aggregates, reform: Aggregates) -> dict[str, Any]:
