@@ -275,6 +275,23 @@ CODE 可写地区代码或名称（130100、石家庄市）；区县按所属统
 示例：
   medins rules validate rules/130100
   medins rules validate --format json""",
+    "rules sources": """列出规则包（默认全部）的每个数值：所在段的生效期间、来源和可信度。
+
+提示没有网址的来源、没有引文的原文来源和核实已逾 12 个月的来源；最后给出各可信度的数值个数。退出码 0。
+
+\b
+示例：
+  medins rules sources 130100
+  medins rules sources --format json > sources.json""",
+    "rules diff": """列出两个规则目录之间，或同一规则包两个日期（地区代码@日期）之间不同的数值。
+
+逐项列出新增、删除或修改的数值：键路径、原值 → 新值，以及两边各自的来源。用 地区代码@日期 时比较各日期
+有效的段（键路径不含段在列表中的序号）。不论有无不同，退出码均为 0：输出会说明是否不同。
+
+\b
+示例：
+  medins rules diff 130100@2024-06-01 130100@2025-06-01
+  medins rules diff rules/ my-rules/ --format json""",
     "rules schema": """输出规则文件（或案例文件）的 JSON Schema，供编辑器和检查使用。
 
 \b
@@ -382,6 +399,8 @@ medins estimate 的快速估算选项，二者不能同时给出。
 OPTION_ZH: dict[str, str] = {
     "rules_dir": "规则目录（每个地区代码一个文件夹）。默认：随软件附带的规则。",
     "fmt": "table 供人阅读，json 供脚本使用。",
+    "rules sources fmt": "table 供人阅读，json 供脚本使用（数值为数字），csv 供电子表格使用。",
+    "rules sources as_of": "以该日期（默认今天）判断来源核实是否已逾 12 个月。",
     "rules list fmt": "table 供人阅读，json 供脚本使用，markdown 供文档使用。",
     "compare fmt": "table 供人阅读，json 供脚本使用（金额为数字），csv 供电子表格使用。",
     "year fmt": "table 供人阅读，json 供脚本使用（金额为数字），csv 供电子表格使用。",

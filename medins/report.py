@@ -436,3 +436,110 @@ def json_schema(kind: str) -> dict[str, Any]:
             "$defs": defs,
         }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **out}
+
+
+# ----------------------------------------------------------------- rules sources / rules diff
+
+FILE_NAMES = {"standards": ("待遇", "standards"), "catalogue": ("目录", "catalogue")}
+FLAG_NAMES = {
+    "no_source": ("无来源", "no source"),
+    "no_url": ("无网址", "no address"),
+    "primary_without_quote": ("原文无引文", "primary without quote"),
+    "verified_over_12_months": ("核实逾12个月", "verified over 12 months ago"),
+}
+CHANGE_NAMES = {"added": ("新增", "added"), "removed": ("删除", "removed"), "changed": ("修改", "changed")}
+
+
+def _period(effective: date | None, until: date | None) -> str:
+    return f"{effective}–{until or '…'}" if effective else "-"
+
+
+def _source_names(row: Any, lang: Lang) -> str:
+    """A value's sources by name (document number, else title, else 示意值（…）), never by id."""
+    if row is None:
+        return ""
+    names = [source_name(row.region, row.kind, s, lang) for _, s in row.sources]
+    return ("、" if lang == "zh" else ", ").join(dict.fromkeys(names)) or "-"
+
+
+def sources_table(rows: list[Any], today: date, lang: Lang) -> str:
+    """``rules sources`` for people: one line per value, its section's dates, sources and flags, then
+    how many values each confidence covers and how many each flag touches."""
+    from medins.sources import FLAGS, row_record, summary, written
+
+    zh = lang == "zh"
+    i = 0 if zh else 1
+    head = (
+        ["地区", "文件", "键路径", "值", "生效期间", "来源", "可信度", "核实日期", "提示"]
+        if zh
+        else ["region", "file", "key path", "value", "effective", "sources", "confidence", "verified", "flags"]
+    )
+    body, records = [], []
+    for row in rows:
+        rec = row_record(row, today)
+        records.append(rec)
+        verified = sorted({str(s.verified) for _, s in row.sources if s.verified})
+        body.append(
+            [
+                row.name if zh else row.region,
+                FILE_NAMES[row.kind][i],
+                row.path,
+                written(row.value),
+                _period(row.effective, row.until),
+                _source_names(row, lang),
+                label(rec["confidence"], lang),
+                ", ".join(verified) or "-",
+                ("、" if zh else ", ").join(FLAG_NAMES[f][i] for f in rec["flags"]) or "",
+            ]
+        )
+    total = summary(records)
+    conf = total["by_confidence"]
+    flagged = total["flagged"]
+    sep = "，" if zh else ", "
+    counts = sep.join(f"{label(c, lang)} {n}" for c, n in conf.items())
+    flags = sep.join(f"{FLAG_NAMES[f][i]} {flagged[f]}" for f in ("no_source", *FLAGS))
+    foot = (
+        f"共 {total['values']} 个数值：{counts}。\n带提示的数值：{flags}（核实日期以 {today} 为准）。"
+        if zh
+        else f"{total['values']} values: {counts}.\nFlagged values: {flags} (verification judged on {today})."
+    )
+    return tabulate(body, headers=head, tablefmt="simple", disable_numparse=True) + "\n\n" + foot
+
+
+def diff_table(changes: list[dict[str, Any]], labels: tuple[str, str], lang: Lang) -> str:
+    """``rules diff`` for people: each value added, removed or changed, old → new, with each side's sources."""
+    from medins.sources import written
+
+    zh = lang == "zh"
+    i = 0 if zh else 1
+    if not changes:
+        return f"{labels[0]} 与 {labels[1]} 的数值相同。" if zh else f"{labels[0]} and {labels[1]} have the same values."
+    head = (
+        ["变化", "地区", "文件", "键路径", "原值 → 新值", "原来源", "新来源"]
+        if zh
+        else ["change", "region", "file", "key path", "old → new", "old sources", "new sources"]
+    )
+    body = []
+    for c in changes:
+        old, new = c["old"], c["new"]
+        shown = f"{written(old.value) if old else '-'} → {written(new.value) if new else '-'}"
+        row = old or new
+        body.append(
+            [
+                CHANGE_NAMES[c["change"]][i],
+                row.name if zh else row.region,
+                FILE_NAMES[c["file"]][i],
+                c["path"],
+                shown,
+                _source_names(old, lang),
+                _source_names(new, lang),
+            ]
+        )
+    n = Counter(c["change"] for c in changes)
+    foot = (
+        f"{labels[0]} → {labels[1]}：{len(changes)} 处不同（新增 {n['added']}，删除 {n['removed']}，修改 {n['changed']}）。"
+        if zh
+        else f"{labels[0]} → {labels[1]}: {len(changes)} differences ({n['added']} added, {n['removed']} removed, "
+        f"{n['changed']} changed)."
+    )
+    return tabulate(body, headers=head, tablefmt="simple", disable_numparse=True) + "\n\n" + foot
