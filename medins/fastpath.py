@@ -1001,6 +1001,12 @@ class LinePass:
         self._late: list[np.ndarray] = []
         self.contexts: list[_Ctx] = []
         self._numbers: dict[int, int] = {}
+        # the (context, item) pairs resolved so far: two hashes of each, sorted by the first, and the
+        # row of what it resolved to
+        self._h1 = np.zeros(0, dtype=np.uint64)
+        self._h2 = np.zeros(0, dtype=np.uint64)
+        self._row = np.zeros(0, dtype=np.int64)
+        self._table = np.zeros((0, 5), dtype=np.int64)
 
     def start_items(self) -> None:
         """After the last chunk of BILLS: the arrays the lines add up into."""
@@ -1113,23 +1119,8 @@ class LinePass:
         key = pl.select(
             pl.concat_str([ic(c) for c in ("code", "name", "dosage_form", "spec")], separator="\x00")
         ).to_series()
-        n_code, n_text = _codes(key)
         ctx_line = self.ctx[nb]
-        grp, first = _groups(ctx_line, n_code)
-        resolved = []
-        lookups = self.shared.resolved
-        for j in first.tolist():
-            c = int(ctx_line[j])
-            if c < 0:
-                resolved.append(False)
-                continue
-            k = (id(self.contexts[c]), n_text[n_code[j]])
-            found = lookups.get(k)
-            if found is None:
-                found = lookups[k] = _resolve(self.contexts[c], *n_text[n_code[j]].split("\x00"), Item)
-            resolved.append(found)
-        table = np.array([r if r is not False else (-1, 0, -1, False, False) for r in resolved], dtype=np.int64)
-        per = table[grp]
+        per = self._resolved(ctx_line, key, Item)
         line_class, line_pre, ceiling = per[:, 0], per[:, 1], per[:, 2]
         restricted, note = per[:, 3] > 0, per[:, 4] > 0
         bad |= line_class < 0
@@ -1173,6 +1164,46 @@ class LinePass:
         np.minimum.at(flat, nb[one] * width + w1[one], (line_no[one] * 2).astype(np.int32))
         two = ok & w2
         np.minimum.at(flat, nb[two] * width + 3, (line_no[two] * 2 + 1).astype(np.int32))
+
+    NONE = (-1, 0, -1, 0, 0)
+    """What a line of no catalogue context resolves to: a class the arrays leave to the case model."""
+
+    def _resolved(self, ctx_line: np.ndarray, key: pl.Series, Item: Any) -> np.ndarray:
+        """Each line's item as its context's catalogue resolves it: class, pre-self-pay share, ceiling,
+        restricted, note (rows of int64). Each distinct (context, item) is resolved once in the run;
+        known ones are found by two 64-bit hashes of the pair, in sorted arrays."""
+        pairs = pl.DataFrame({"c": ctx_line, "k": key})
+        h1 = pairs.hash_rows(seed=0).to_numpy()
+        h2 = pairs.hash_rows(seed=0x5EED).to_numpy()
+        live = ctx_line >= 0
+        at = np.minimum(np.searchsorted(self._h1, h1), max(len(self._h1) - 1, 0))
+        known = (self._h1[at] == h1) if len(self._h1) else np.zeros(len(h1), dtype=bool)
+        new = live & ~known
+        if new.any():
+            _, first = np.unique(h1[new], return_index=True)
+            lines = np.flatnonzero(new)[first]
+            lookups = self.shared.resolved
+            rows = []
+            for j in lines.tolist():
+                context, text = self.contexts[int(ctx_line[j])], key[j]
+                found = lookups.get((id(context), text))
+                if found is None:
+                    found = lookups[(id(context), text)] = _resolve(context, *text.split("\x00"), Item)
+                rows.append(found if found is not False else self.NONE)
+            start = len(self._table)
+            self._table = np.vstack([self._table, np.array(rows, dtype=np.int64).reshape(-1, 5)])
+            h1_all = np.concatenate([self._h1, h1[lines]])
+            h2_all = np.concatenate([self._h2, h2[lines]])
+            row_all = np.concatenate([self._row, np.arange(start, start + len(lines), dtype=np.int64)])
+            order = np.argsort(h1_all, kind="stable")
+            self._h1, self._h2, self._row = h1_all[order], h2_all[order], row_all[order]
+            if len(self._h1) > 1 and (self._h1[1:] == self._h1[:-1]).any():
+                raise NotRegular  # two pairs sharing a hash (odds about 2^-64): the careful path reads it
+            at = np.minimum(np.searchsorted(self._h1, h1), len(self._h1) - 1)
+        if not ((self._h1[at] == h1) & (self._h2[at] == h2) | ~live).all():
+            raise NotRegular  # an item sharing another's first hash only: the careful path reads it
+        row = np.where(live, self._row[at] if len(self._row) else 0, 0)
+        return np.where(live[:, None], self._table[row], np.array(self.NONE, dtype=np.int64))
 
 
 @dataclass
