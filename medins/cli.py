@@ -617,7 +617,10 @@ def _diff_side(value: str, arg: str, rules_dir: Path | None) -> tuple[Any, str |
         raise UsageError(
             t(f"{value!r} 不是规则目录", f"{value!r} is not a rules directory"),
             arg,
-            t("应为规则目录，或 地区代码@日期（如 130100@2025-06-01）", "give a rules directory or CODE@DATE (e.g. 130100@2025-06-01)"),
+            t(
+                "应为规则目录，或 地区代码@日期（如 130100@2025-06-01）",
+                "give a rules directory or CODE@DATE (e.g. 130100@2025-06-01)",
+            ),
         )
     return load_rules(resolve_rules_dir(value)), None, None
 

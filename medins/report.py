@@ -513,7 +513,9 @@ def diff_table(changes: list[dict[str, Any]], labels: tuple[str, str], lang: Lan
     zh = lang == "zh"
     i = 0 if zh else 1
     if not changes:
-        return f"{labels[0]} 与 {labels[1]} 的数值相同。" if zh else f"{labels[0]} and {labels[1]} have the same values."
+        return (
+            f"{labels[0]} 与 {labels[1]} 的数值相同。" if zh else f"{labels[0]} and {labels[1]} have the same values."
+        )
     head = (
         ["变化", "地区", "文件", "键路径", "原值 → 新值", "原来源", "新来源"]
         if zh

@@ -134,7 +134,9 @@ def model_values(code: str, name: str, model: Standards | Catalogue, on: date | 
             sources, missing = cited
             if field.startswith("deemed["):
                 sources, missing = deemed[int(field[len("deemed[") : field.index("]")])]
-            yield ValueRow(code, name, model.kind, section, index, field, value, sec.effective, sec.until, sources, missing)
+            yield ValueRow(
+                code, name, model.kind, section, index, field, value, sec.effective, sec.until, sources, missing
+            )
     if isinstance(model, Catalogue):
         for field, value in walk(model.items, ""):
             yield ValueRow(code, name, model.kind, "items", None, field, value, None, None, ())
@@ -260,7 +262,9 @@ def diff_values(old: list[ValueRow], new: list[ValueRow], dateless: bool) -> lis
             change = "changed"
         else:
             change = "added" if before is None else "removed"
-        changes.append({"change": change, "region": key[0], "file": key[1], "path": key[2], "old": before, "new": after})
+        changes.append(
+            {"change": change, "region": key[0], "file": key[1], "path": key[2], "old": before, "new": after}
+        )
     return changes
 
 
