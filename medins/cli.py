@@ -659,6 +659,22 @@ def rules_diff(a: str, b: str, rules_dir: Path | None, fmt: str, lang: Lang) -> 
             t(f"如 {code_a}@2024-06-01 {code_a}@2025-06-01", f"e.g. {code_a}@2024-06-01 {code_a}@2025-06-01"),
         )
     codes = [code_a] if code_a else None
+    if code_a:
+        from medins.sources import not_in_force
+
+        for rules_set, day in ((set_a, day_a), (set_b, day_b)):
+            empty = not_in_force(rules_set.packs[code_a], day)
+            if empty:
+                names = ", ".join(empty)
+                _notices(
+                    click.get_current_context(),
+                    [
+                        t(
+                            f"{code_a} 在 {day} 没有生效的段：{names}",
+                            f"{code_a} has no section in force on {day}: {names}",
+                        )
+                    ],
+                )
     old = list(rule_set_values(set_a, codes, day_a))
     new = list(rule_set_values(set_b, codes, day_b))
     changes = diff_values(old, new, dateless=day_a is not None)

@@ -146,6 +146,16 @@ def model_values(code: str, name: str, model: Standards | Catalogue, on: date | 
                 yield ValueRow(code, name, model.kind, "institutions", None, field, value, None, None, *cited)
 
 
+def not_in_force(pack: RegionPack, on: date) -> list[str]:
+    """The section lists of a pack (``employee.inpatient``) that have sections but none in force on ``on``."""
+    missing: dict[str, bool] = {}
+    for model in (pack.standards, pack.catalogue):
+        if model is not None:
+            for section, _, sec in _sections(model):
+                missing[section] = missing.get(section, True) and not sec.in_force(on)
+    return [name for name, none in missing.items() if none]
+
+
 def pack_values(pack: RegionPack, on: date | None = None) -> Iterator[ValueRow]:
     """Every value of a pack: its standards, then its catalogue."""
     for model in (pack.standards, pack.catalogue):

@@ -266,3 +266,12 @@ def test_errors_name_the_argument_without_a_traceback(tmp_path: Path) -> None:
         assert result.stderr.startswith(f"medins: 错误: {arg}: "), (args, result.stderr)
         assert "Traceback" not in result.output
         assert result.stdout == ""
+
+
+def test_diff_before_a_pack_starts_says_no_section_is_in_force() -> None:
+    result = run("rules", "diff", "130100@2023-06-01", "130100@2025-06-01", "--format", "json")
+    assert result.exit_code == 0
+    assert result.stderr.startswith("提示：130100 在 2023-06-01 没有生效的段：employee.inpatient, ")
+    data = json.loads(result.stdout)
+    assert data["removed"] == data["changed"] == 0
+    assert data["added"] == len([r for r in sources_json("130100")["rows"] if r["until"] is None])
