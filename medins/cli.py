@@ -299,15 +299,15 @@ def rules_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
-def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+def formats(*choices: str, help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--format`` with these choices (``table`` the default), as ``fmt``."""
     return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "json"]),
-        default="table",
-        show_default=True,
-        help="table for people, json for scripts.",
-    )(f)
+        "--format", "fmt", type=click.Choice(list(choices)), default="table", show_default=True, help=help
+    )
+
+
+def format_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return formats("table", "json", help="table for people, json for scripts.")(f)
 
 
 def lang_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -507,14 +507,7 @@ def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, la
 @rules.command("sources")
 @click.argument("codes", nargs=-1, metavar="[CODE]...")
 @common(rules_option, lang_option)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="table for people, json for scripts (numbers as numbers), csv for spreadsheets.",
-)
+@formats("table", "json", "csv", help="table for people, json for scripts (numbers as numbers), csv for spreadsheets.")
 @click.option(
     "--as-of",
     "as_of",

@@ -12,20 +12,13 @@ from typing import Any
 
 import click
 
-from medins.cli import about_case, as_of_option, cli, common, flags, lang_option, rules_option
+from medins.cli import about_case, as_of_option, cli, common, flags, formats, lang_option, rules_option
 from medins.errors import MedinsError
 from medins.i18n import Lang
 
-
-def _formats(f: Any) -> Any:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "json", "csv"]),
-        default="table",
-        show_default=True,
-        help="table for people, json for scripts (amounts as numbers), csv for spreadsheets.",
-    )(f)
+_formats = formats(
+    "table", "json", "csv", help="table for people, json for scripts (amounts as numbers), csv for spreadsheets."
+)
 
 
 @cli.command()
