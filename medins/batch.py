@@ -1058,18 +1058,20 @@ def _check_paths(opts: BatchOptions) -> list[Path]:
 
 
 @dataclass
-class Settled:
-    """What settling every bill of a run gives the reports (OUT and REJECTS rows already written)."""
+class Outcome:
+    """What settling every bill of a run gives the reports (OUT rows already written): the sums, each
+    person's final year-to-date state, the counts, and the rejects the columns found."""
 
-    n: int
-    items_input: int
-    persons_input: int
-    reordered: int
     agg: Aggregates
-    finals: list[Any]
+    finals: list[tuple[Any, str, str]]
+    bills: int
+    items_input: int
     accepted: int
     items_ok: int
+    persons: int
     settled_persons: int
+    reordered: int
+    rejects: list[Any]
 
 
 @dataclass
@@ -1092,12 +1094,12 @@ def _settle_all(
     progress: Callable[[int], Any] | None,
     rejects: list[Reject],
     reform: ReformRun | None = None,
-) -> list[Settled]:
+) -> list[Outcome]:
     """Settle every bill: over columns, or bill by bill where the input is not plainly regular; with
     ``reform``, under the reformed rules too (over columns in the same pass over the input).
 
     OUT rows go to ``writer`` (not closed here), rejected rows to ``rejects``; the reform's to its
-    own. One :class:`Settled` per set of rules."""
+    own. One :class:`Outcome` per set of rules."""
     bills_table, bill_cols, items_table, item_cols = tables
     if opts.engine != "records":
         from medins import fastpath
@@ -1128,23 +1130,9 @@ def _settle_all(
             for settler in settlers:
                 settler.close()
         if fast is not None:
-            done = []
             for outcome, mine in zip(fast, [rejects] + ([reform.rejects] if reform else []), strict=True):
                 mine.extend(fastpath_rejects(outcome))
-                done.append(
-                    Settled(
-                        outcome.bills,
-                        outcome.items_input,
-                        outcome.persons,
-                        outcome.reordered,
-                        outcome.agg,
-                        outcome.finals,
-                        outcome.accepted,
-                        outcome.items_ok,
-                        outcome.settled_persons,
-                    )
-                )
-            return done
+            return fast
     done = [_settle_bill_by_bill(opts, cfg, rules, tables, ytd_in, writer, progress, rejects)]
     if reform:
         mine = replace(opts, ytd_out=None)
@@ -1161,7 +1149,7 @@ def _settle_bill_by_bill(
     writer: Any,
     progress: Callable[[int], Any] | None,
     rejects: list[Reject],
-) -> Settled:
+) -> Outcome:
     """The careful path: each bill read by its records and settled by the per-bill engine, in order."""
     bills_table, bill_cols, items_table, item_cols = tables
     lang = opts.lang
@@ -1185,8 +1173,8 @@ def _settle_bill_by_bill(
     if sink.next < n:
         raise SettlementBug(f"only {sink.next} of {n} bills were finished")
     settled_persons = len({scan.person[b] for b in sink.accepted_bills})
-    return Settled(
-        n, items_input, len(scan.persons), reordered, agg, finals, sink.accepted, sink.items_ok, settled_persons
+    return Outcome(
+        agg, finals, n, items_input, sink.accepted, sink.items_ok, len(scan.persons), settled_persons, reordered, []
     )
 
 
@@ -1221,7 +1209,7 @@ def _settle_with_reform(
     spool_dir: Path,
     progress: Callable[[int], Any] | None,
     rejects: list[Reject],
-) -> tuple[Settled, dict[str, Any]]:
+) -> tuple[Outcome, dict[str, Any]]:
     """Settle every bill under the rules and under the reformed rules (in one pass over the input
     where the columns take the run), and write OUT with the reformed amounts and their changes beside
     each bill. The run's reports (rejects, summary, clearing, year-to-date) are the rules' own; the
@@ -1383,7 +1371,7 @@ def check_tables(opts: BatchOptions) -> CheckReport:
         checking = replace(opts, engine="records", jobs=1, ytd_out=None, reform=None)
         (done,) = _settle_all(checking, cfg, None, tables, ytd_in, _Nowhere(), spool_dir, None, rejects)  # type: ignore[arg-type]
     rejects.sort(key=lambda r: (r[0], r[1]))
-    return CheckReport(done.n, done.items_input, rejects)
+    return CheckReport(done.bills, done.items_input, rejects)
 
 
 class _Nowhere:
@@ -1432,7 +1420,7 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
             done, comparison = _settle_with_reform(
                 opts, cfg, rules, tables, ytd_in, writer, out_columns, kinds, spool_dir, progress, rejects
             )
-        n, items_input, persons_input, reordered = done.n, done.items_input, done.persons_input, done.reordered
+        n, items_input, persons_input, reordered = done.bills, done.items_input, done.persons, done.reordered
         agg, finals, accepted, items_ok, settled_persons = (
             done.agg,
             done.finals,

@@ -44,6 +44,7 @@ os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 import polars as pl
 
 from medins import regions
+from medins.batch import Outcome
 from medins.case_model import YearToDate
 from medins.engine.columns import LIMIT, SCALE, decimal_text, fen_units, half_up, ratio_units
 from medins.engine.eligibility import LOCAL_STANDARD, visit_place
@@ -247,22 +248,6 @@ def read_chunk(table: CsvTable, chunk: Chunk, row: str) -> pl.DataFrame:
 
 
 # ----------------------------------------------------------------------------- the run
-
-
-@dataclass
-class Outcome:
-    """What the run needs to finish its reports."""
-
-    agg: Any
-    finals: list[tuple[Any, str, str]]
-    bills: int
-    items_input: int
-    accepted: int
-    items_ok: int
-    persons: int
-    settled_persons: int
-    reordered: int
-    rejects: list[Any]
 
 
 BYTES_PER_INPUT_BYTE = 10
