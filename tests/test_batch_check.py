@@ -28,6 +28,7 @@ def test_check_lists_the_rows_the_run_rejects_while_reading(tmp_path: Path) -> N
     in-province rules), is left to the run."""
     run = _invoke("batch", FIX / "bills.csv", "--items", FIX / "items.csv", "-o", tmp_path / "o.csv", "--lang", "en")
     assert run.exit_code == 3  # type: ignore[attr-defined]
+    before = sorted(p.name for p in tmp_path.iterdir())
     check = _invoke(
         "batch",
         FIX / "bills.csv",
@@ -47,7 +48,8 @@ def test_check_lists_the_rows_the_run_rejects_while_reading(tmp_path: Path) -> N
     out = check.output  # type: ignore[attr-defined]
     assert out.startswith(f"bills 9, item lines 9: {len(_rows(tmp_path / 'c.csv')) - 1} rows would be rejected")
     assert "row=9  file=bills  bill_id=B008  column=admitted  reason='2025-02-30' is not a valid date" in out
-    assert not (tmp_path / "o2.csv").exists() and not list(tmp_path.glob("*.json"))
+    # nothing settled, nothing written but the rejects asked for
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "c.csv"])
 
 
 def test_check_of_duplicate_bills_in_chinese(tmp_path: Path) -> None:
