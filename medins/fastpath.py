@@ -87,7 +87,7 @@ _QUANTITY = r"^\d{1,5}(?:\.\d{1,4})?$"
 CHUNK_BYTES = 1 << 21
 """BILLS is read this many bytes at a time (whole records)."""
 
-ITEM_CHUNK_BYTES = 1 << 23
+ITEM_CHUNK_BYTES = 1 << 22
 """ITEMS is read this many bytes at a time: its lines are split by their catalogues chunk by chunk,
 where a larger chunk shares the cost of each step among more lines."""
 
@@ -387,10 +387,10 @@ def settle_columns(
     fan = _Fan(passes)
     try:
         index = _partition_bills(bills_table, bill_cols, spill, fan)  # type: ignore[arg-type]
+        spill.close()  # the bills wait in files, not in memory, while ITEMS is read
         fan.start_items()
         if items_table is not None:
             _partition_items(items_table, item_cols, index, spill, fan)  # type: ignore[arg-type]
-        spill.close()
     except NotRegular:
         return None
     del index
@@ -690,8 +690,8 @@ def _spill_output(writer: Any, out: pl.DataFrame, path: Path, size: int) -> tupl
     body = out.drop("_row")
     if writer.kind == "csv" and not body.select(pl.any_horizontal(pl.all().str.contains("[\r\n]")).any()).item():
         with path.open("w", encoding="utf-8", newline="") as f:
-            for start in range(0, body.height, 100_000):
-                f.write(writer.csv_lines(body.slice(start, 100_000)))
+            for start in range(0, body.height, 20_000):  # formatted a slice at a time: less held at once
+                f.write(writer.csv_lines(body.slice(start, 20_000)))
         return rows, path
     files = []
     for k, start in enumerate(range(0, out.height, size)):
