@@ -545,7 +545,7 @@ class Lines:
     kind: str
     text: list[int]
 
-    def csv_lines(self, frame: pl.DataFrame) -> str:
+    def csv_lines(self, frame: pl.DataFrame) -> bytes:
         from medins.tabular import csv_lines
 
         return csv_lines(frame, self.text)
@@ -689,7 +689,7 @@ def _spill_output(writer: Any, out: pl.DataFrame, path: Path, size: int) -> tupl
     rows = out["_row"].to_numpy()
     body = out.drop("_row")
     if writer.kind == "csv" and not body.select(pl.any_horizontal(pl.all().str.contains("[\r\n]")).any()).item():
-        with path.open("w", encoding="utf-8", newline="") as f:
+        with path.open("wb") as f:
             for start in range(0, body.height, 20_000):  # formatted a slice at a time: less held at once
                 f.write(writer.csv_lines(body.slice(start, 20_000)))
         return rows, path
@@ -712,10 +712,10 @@ def _write_in_order(writer: Any, outputs: list[Any], step: int = OUT_STEP) -> No
         rows = np.concatenate([o[0] for o in outputs])
         part = np.concatenate([np.full(len(o[0]), p, dtype=np.int32) for p, o in enumerate(outputs)])
         sequence = part[np.argsort(rows, kind="stable")]
-        readers = [o[1].open(encoding="utf-8", newline="") for o in outputs]
+        readers = [o[1].open("rb") for o in outputs]
         try:
             for start in range(0, len(sequence), step):
-                writer.write_lines("".join([readers[p].readline() for p in sequence[start : start + step].tolist()]))
+                writer.write_lines(b"".join([readers[p].readline() for p in sequence[start : start + step].tolist()]))
         finally:
             for r in readers:
                 r.close()

@@ -945,10 +945,12 @@ class Outputs:
             raise cannot_write(target, exc) from None  # type: ignore[arg-type]
 
 
-def csv_lines(frame: Any, text: list[int]) -> str:
-    """A polars frame of text cells as CSV lines, byte for byte what ``csv.writer`` writes for its rows
-    after :func:`neutralise` of the columns ``text`` (cells quoted only when needed, CRLF line ends;
-    polars quotes an empty cell, so empty cells are written as missing ones)."""
+def csv_lines(frame: Any, text: list[int]) -> bytes:
+    """A polars frame of text cells as UTF-8 CSV lines, byte for byte what ``csv.writer`` writes for
+    its rows after :func:`neutralise` of the columns ``text`` (cells quoted only when needed, CRLF line
+    ends; polars quotes an empty cell, so empty cells are written as missing ones)."""
+    import io
+
     import polars as pl
 
     names = frame.columns
@@ -961,7 +963,9 @@ def csv_lines(frame: Any, text: list[int]) -> str:
             for i in text
         ]
     ).with_columns(pl.all().replace("", None))
-    return frame.write_csv(None, include_header=False, line_terminator="\r\n", quote_style="necessary")
+    out = io.BytesIO()
+    frame.write_csv(out, include_header=False, line_terminator="\r\n", quote_style="necessary")
+    return out.getvalue()
 
 
 class TableWriter:
@@ -1017,14 +1021,16 @@ class TableWriter:
         for start in range(0, frame.height, 100_000):
             self.write_lines(self.csv_lines(frame.slice(start, 100_000)))
 
-    def csv_lines(self, frame: Any) -> str:
-        """The CSV lines :meth:`write_frame` would write for ``frame`` (no header)."""
+    def csv_lines(self, frame: Any) -> bytes:
+        """The CSV lines :meth:`write_frame` would write for ``frame`` (no header), as UTF-8."""
         return csv_lines(frame, self._text)
 
-    def write_lines(self, lines: str) -> None:
-        """CSV lines already formatted (by :meth:`csv_lines`)."""
+    def write_lines(self, lines: bytes) -> None:
+        """CSV lines already formatted (by :meth:`csv_lines`), as UTF-8: written under the text the
+        writer has written so far (the BOM and the header)."""
         try:
-            self._f.write(lines)
+            self._f.flush()
+            self._f.buffer.write(lines)
         except OSError as exc:
             raise cannot_write(self.target, exc) from None
 
