@@ -110,6 +110,47 @@ class Chunk:
     """Where ``data`` starts in the table's UTF-8 text: the file itself, or its transcoded copy."""
     starts: np.ndarray
     """Where each record starts in ``data``, and ``len(data)`` last."""
+    padded: bool = True
+    """Whether a cell may begin or end with white space: the chunk's cells are then stripped as the
+    careful path strips them."""
+
+
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[9, 11, 12, 28, 29, 30, 31, 32]] = True
+"""The one-byte characters ``str.strip`` removes, but line ends (never inside a plain record)."""
+
+
+def _spaced(arr: np.ndarray, first: np.ndarray, last: np.ndarray) -> bool:
+    """Whether a cell whose first byte is at ``first`` or last byte at ``last`` is white space that
+    ``str.strip`` removes: the one-byte ones, U+0085, U+00A0 (two bytes), U+1680, U+2000–200A,
+    U+2028, U+2029, U+202F, U+205F, U+3000 (three). May say yes of an empty cell: it is only the
+    cue to strip."""
+    top = len(arr) - 1
+
+    def at(i: np.ndarray) -> np.ndarray:
+        return arr[np.clip(i, 0, top)].astype(np.int32)
+
+    def two(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a == 0xC2) & ((b == 0x85) | (b == 0xA0))
+
+    def three(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return (
+            ((a == 0xE1) & (b == 0x9A) & (c == 0x80))
+            | ((a == 0xE2) & (b == 0x80) & ((c <= 0x8A) | (c == 0xA8) | (c == 0xA9) | (c == 0xAF)))
+            | ((a == 0xE2) & (b == 0x81) & (c == 0x9F))
+            | ((a == 0xE3) & (b == 0x80) & (c == 0x80))
+        )
+
+    f0, f1, f2 = at(first), at(first + 1), at(first + 2)
+    l0, l1, l2 = at(last - 2), at(last - 1), at(last)
+    return bool(
+        _ASCII_SPACE[f0].any()
+        or _ASCII_SPACE[l2].any()
+        or two(f0, f1).any()
+        or two(l1, l2).any()
+        or three(f0, f1, f2).any()
+        or three(l0, l1, l2).any()
+    )
 
 
 def record_chunks(table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | None = None) -> Iterator[Chunk]:
@@ -180,7 +221,8 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | Non
                 lines = int(closed[-1]) + 1
                 ends, q_line, open_at_end = ends[:lines], q_line[:lines], open_at_end[:lines]
             starts = np.r_[0, ends[:-1] + 1]
-            s_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == sep)), minlength=lines)
+            seps = np.flatnonzero(arr == sep)
+            s_line = np.bincount(np.searchsorted(ends, seps), minlength=lines)
             record_end = ~open_at_end
             record_of_line = np.cumsum(np.r_[0, record_end[:-1].astype(np.int64)])
             quotes_in_record = np.bincount(record_of_line, weights=q_line, minlength=int(record_of_line[-1]) + 1) > 0
@@ -198,6 +240,11 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | Non
                 if len(values) != width:
                     raise NotRegular
                 quoted[r] = values
+            # a record with a quote is checked by its cells as the csv module reads them, the others
+            # by the bytes around their delimiters
+            padded = any(v != v.strip() for values in quoted.values() for v in values) or _spaced(
+                arr, np.r_[starts, seps + 1], np.r_[ends - 1 - (arr[ends - 1] == 13), seps - 1]
+            )
             starts = np.r_[starts[first_line], len(data)]
             if gb:
                 base = copy.tell() if copy is not None else -1
@@ -205,7 +252,7 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | Non
                     copy.write(data)
             else:
                 base, at = at, at + len(data)
-            yield Chunk(data, records, len(first_line), quoted, base, starts)
+            yield Chunk(data, records, len(first_line), quoted, base, starts, padded)
             records += len(first_line)
     if not records:
         raise NotRegular
@@ -238,7 +285,8 @@ def read_chunk(table: CsvTable, chunk: Chunk, row: str) -> pl.DataFrame:
         for r, values in zip(rows, df[rows].rows(), strict=True):
             if [v.replace("\r\n", "\n") for v in values] != [v.replace("\r\n", "\n") for v in quoted[r]]:
                 raise NotRegular
-    df = df.with_columns(pl.all().str.strip_chars(PY_SPACE))
+    if chunk.padded:
+        df = df.with_columns(pl.all().str.strip_chars(PY_SPACE))
     longest = df.select(pl.all().str.len_chars().max()).row(0)
     if any((x or 0) > MAX_CELL for x in longest):
         raise NotRegular

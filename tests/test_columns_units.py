@@ -169,3 +169,29 @@ def test_waves_take_each_key_once_in_date_then_file_order(bills: list[tuple[int,
             seen.setdefault(int(key[i]), []).append(i)
     for k, order in seen.items():
         assert order == sorted((i for i in range(len(bills)) if key[i] == k), key=lambda i: (day[i], i))
+
+
+_SPACES = "\t\x0b\x0c\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000"
+_CELL_CHARS = st.sampled_from(list(_SPACES) + list("ab1.片剂\u2030\u200b\u00a9\u3001"))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.lists(st.text(_CELL_CHARS, max_size=4), min_size=3, max_size=3), min_size=1, max_size=6),
+    st.sampled_from(["\n", "\r\n"]),
+)
+def test_a_chunk_is_stripped_whenever_a_cell_has_space_at_an_end(rows: list[list[str]], newline: str) -> None:
+    """The byte scan may strip needlessly, never miss a cell ``str.strip`` would change (cells of
+    white space, look-alike characters such as U+2030 and U+200B, and Chinese around them)."""
+    from medins.fastpath import _spaced
+
+    text = "".join(",".join(r) + newline for r in rows).encode()
+    arr = np.frombuffer(text, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    starts = np.r_[0, ends[:-1] + 1]
+    seps = np.flatnonzero(arr == 44)
+    spaced = _spaced(arr, np.r_[starts, seps + 1], np.r_[ends - 1 - (arr[ends - 1] == 13), seps - 1])
+    if any(c != c.strip() for r in rows for c in r):
+        assert spaced
+    if all(c and c == c.strip() for r in rows for c in r):
+        assert not spaced
