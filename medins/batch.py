@@ -59,7 +59,7 @@ from medins.api import estimate, load_rules, parse_case
 from medins.case_model import YearToDate
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, NATIONAL_CHRONIC, VISIT_TYPES
 from medins.engine.eligibility import add_months
-from medins.errors import MedinsError, SettlementBug, t
+from medins.errors import MedinsError, SettlementBug, UsageError, t
 from medins.i18n import LABELS, Lang, Text, label
 from medins.loader import parse_model, resolve_rules_dir
 from medins.money import FEN, RATIO_PLACES, ZERO, show
@@ -448,6 +448,8 @@ class WorkerConfig:
     """A reform file applied to the rules (``--reform``): the run settles under the reformed rules."""
     check_only: bool = False
     """``--check``: each bill is read and its case checked by the case model, not settled."""
+    explain_row: int | None = None
+    """``--explain``: the BILLS row whose bill is settled with its trail (kept as ``Settler.explained``)."""
 
 
 def worker_rules(cfg: WorkerConfig) -> Any:
@@ -535,6 +537,8 @@ class Settler:
         self.state: dict[YtdKey, tuple[str | None, str | None]] = {}
         self.agg = Aggregates()
         self._groups: dict[tuple[str, str], dict[str, str]] = {}
+        self.explained: tuple[Any, Any] | None = None
+        """The case and settlement, with its trail, of the row ``cfg.explain_row``."""
 
     @property
     def bills(self) -> RangeReader:
@@ -634,7 +638,10 @@ class Settler:
             case = parse_case(data, "bill")
             if self.cfg.check_only:  # --check: the case holds; nothing is settled
                 return [], [], case.ytd, case.visit.service_date.isoformat()
-            s = estimate(case, self.rules, explain=False)  # the same amounts, without the trail's text
+            explain = row == self.cfg.explain_row
+            s = estimate(case, self.rules, explain=explain)  # the trail's text only where it is asked for
+            if explain:
+                self.explained = (case, s)
         except MedinsError as exc:
             where = exc.where[len("bill: ") :] if exc.where.startswith("bill: ") else exc.where
             where = "" if where == "bill" else where
@@ -1372,6 +1379,72 @@ def check_tables(opts: BatchOptions) -> CheckReport:
         (done,) = _settle_all(checking, cfg, None, tables, ytd_in, _Nowhere(), spool_dir, None, rejects)  # type: ignore[arg-type]
     rejects.sort(key=lambda r: (r[0], r[1]))
     return CheckReport(done.bills, done.items_input, rejects)
+
+
+@dataclass
+class Explained:
+    """``medins batch --explain``: one bill settled as the run settles it, with its trail."""
+
+    row: int
+    bill_id: str
+    earlier: int
+    """Bills of the same year-to-date key settled before it (their amounts carried to it)."""
+    case: Any | None
+    settlement: Any | None
+    """None when the run rejects the bill: ``rejects`` says why."""
+    rejects: list[Reject]
+
+
+def explain_bill(opts: BatchOptions, wanted: str) -> Explained:
+    """One bill of BILLS settled with its trail, as ``medins estimate --explain`` shows a case: the
+    bills of its person, insured place, scheme and year dated before it are settled first, from
+    ``--ytd-in``, in the order the run settles them. ``wanted`` is a bill id, or a BILLS row number
+    as REJECTS numbers rows (the header is row 1) when no bill has that id."""
+    rules_root = resolve_rules_dir(opts.rules_dir).resolve()
+    ytd_in = _load_ytd(opts.ytd_in) if opts.ytd_in else {}
+    rejects: list[Reject] = []
+    lang = opts.lang
+    with procs.spool_folder("medins-explain-") as spool:
+        tables, cfg = _inputs(opts, rules_root, Path(spool))
+        bills_table, bill_cols, items_table, item_cols = tables
+        scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
+        runs = _Runs(len(scan.ids))
+        if items_table is not None:
+            _scan_items(items_table, item_cols, scan, runs, rejects, lang)
+        target = scan.by_id.get(wanted)
+        if target is None and wanted.isdigit():
+            target = next((b for b, r in enumerate(scan.rows) if r == int(wanted)), None)
+        if target is None:
+            raise UsageError(
+                t(f"BILLS 中没有单据号或行号为 {wanted!r} 的单据", f"BILLS has no bill with id or row {wanted!r}"),
+                str(opts.bills),
+                t(
+                    "--explain 给单据号（bill_id）或行号（表头为第 1 行，与拒绝文件一致）",
+                    "give --explain a bill_id, or a row number as the rejects file numbers rows (the header is row 1)",
+                ),
+            )
+        row = scan.rows[target]
+        mine = [r for r in rejects if r[0] == 0 and r[1] == row]
+        if scan.rejected[target]:
+            lines = [r for r in rejects if r[0] == 1 and r[3] == scan.ids[target]]
+            return Explained(row, scan.ids[target], 0, None, None, mine + lines)
+        order, start, end, _ = _chains(scan)
+        settler = Settler(replace(cfg, explain_row=row))
+        earlier = 0
+        try:
+            for c, task in _tasks(scan, runs, order, start, end, ytd_in):
+                if c != scan.chain[target]:
+                    continue
+                _, _, found, *_ = settler.settle(task)
+                if task[0] == target:
+                    if settler.explained is None:
+                        return Explained(row, scan.ids[target], earlier, None, None, list(found))
+                    case, settlement = settler.explained
+                    return Explained(row, scan.ids[target], earlier, case, settlement, [])
+                earlier += 1
+        finally:
+            settler.close()
+    raise SettlementBug(f"bill {scan.ids[target]} was never settled")
 
 
 class _Nowhere:

@@ -1249,6 +1249,15 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     "list the rows it would reject (also to --rejects if given; what only the rules refuse is left to "
     "the run); exit 0 when none, 3 when some.",
 )
+@click.option(
+    "--explain",
+    "explain",
+    metavar="BILL",
+    default=None,
+    help="Show how one bill is settled, step by step with the source of each value, as estimate --explain "
+    "shows a case: BILL is a bill_id or a BILLS row number (the header is row 1). The person's earlier "
+    "bills are settled first; nothing is written.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table on stderr.")
 @common(rules_option, format_option, lang_option)
 def batch(
@@ -1265,6 +1274,7 @@ def batch(
     memory: int,
     reform: Path | None,
     check: bool,
+    explain: str | None,
     quiet: bool,
     rules_dir: Path | None,
     fmt: str,
@@ -1286,12 +1296,15 @@ def batch(
       medins batch march.xlsx -o march-settled.xlsx --clearing clearing.csv --ytd-out ytd.json
       medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
       medins batch march.csv -o march-reform.csv --summary summary.json --reform reform.toml
+      medins batch march.csv --items items.csv --explain S01000000129
     """
     import tempfile
 
     from medins.batch import BatchOptions, run_batch, summary_table
 
     ctx = click.get_current_context()
+    if explain is not None:
+        _explain_bill(bills, items, ytd_in, encoding, rules_dir, explain, fmt, lang)
     if check:
         _check_batch(bills, items, rejects, ytd_in, encoding, fmt, lang)
     if out is None:
@@ -1325,6 +1338,68 @@ def batch(
         elif not quiet:
             click.echo(summary_table(report.summary, lang), err=True)
     sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
+
+
+def _explain_bill(
+    bills: Path,
+    items: Path | None,
+    ytd_in: Path | None,
+    encoding: str,
+    rules_dir: Path | None,
+    wanted: str,
+    fmt: str,
+    lang: Lang,
+) -> None:
+    """``medins batch --explain BILL``: one bill's settlement with its trail, then exit (0, or 3 when
+    the run rejects the bill)."""
+    import tempfile
+
+    from medins.batch import REJECT_COLUMNS, BatchOptions, explain_bill
+    from medins.render import ASCII_BAR, BAR_GLYPHS, settlement_json, settlement_table
+
+    with tempfile.TemporaryDirectory(prefix="medins-") as folder:
+        if str(bills) == "-":
+            bills = Path(folder) / "stdin.csv"
+            bills.write_bytes(sys.stdin.buffer.read())
+        opts = BatchOptions(
+            bills,
+            Path(folder) / "unused.csv",
+            items,
+            ytd_in=ytd_in,
+            encoding=encoding,
+            rules_dir=rules_dir,
+            lang=lang,
+            engine="records",
+        )
+        found = explain_bill(opts, wanted)
+    zh = lang == "zh"
+    if found.settlement is None:
+        rows = [dict(zip(REJECT_COLUMNS, (str(r[1]), r[2], r[3], r[4], r[5]), strict=True)) for r in found.rejects]
+        if fmt == "json":
+            echo_json({"row": found.row, "bill_id": found.bill_id, "rejected": rows})
+        else:
+            click.echo(
+                f"单据 {found.bill_id}（第 {found.row} 行）被拒绝，未结算："
+                if zh
+                else f"bill {found.bill_id} (row {found.row}) is rejected, not settled:"
+            )
+            for r in rows:
+                click.echo(f"  {r['file']} {r['row']} {r['column']}: {r['reason']}")
+        sys.exit(EXIT_REJECTS)
+    if fmt == "json":
+        data = settlement_json(found.settlement, lang)
+        data["bill"] = {"row": found.row, "bill_id": found.bill_id, "earlier_bills": found.earlier}
+        echo_json(data)
+    else:
+        click.echo(
+            f"单据 {found.bill_id}（第 {found.row} 行）；同一人此前已结算 {found.earlier} 张单据，其累计额带入本单"
+            if zh
+            else f"bill {found.bill_id} (row {found.row}); {found.earlier} earlier bills of the person settled "
+            "first, their year-to-date amounts carried to it"
+        )
+        glyphs = BAR_GLYPHS if can_show(BAR_GLYPHS) else ASCII_BAR
+        click.echo(settlement_table(found.settlement, lang, True, glyphs))
+    sys.exit(EXIT_OK)
 
 
 def _check_batch(

@@ -355,7 +355,8 @@ BILLS 为 - 时从标准输入读取 CSV；-o - 把结果 CSV 写到标准输出
   medins batch --columns
   medins batch march.xlsx -o march-settled.xlsx --clearing clearing.csv --ytd-out ytd.json
   medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
-  medins batch march.csv -o march-reform.csv --summary summary.json --reform reform.toml""",
+  medins batch march.csv -o march-reform.csv --summary summary.json --reform reform.toml
+  medins batch march.csv --items items.csv --explain S01000000129""",
     "compare": """比较一张账单的不同选择：是否备案、按什么类别备案、医院等级、就医地等。
 
 按案例原样结算，并对 --vary 各取值的每种组合各结算一次，每种一行：结算方式、各项基金支付、个人负担及其与原样
@@ -404,6 +405,8 @@ OPTION_ZH: dict[str, str] = {
     "rules list fmt": "table 供人阅读，json 供脚本使用，markdown 供文档使用。",
     "compare fmt": "table 供人阅读，json 供脚本使用（金额为数字），csv 供电子表格使用。",
     "year fmt": "table 供人阅读，json 供脚本使用（金额为数字），csv 供电子表格使用。",
+    "batch explain": "逐步显示一张单据如何结算（每一步的公式和每个规则值的来源），与 estimate --explain 相同："
+    "BILL 为单据号（bill_id）或 BILLS 的行号（表头为第 1 行）。先结算同一人此前的单据；不写任何文件。",
     "batch fmt": "table：在标准错误输出显示汇总表；json：把汇总以 JSON 输出到标准输出（-o - 时到标准错误输出）。",
     "vary": "要变化的选择，可重复：category（备案类别或 none）、level、treated-in、hospital、scheme、group、"
     "as-of。每种组合各结算一次（最多 200 种）。",
