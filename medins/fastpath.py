@@ -634,9 +634,9 @@ def _part_worker(job: Parts, cfgs: list[Any], lines: Lines, conn: Any, number: i
 def _settle_in_workers(
     job: Parts, jobs: int, variants: list[Variant], advance: Callable[[int], Any]
 ) -> list[list[tuple[Any, Outcome]]]:
-    """Partitions shared out to ``jobs`` processes (partition number modulo jobs), in partition order.
-
-    However this ends (an error, a signal, a worker that died), no worker outlives it.
+    """Partitions shared out to ``jobs`` processes by partition number modulo ``jobs``: this one
+    settles those of remainder 0 while ``jobs - 1`` workers settle the others; the results in
+    partition order. However this ends (an error, a signal, a worker that died), no worker outlives it.
     """
     import multiprocessing
     from multiprocessing.connection import wait
@@ -650,46 +650,67 @@ def _settle_in_workers(
     writer = variants[0].writer
     lines = Lines(writer.kind, writer._text)
     cfgs = [v.settler.cfg for v in variants]
-    pipes = [ctx.Pipe(duplex=False) for _ in range(jobs)]
+    pipes = [ctx.Pipe(duplex=False) for _ in range(1, jobs)]
     workers = [
-        ctx.Process(target=_part_worker, args=(job, cfgs, lines, pipes[k][1], k, jobs, parent), daemon=True)
-        for k in range(jobs)
+        ctx.Process(target=_part_worker, args=(job, cfgs, lines, pipes[k - 1][1], k, jobs, parent), daemon=True)
+        for k in range(1, jobs)
     ]
     results: dict[int, Any] = {}
-    open_ends = {pipes[k][0]: k for k in range(jobs)}
+    open_ends = {pipes[k][0]: k for k in range(len(workers))}
     ended = False
+
+    def receive(timeout: float) -> None:
+        """Take what the workers sent; a worker that failed or died stops the run."""
+        ready = wait(list(open_ends), timeout=timeout)
+        for conn in ready:
+            k = open_ends[conn]
+            try:
+                kind, payload = conn.recv()
+            except EOFError:  # the worker ended without saying it was done
+                workers[k].join(2)
+                raise procs.worker_died(workers[k].exitcode) from None
+            if kind == "part":
+                results[payload[0]] = payload[1]
+                if payload[1] is not None:
+                    advance(payload[1][0][1].bills)
+            elif kind == "done":
+                del open_ends[conn]
+            elif kind == "irregular":
+                raise NotRegular
+            elif kind == "medins":
+                raise TableError(*payload)
+            else:
+                name, message, tb = payload
+                raise SettlementBug(f"a batch worker failed: {name}: {message}\n{tb}")
+        if not ready:
+            dead = [w for w in workers if w.exitcode not in (None, 0)]
+            if dead:
+                raise procs.worker_died(dead[0].exitcode)
+
     try:
         with procs.signals_blocked():
             for w in workers:
                 w.start()
         for _, send in pipes:
             send.close()
+        for p in range(0, job.parts, jobs):  # this process's share, each with its own aggregates
+            runs = [v.settler.agg for v in variants]
+            for v in variants:
+                v.settler.agg = type(v.settler.agg)()
+            try:
+                result = _settle_part(job, p, variants)
+                if result is not None:
+                    for (_, outcome), v in zip(result, variants, strict=True):
+                        outcome.agg = v.settler.agg
+                    advance(result[0][1].bills)
+            finally:
+                for v, agg in zip(variants, runs, strict=True):
+                    v.settler.agg = agg
+            results[p] = result
+            if open_ends:
+                receive(0)
         while open_ends:
-            ready = wait(list(open_ends), timeout=WORKER_POLL)
-            for conn in ready:
-                k = open_ends[conn]
-                try:
-                    kind, payload = conn.recv()
-                except EOFError:  # the worker ended without saying it was done
-                    workers[k].join(2)
-                    raise procs.worker_died(workers[k].exitcode) from None
-                if kind == "part":
-                    results[payload[0]] = payload[1]
-                    if payload[1] is not None:
-                        advance(payload[1][0][1].bills)
-                elif kind == "done":
-                    del open_ends[conn]
-                elif kind == "irregular":
-                    raise NotRegular
-                elif kind == "medins":
-                    raise TableError(*payload)
-                else:
-                    name, message, tb = payload
-                    raise SettlementBug(f"a batch worker failed: {name}: {message}\n{tb}")
-            if not ready:
-                dead = [w for w in workers if w.exitcode not in (None, 0)]
-                if dead:
-                    raise procs.worker_died(dead[0].exitcode)
+            receive(WORKER_POLL)
         for w in workers:
             w.join()
         ended = True
