@@ -23,7 +23,7 @@ import click
 
 from medins import __version__
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, VISIT_TYPES
-from medins.errors import CaseError, MedinsError, UsageError, t
+from medins.errors import CaseError, MedinsError, RuleError, UsageError, t
 from medins.i18n import Lang, Text, default_lang
 from medins.messages import (
     clear_lang,
@@ -685,13 +685,75 @@ def rules_diff(a: str, b: str, rules_dir: Path | None, fmt: str, lang: Lang) -> 
         click.echo(diff_table(changes, (a, b), lang))
 
 
+@rules.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@common(rules_option, format_option, lang_option)
+def rules_test(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, lang: Lang) -> None:
+    """Settle the worked examples of rule packs (examples.toml) and compare every amount.
+
+    PATH is a rules directory, a region folder or an examples.toml; with none, every pack of the rules
+    directory. Each example is reported pass or fail; a failure names the example and each amount as
+    expected and as settled. Exit 0 when all pass, 1 otherwise.
+
+    \b
+    Example:
+      medins rules test
+      medins rules test rules/130100 --format json
+    """
+    from medins.loader import resolve_rules_dir
+    from medins.worked import example_files, settle_file
+
+    root = resolve_rules_dir(rules_dir)
+    for p in paths:
+        if not p.exists():
+            raise UsageError(
+                t("路径不存在", "no such file or folder"),
+                str(p),
+                t("请给出规则目录、地区文件夹或 examples.toml", "give a rules directory, a region folder or examples.toml"),
+            )
+    outcomes = []
+    for f in example_files(list(paths), root):
+        loaded, found = settle_file(f, None if paths else root)
+        for code, key, text in loaded.problems:
+            raise RuleError(text + t(f" [{code}]", f" [{code}]"), f"{f}: {key}")
+        outcomes += found
+    passed = sum(o.passed for o in outcomes)
+    if fmt == "json":
+        echo_json(
+            {
+                "examples": len(outcomes),
+                "passed": passed,
+                "failed": len(outcomes) - passed,
+                "results": [
+                    {
+                        "region": o.region,
+                        "file": o.file,
+                        "index": o.index,
+                        "name": o.name,
+                        "passed": o.passed,
+                        "mismatches": [
+                            {"key": m.key, "expected": str(m.expected), "settled": str(m.got)} for m in o.mismatches
+                        ],
+                        "error": o.error(lang) if o.error else None,
+                    }
+                    for o in outcomes
+                ],
+            }
+        )
+    else:
+        from medins.report import example_lines
+
+        click.echo(example_lines(outcomes, lang))
+    sys.exit(EXIT_ERROR if passed < len(outcomes) else EXIT_OK)
+
+
 @rules.command("schema")
 @click.option(
     "--kind",
-    type=click.Choice(["rules", "catalogue", "standards", "case"]),
+    type=click.Choice(["rules", "catalogue", "standards", "examples", "case"]),
     default="rules",
     show_default=True,
-    help="rules: any rule file (catalogue or standards); or one kind, or the case file.",
+    help="rules: any rule file (catalogue, standards or examples); or one kind, or the case file.",
 )
 def rules_schema(kind: str) -> None:
     """Print the JSON Schema of rule files (or of case files), for editors and checks.

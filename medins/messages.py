@@ -292,6 +292,15 @@ CODE 可写地区代码或名称（130100、石家庄市）；区县按所属统
 示例：
   medins rules diff 130100@2024-06-01 130100@2025-06-01
   medins rules diff rules/ my-rules/ --format json""",
+    "rules test": """结算规则包中的例子（examples.toml），逐项比较金额。
+
+PATH 可以是规则目录、地区文件夹或 examples.toml；不给时检查规则目录中的每个规则包。逐个报告例子通过或未通过；
+未通过的给出例子名称和每项金额的应有值与结算值。全部通过时退出码 0，否则 1。
+
+\b
+示例：
+  medins rules test
+  medins rules test rules/130100 --format json""",
     "rules schema": """输出规则文件（或案例文件）的 JSON Schema，供编辑器和检查使用。
 
 \b
@@ -412,7 +421,7 @@ OPTION_ZH: dict[str, str] = {
     "as-of。每种组合各结算一次（最多 200 种）。",
     "lang": "标签和消息的语言（默认：MEDINS_LANG 或系统语言，否则中文）；放在子命令前后均可。",
     "as_of": "按该日期有效的规则取值（YYYY-MM-DD），而不是就诊日期。",
-    "kind": "rules：任一规则文件（目录或待遇标准）；或某一种，或案例文件。",
+    "kind": "rules：任一规则文件（目录、待遇标准或例子）；或某一种，或案例文件。",
     "edition": "目录所引用的版本编号。",
     "insured": "参保地：6 位地区代码或名称（如 130100、石家庄市）；区县代码按所属统筹地区计算。",
     "treated_in": "就医地：6 位地区代码或名称（如 110000、北京市）；区县代码按所属统筹地区计算。",

@@ -26,6 +26,7 @@ from medins.rules_model import (
     Standards,
 )
 from medins.types import Dated
+from medins.worked import ExamplesFile, count_examples
 
 
 def _count_values(value: Any) -> int:
@@ -86,12 +87,13 @@ def pack_summary(pack: RegionPack) -> dict[str, Any]:
         # a number (per cent of the pack's values that a primary text confirms), not text
         "primary_share": int((Decimal(values["primary"] * 100) / total).to_integral_value()),
         "confidence": min(values, key=lambda c: CONFIDENCE_ORDER[c]) if values else None,
+        "examples": count_examples(pack.folder),
     }
 
 
 def pack_table(rows: list[dict[str, Any]], lang: Lang, style: str = "simple") -> str:
     head = (
-        ["代码", "名称", "角色", "险种", "生效期间", "数值（原文/二手/示意）", "原文核实占比"]
+        ["代码", "名称", "角色", "险种", "生效期间", "数值（原文/二手/示意）", "原文核实占比", "例子"]
         if lang == "zh"
         else [
             "code",
@@ -101,6 +103,7 @@ def pack_table(rows: list[dict[str, Any]], lang: Lang, style: str = "simple") ->
             "effective",
             "values (primary/secondary/illustrative)",
             "primary share",
+            "examples",
         ]
     )
     role_names = {"catalogue": ("就医地目录", "catalogue"), "standards": ("参保地待遇", "standards")}
@@ -116,6 +119,7 @@ def pack_table(rows: list[dict[str, Any]], lang: Lang, style: str = "simple") ->
                 f"{r['effective_from']}–{r['effective_until'] or '…'}",
                 f"{v.get('primary', 0)}/{v.get('secondary', 0)}/{v.get('illustrative', 0)}",
                 f"{r['primary_share']}%",
+                str(r["examples"]),
             ]
         )
     return tabulate(body, headers=head, tablefmt=style, disable_numparse=True)
@@ -427,12 +431,21 @@ def json_schema(kind: str) -> dict[str, Any]:
         out = schema(S)
     elif kind == "case":
         out = schema(Case)
+    elif kind == "examples":
+        out = schema(ExamplesFile)
     else:
-        cs, ss = schema(C), schema(S)
-        defs = {**cs.pop("$defs", {}), **ss.pop("$defs", {}), "Catalogue": cs, "Standards": ss}
+        cs, ss, es = schema(C), schema(S), schema(ExamplesFile)
+        defs = {
+            **cs.pop("$defs", {}),
+            **ss.pop("$defs", {}),
+            **es.pop("$defs", {}),
+            "Catalogue": cs,
+            "Standards": ss,
+            "ExamplesFile": es,
+        }
         out = {
             "title": "medins rule file",
-            "anyOf": [{"$ref": "#/$defs/Catalogue"}, {"$ref": "#/$defs/Standards"}],
+            "anyOf": [{"$ref": "#/$defs/Catalogue"}, {"$ref": "#/$defs/Standards"}, {"$ref": "#/$defs/ExamplesFile"}],
             "$defs": defs,
         }
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **out}
@@ -545,3 +558,27 @@ def diff_table(changes: list[dict[str, Any]], labels: tuple[str, str], lang: Lan
         f"{n['changed']} changed)."
     )
     return tabulate(body, headers=head, tablefmt="simple", disable_numparse=True) + "\n\n" + foot
+
+
+# ----------------------------------------------------------------- rules test
+
+
+def example_lines(outcomes: list[Any], lang: Lang) -> str:
+    """One line per worked example (✓ passed, ✗ failed with each amount expected and settled), then the counts."""
+    zh = lang == "zh"
+    out = []
+    for o in outcomes:
+        head = f"{o.region} {regions.name(o.region) or ''}".rstrip()
+        line = f"{'✓' if o.passed else '✗'} {head}  {o.name}"
+        if not o.passed:
+            line += ("：" if zh else ": ") + o.reason(lang)
+            line += f"  ({o.file}: examples[{o.index}])"
+        out.append(line)
+    failed = sum(not o.passed for o in outcomes)
+    passed = len(outcomes) - failed
+    out.append(
+        f"{len(outcomes)} 个例子：{passed} 个通过，{failed} 个未通过"
+        if zh
+        else f"{len(outcomes)} examples: {passed} passed, {failed} failed"
+    )
+    return "\n".join(out)

@@ -35,6 +35,7 @@ from medins.rules_model import (
     check_edition,
 )
 from medins.types import Dated
+from medins.worked import EXAMPLES_FILE
 
 
 @dataclass(frozen=True)
@@ -619,12 +620,13 @@ def _explained(problem: tuple[str, str, str, Text], explanations: list[Explanati
     return None
 
 
-READ_NAMES = (CATALOGUE_FILE, STANDARDS_FILE)
+READ_NAMES = (CATALOGUE_FILE, STANDARDS_FILE, EXAMPLES_FILE)
 """The file names medins reads in a region folder."""
 
 _READS = t(
-    f"medins 只读取地区文件夹中的 {CATALOGUE_FILE}、{STANDARDS_FILE} 和 {DRUG_LIST_DIR}/*.json",
-    f"medins reads only {CATALOGUE_FILE} and {STANDARDS_FILE} in a region folder and {DRUG_LIST_DIR}/*.json",
+    f"medins 只读取地区文件夹中的 {CATALOGUE_FILE}、{STANDARDS_FILE}、{EXAMPLES_FILE} 和 {DRUG_LIST_DIR}/*.json",
+    f"medins reads only {CATALOGUE_FILE}, {STANDARDS_FILE} and {EXAMPLES_FILE} in a region folder and "
+    f"{DRUG_LIST_DIR}/*.json",
 )
 
 
@@ -685,6 +687,8 @@ def validate_file(path: Path, rules_root: Path) -> list[Problem]:
     """
     if path.suffix == ".json":
         return validate_drug_list(path) if path.parent.name == DRUG_LIST_DIR else [_unread(path)]
+    if path.name == EXAMPLES_FILE:
+        return validate_examples(path, rules_root)
     problems: list[Problem] = []
     if path.name not in READ_NAMES:
         problems.append(_unread(path))
@@ -752,6 +756,30 @@ def validate_file(path: Path, rules_root: Path) -> list[Problem]:
         level, code, kpath, text = p
         explained = _explained(p, loaded.explanations) if level == "warning" else None
         problems.append(Problem(level, code, str(path), kpath, text, explained))  # type: ignore[arg-type]
+    return problems
+
+
+def validate_examples(path: Path, rules_root: Path) -> list[Problem]:
+    """An examples file: its schema, each example's name and origin, then each example settled
+    against the rules directory (a wrong amount is an error naming the example and both amounts)."""
+    from medins.worked import settle_file
+
+    try:
+        loaded, outcomes = settle_file(path, rules_root)
+    except MedinsError as exc:
+        return [Problem("error", "SCHEMA", exc.where or str(path), "", exc.message, None)]
+    problems = [Problem("error", code, str(path), key, text) for code, key, text in loaded.problems]
+    for o in outcomes:
+        if not o.passed:
+            problems.append(
+                Problem(
+                    "error",
+                    "EXAMPLE_FAILED",
+                    str(path),
+                    f"examples[{o.index}]",
+                    t(f"例子 {o.name!r} 未通过：{o.reason('zh')}", f"example {o.name!r} failed: {o.reason('en')}"),
+                )
+            )
     return problems
 
 
