@@ -455,9 +455,11 @@ def rules_show(code: str, rules_dir: Path | None, fmt: str, lang: Lang, as_of: d
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @common(rules_option, format_option, lang_option)
 def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, lang: Lang) -> None:
-    """Check rule files: schema, then bands, dates, caps, sources and the unusual.
+    """Check rule files: schema, then bands, dates, caps, sources and the unusual; settle worked examples.
 
-    With no PATH, checks the rules directory. Exit 0 when there is no error (warnings allowed), 1 otherwise.
+    With no PATH, checks the rules directory. Lists each value whose source is marked to_confirm, and
+    settles each pack's examples.toml (a wrong amount is an error). Exit 0 when there is no error
+    (warnings and values to confirm allowed), 1 otherwise.
 
     \b
     Example:
@@ -469,7 +471,7 @@ def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, la
 
     root = resolve_rules_dir(rules_dir)
     files = rule_files(list(paths) or [root])
-    errors = warnings = explained = 0
+    errors = warnings = explained = unconfirmed = 0
     found = []
     for f in files:
         for problem in validate_file(f, root if not paths else f.parent.parent):
@@ -488,18 +490,24 @@ def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, la
                 click.echo(problem.render(lang), err=problem.level == "error")
             if problem.level == "error":
                 errors += 1
+            elif problem.level == "to_confirm":
+                unconfirmed += 1
             elif problem.explained:
                 explained += 1
             else:
                 warnings += 1
     if fmt == "json":
         counts = {"files": len(files), "errors": errors, "warnings": warnings, "explained_warnings": explained}
-        echo_json({**counts, "problems": found})
+        echo_json({**counts, "to_confirm": unconfirmed, "problems": found})
     else:
         click.echo(
-            f"{len(files)} 个文件，{errors} 个错误，{warnings} 个未说明的警告，{explained} 个已说明的警告"
+            (
+                f"{len(files)} 个文件，{errors} 个错误，{warnings} 个未说明的警告，{explained} 个已说明的警告"
+                + (f"，{unconfirmed} 项待核实" if unconfirmed else "")
+            )
             if lang == "zh"
             else f"{len(files)} files, {errors} errors, {warnings} unexplained warnings, {explained} explained warnings"
+            + (f", {unconfirmed} to confirm" if unconfirmed else "")
         )
     sys.exit(EXIT_ERROR if errors else EXIT_OK)
 
@@ -685,6 +693,141 @@ def rules_diff(a: str, b: str, rules_dir: Path | None, fmt: str, lang: Lang) -> 
         click.echo(diff_table(changes, (a, b), lang))
 
 
+@rules.command("new")
+@click.argument("code")
+@click.option("--from", "from_code", metavar="CODE", default=None, help="Copy the values of this region's pack.")
+@click.option(
+    "--dir",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Rules directory to write the pack into (as DIR/CODE/).",
+)
+@click.option(
+    "--files",
+    "which",
+    type=click.Choice(["both", "standards", "catalogue"]),
+    default=None,
+    help="standards: insured-place standards (with examples.toml); catalogue: treatment-place settings. "
+    "Default: both, or with --from the files that pack has.",
+)
+@common(rules_option, lang_option)
+def rules_new(
+    code: str, from_code: str | None, out_dir: Path, which: str | None, rules_dir: Path | None, lang: Lang
+) -> None:
+    """Write a new rule pack for region CODE to fill in: every section present, every value to confirm.
+
+    The values are placeholders, or with --from those of an existing pack of the rules directory; every
+    section cites the source to-confirm, so that medins rules validate lists each value still to confirm.
+    Refuses to overwrite a pack's files. Exit 0 when written.
+
+    \b
+    Example:
+      medins rules new 320100
+      medins rules new 320100 --from 130100 --dir my-rules
+    """
+    from medins.scaffold import new_pack, write_pack
+
+    code, name = _new_region(code, "CODE")
+    src = None
+    if from_code is not None:
+        from medins.api import load_rules
+
+        rules_set = load_rules(rules_dir)
+        src = rules_set.packs[_pack_code(from_code, rules_set, "--from")]
+    if which is None and src is not None:
+        kinds = [k for k in ("standards", "catalogue") if getattr(src, k) is not None]
+    else:
+        kinds = ["standards", "catalogue"] if which in (None, "both") else [which]  # type: ignore[list-item]
+    folder = out_dir / code
+    taken = [folder / f for f in (*(f"{k}.toml" for k in kinds), *(["examples.toml"] if "standards" in kinds else []))]
+    taken = [p for p in taken if p.exists() or p.is_symlink()]
+    if taken:
+        raise RuleError(
+            t("规则包文件已存在，不覆盖", "the pack's files exist already: not overwritten"),
+            ", ".join(str(p) for p in taken),
+            t(
+                "换一个 --dir，或先移走这些文件；修改现有规则包请直接编辑",
+                "choose another --dir, or move these files away first; edit an existing pack in place",
+            ),
+        )
+    origin = models = None
+    drug_list = "nrdl-2024"
+    if src is not None:
+        models = {k: getattr(src, k) for k in kinds}
+        missing = [k for k in kinds if models[k] is None]
+        if missing:
+            has = [k for k in ("standards", "catalogue") if getattr(src, k) is not None]
+            raise UsageError(
+                t(
+                    f"{src.code} {src.name} 的规则包没有 {missing[0]}.toml",
+                    f"the pack of {src.code} {src.name} has no {missing[0]}.toml",
+                ),
+                "--files",
+                t(
+                    f"该规则包只有 {has[0]}.toml：用 --files {has[0]}",
+                    f"it has {has[0]}.toml only: use --files {has[0]}",
+                ),
+            )
+        origin = (src.code, src.name)
+        if src.catalogue is not None:
+            drug_list = src.catalogue.drug_list
+    files = new_pack(code, name, kinds, lang, date.today(), origin, models, drug_list)  # type: ignore[arg-type]
+    written = write_pack(folder, files)
+    notices: list[Text] = []
+    if "catalogue" in kinds:
+        copied = _drug_list_beside(out_dir, drug_list, rules_dir)
+        if copied is not None:
+            written.append(copied)
+    for path in written:
+        click.echo(str(path))
+    _notices(click.get_current_context(), notices)
+    click.echo(
+        f"下一步：按本地区政策原文核实各数值，运行 medins rules validate {folder} 查看待核实的项"
+        if lang == "zh"
+        else f"next: confirm each value from the region's policy texts; medins rules validate {folder} lists "
+        "what is still to confirm",
+        err=True,
+    )
+
+
+def _new_region(value: str, arg: str) -> tuple[str, str]:
+    """A region code for a new pack: 6 digits, a code in use; its name."""
+    from medins import regions
+    from medins.loader import is_region_code
+
+    if not is_region_code(value):
+        raise UsageError(
+            t(f"{value!r} 不是6位地区代码", f"{value!r} is not a 6-digit region code"),
+            arg,
+            t("例如 320100 南京市", "e.g. 320100 Nanjing"),
+        )
+    try:
+        region = regions.require(value, arg, UsageError)
+    except MedinsError as exc:
+        raise UsageError(exc.text, arg, exc.fix) from None
+    return region.code, region.name
+
+
+def _drug_list_beside(out_dir: Path, edition: str, rules_dir: Path | None) -> Path | None:
+    """Copy the drug list a new catalogue names into DIR/drug-lists/ when it is not there yet."""
+    import shutil
+
+    from medins.loader import DRUG_LIST_DIR, resolve_rules_dir
+
+    target = out_dir / DRUG_LIST_DIR / f"{edition}.json"
+    if target.exists():
+        return None
+    for root in (resolve_rules_dir(rules_dir), resolve_rules_dir(None)):
+        found = root / DRUG_LIST_DIR / f"{edition}.json"
+        if found.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(found, target)
+            return target
+    return None
+
+
 @rules.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @common(rules_option, format_option, lang_option)
@@ -709,7 +852,10 @@ def rules_test(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, lang: 
             raise UsageError(
                 t("路径不存在", "no such file or folder"),
                 str(p),
-                t("请给出规则目录、地区文件夹或 examples.toml", "give a rules directory, a region folder or examples.toml"),
+                t(
+                    "请给出规则目录、地区文件夹或 examples.toml",
+                    "give a rules directory, a region folder or examples.toml",
+                ),
             )
     outcomes = []
     for f in example_files(list(paths), root):

@@ -267,9 +267,10 @@ CODE 可写地区代码或名称（130100、石家庄市）；区县按所属统
 示例：
   medins rules show 130100 --as-of 2025-06-01
   medins rules show 石家庄市""",
-    "rules validate": """校验规则文件：先校验结构，再校验分段、日期、封顶线、来源和异常值。
+    "rules validate": """校验规则文件：先校验结构，再校验分段、日期、封顶线、来源和异常值；结算例子。
 
-不给 PATH 时校验规则目录。没有错误（可以有警告）时退出码 0，否则 1。
+不给 PATH 时校验规则目录。逐项列出来源标为 to_confirm 的待核实数值，并结算各规则包 examples.toml 中的例子
+（金额不符即为错误）。没有错误（可以有警告和待核实项）时退出码 0，否则 1。
 
 \b
 示例：
@@ -292,6 +293,15 @@ CODE 可写地区代码或名称（130100、石家庄市）；区县按所属统
 示例：
   medins rules diff 130100@2024-06-01 130100@2025-06-01
   medins rules diff rules/ my-rules/ --format json""",
+    "rules new": """为地区 CODE 写出一个待填写的新规则包：各段齐全，每个数值都待核实。
+
+数值为占位示意值，用 --from 时取规则目录中已有规则包的数值；各段都引用来源 to-confirm，medins rules validate
+会逐项列出仍待核实的数值。不覆盖已有的规则包文件。写出后退出码 0。
+
+\b
+示例：
+  medins rules new 320100
+  medins rules new 320100 --from 130100 --dir my-rules""",
     "rules test": """结算规则包中的例子（examples.toml），逐项比较金额。
 
 PATH 可以是规则目录、地区文件夹或 examples.toml；不给时检查规则目录中的每个规则包。逐个报告例子通过或未通过；
@@ -411,6 +421,10 @@ OPTION_ZH: dict[str, str] = {
     "fmt": "table 供人阅读，json 供脚本使用。",
     "rules sources fmt": "table 供人阅读，json 供脚本使用（数值为数字），csv 供电子表格使用。",
     "rules sources as_of": "以该日期（默认今天）判断来源核实是否已逾 12 个月。",
+    "rules new from_code": "复制该地区规则包的数值。",
+    "rules new out_dir": "写入的规则目录（写为 DIR/CODE/）。",
+    "rules new which": "standards：参保地待遇标准（连同 examples.toml）；catalogue：就医地目录设置。"
+    "默认两者都写，用 --from 时写该规则包已有的文件。",
     "rules list fmt": "table 供人阅读，json 供脚本使用，markdown 供文档使用。",
     "compare fmt": "table 供人阅读，json 供脚本使用（金额为数字），csv 供电子表格使用。",
     "year fmt": "table 供人阅读，json 供脚本使用（金额为数字），csv 供电子表格使用。",

@@ -81,6 +81,11 @@ class Source(Frozen):
     verified: Day | None = Field(None, description="When the value was last checked against the text.")
     quote: str | None = Field(None, description="A short quotation of the text containing the value.")
     note: str | None = None
+    to_confirm: Flag = Field(
+        False,
+        description="The values citing it are still to be confirmed (a new pack's placeholders, or values "
+        "copied from another region): medins rules validate lists each of them.",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Source:

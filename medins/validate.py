@@ -40,9 +40,10 @@ from medins.worked import EXAMPLES_FILE
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding of the checks: an error, or a warning (explained by the pack, or not)."""
+    """One finding of the checks: an error, a warning (explained by the pack, or not), or a value
+    still to confirm (its section cites a source marked ``to_confirm``)."""
 
-    level: Literal["error", "warning"]
+    level: Literal["error", "warning", "to_confirm"]
     code: str
     file: str
     path: str
@@ -50,7 +51,9 @@ class Problem:
     explained: str | None = None
 
     def render(self, lang: Lang) -> str:
-        tag = {"error": ("错误", "error"), "warning": ("警告", "warning")}[self.level]
+        tag = {"error": ("错误", "error"), "warning": ("警告", "warning"), "to_confirm": ("待核实", "to confirm")}[
+            self.level
+        ]
         head = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
         line = f"{tag[0] if lang == 'zh' else tag[1]}: {head}{self.text(lang)} [{self.code}]"
         if self.explained:
@@ -756,7 +759,28 @@ def validate_file(path: Path, rules_root: Path) -> list[Problem]:
         level, code, kpath, text = p
         explained = _explained(p, loaded.explanations) if level == "warning" else None
         problems.append(Problem(level, code, str(path), kpath, text, explained))  # type: ignore[arg-type]
-    return problems
+    return problems + to_confirm(loaded, path)
+
+
+def to_confirm(loaded: Catalogue | Standards, path: Path) -> list[Problem]:
+    """Each value whose section cites a source marked ``to_confirm``, with its key path and value."""
+    from medins.sources import model_values, written
+
+    out = []
+    for row in model_values(loaded.region, loaded.name, loaded):
+        marked = [sid for sid, source in row.sources if source.to_confirm]
+        if marked:
+            value = written(row.value)
+            out.append(
+                Problem(
+                    "to_confirm",
+                    "TO_CONFIRM",
+                    str(path),
+                    row.path,
+                    t(f"{value}（来源 {marked[0]} 待核实）", f"{value} (source {marked[0]} to confirm)"),
+                )
+            )
+    return out
 
 
 def validate_examples(path: Path, rules_root: Path) -> list[Problem]:
@@ -769,6 +793,20 @@ def validate_examples(path: Path, rules_root: Path) -> list[Problem]:
     except MedinsError as exc:
         return [Problem("error", "SCHEMA", exc.where or str(path), "", exc.message, None)]
     problems = [Problem("error", code, str(path), key, text) for code, key, text in loaded.problems]
+    if not loaded.examples:
+        problems.append(
+            Problem(
+                "to_confirm",
+                "EXAMPLES_NONE",
+                str(path),
+                "examples",
+                t(
+                    "还没有例子：抄录本地政策通知中的计算示例，或按本包取值手算几例（至少三例，涵盖住院、门诊和慢特病）",
+                    "no example yet: copy the worked examples of the region's policy notices, or work a few out by "
+                    "hand from this pack's values (three at least, across inpatient, outpatient and chronic visits)",
+                ),
+            )
+        )
     for o in outcomes:
         if not o.passed:
             problems.append(

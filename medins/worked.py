@@ -176,7 +176,7 @@ def load_examples(path: Path, standards_sources: dict[str, Source] | None = None
                     "EXAMPLE_ORIGIN",
                     f"{at}.source",
                     t(
-                        "例子须注明来源：发布该例子的文件写 source = \"来源编号\"，按本规则包取值手算的写 "
+                        '例子须注明来源：发布该例子的文件写 source = "来源编号"，按本规则包取值手算的写 '
                         "worked_by_hand = true（二者只写一个）",
                         'say where the example comes from: source = "id" for a notice that published it, or '
                         "worked_by_hand = true for one worked out from the pack's own values (one of the two)",
