@@ -143,8 +143,13 @@ def load_examples(path: Path, standards_sources: dict[str, Source] | None = None
         at = f"examples[{i}]"
         if not isinstance(entry, dict):
             raise RuleError(t("每个例子应为一张表", "each example should be a table"), f"{where}: {at}")
-        head = parse_model({k: v for k, v in entry.items() if k in HEAD_KEYS}, ExampleHead, f"{where}: {at}")
-        case = parse_case({k: v for k, v in entry.items() if k not in HEAD_KEYS}, f"{where}: {at}")
+        try:
+            head = parse_model({k: v for k, v in entry.items() if k in HEAD_KEYS}, ExampleHead, f"{where}: {at}")
+            case = parse_case({k: v for k, v in entry.items() if k not in HEAD_KEYS}, f"{where}: {at}")
+        except MedinsError as exc:
+            # one key path from the file's top: examples[0].expected.basic_fund
+            exc.where = exc.where.replace(f"{where}: {at}: ", f"{where}: {at}.", 1)
+            raise
         if head.name in names:
             problems.append(
                 (

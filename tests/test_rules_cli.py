@@ -65,7 +65,8 @@ def test_list_table_in_english() -> None:
 def test_shipped_rules_validate_clean() -> None:
     result = run("rules", "validate", "--lang", "en")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "8 files, 0 errors, 0 unexplained warnings, 0 explained warnings"
+    # 7 standards and catalogues, 5 examples files (their 15 examples settled), 1 drug list
+    assert result.stdout.splitlines()[-1] == "13 files, 0 errors, 0 unexplained warnings, 0 explained warnings"
 
 
 def test_rules_option_and_environment_point_at_other_rules(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,7 +298,7 @@ def test_validate_warns_on_a_file_medins_does_not_read(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         f"warning: {folder / 'standard.toml'}: medins does not read a file named 'standard.toml': medins reads only "
-        "catalogue.toml and standards.toml in a region folder and drug-lists/*.json [UNREAD_FILE]\n"
+        "catalogue.toml, standards.toml and examples.toml in a region folder and drug-lists/*.json [UNREAD_FILE]\n"
         "2 files, 0 errors, 1 unexplained warnings, 0 explained warnings\n"
     )
 
