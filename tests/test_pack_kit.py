@@ -56,7 +56,7 @@ def test_every_shipped_example_passes() -> None:
     result = run("rules", "test", "--lang", "en")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[-1] == "15 examples: 15 passed, 0 failed"
+    assert lines[-1] == "16 examples: 16 passed, 0 failed"
     assert all(line.startswith("✓ ") for line in lines[:-1])
 
 
@@ -86,12 +86,14 @@ def test_the_examples_cover_every_visit_type_reduction_and_tier() -> None:
     assert any(h.expected.critical_illness_fund for h in heads)
     assert any(h.expected.large_amount_fund for h in heads)
     assert any(h.expected.medical_assistance_fund for h in heads)
+    assert any(c.items for c in cases) and any(c.summary for c in cases)
 
 
 def test_rules_list_counts_the_examples() -> None:
     result = run("rules", "list", "--format", "json")
     assert result.exit_code == 0
-    assert {r["code"]: r["examples"] for r in json.loads(result.output)} == dict.fromkeys(SHIPPED_CODES, 3)
+    counts = {r["code"]: r["examples"] for r in json.loads(result.output)}
+    assert counts == {**dict.fromkeys(SHIPPED_CODES, 3), "330400": 4}
 
 
 def test_schema_covers_examples() -> None:
@@ -127,7 +129,7 @@ def test_a_wrong_expected_amount_fails_naming_the_example_and_both_amounts(rules
     result = run("rules", "test", str(rules_copy), "--lang", "en")
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert lines[-1] == "15 examples: 14 passed, 1 failed"
+    assert lines[-1] == "16 examples: 15 passed, 1 failed"
     failed = [line for line in lines if line.startswith("✗")]
     assert failed == [
         "✗ 130100 石家庄市  职工在职·异地长期居住·北京三级医院住院: basic_fund expected 39185.01, settled 39185.00"
