@@ -858,7 +858,13 @@ def rules_test(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, lang: 
                 ),
             )
     outcomes = []
-    for f in example_files(list(paths), root):
+    files = list(example_files(list(paths), root))
+    if not files:
+        _notices(
+            click.get_current_context(),
+            [t("没有找到 examples.toml：没有可结算的例子", "no examples.toml found: no example to settle")],
+        )
+    for f in files:
         loaded, found = settle_file(f, None if paths else root)
         for code, key, text in loaded.problems:
             raise RuleError(text + t(f" [{code}]", f" [{code}]"), f"{f}: {key}")
