@@ -1333,7 +1333,7 @@ RULE_LINES = [
 ]
 DRUG_LIST = "drug-lists/nrdl-2024.json"
 EDITABLE = [*RULE_FILES, DRUG_LIST]
-"""The files the rule target edits: each standards and catalogue file, and the national drug list."""
+"""The files the rule target edits: each standards, catalogue and examples file, and the national drug list."""
 CASES_FOR_RULES: dict[str, list[str]] = {
     DRUG_LIST: ["kit-items", "jiaxing-retiree-shanghai-outpatient"],
     "110000/catalogue.toml": ["kit", "kit-items", "kit-chronic"],
@@ -1343,6 +1343,12 @@ CASES_FOR_RULES: dict[str, list[str]] = {
     "310000/catalogue.toml": ["hegang-long-term-resident", "jiaxing-retiree-shanghai-outpatient"],
     "310000/standards.toml": ["insured-310000"],
     "330400/standards.toml": ["jiaxing-retiree-shanghai-outpatient"],
+    # an examples file changes no settlement: validate settles its examples, the kit case checks the rest
+    "110000/examples.toml": ["kit"],
+    "130100/examples.toml": ["kit"],
+    "230400/examples.toml": ["kit"],
+    "310000/examples.toml": ["kit"],
+    "330400/examples.toml": ["kit"],
 }
 
 
