@@ -727,7 +727,7 @@ def rules_new(
       medins rules new 320100
       medins rules new 320100 --from 130100 --dir my-rules
     """
-    from medins.scaffold import new_pack, write_pack
+    from medins.scaffold import new_pack, pack_files, write_pack
 
     code, name = _new_region(code, "CODE")
     src = None
@@ -736,53 +736,18 @@ def rules_new(
 
         rules_set = load_rules(rules_dir)
         src = rules_set.packs[_pack_code(from_code, rules_set, "--from")]
-    if which is None and src is not None:
-        kinds = [k for k in ("standards", "catalogue") if getattr(src, k) is not None]
-    else:
-        kinds = ["standards", "catalogue"] if which in (None, "both") else [which]  # type: ignore[list-item]
     folder = out_dir / code
-    taken = [folder / f for f in (*(f"{k}.toml" for k in kinds), *(["examples.toml"] if "standards" in kinds else []))]
-    taken = [p for p in taken if p.exists() or p.is_symlink()]
-    if taken:
-        raise RuleError(
-            t("规则包文件已存在，不覆盖", "the pack's files exist already: not overwritten"),
-            ", ".join(str(p) for p in taken),
-            t(
-                "换一个 --dir，或先移走这些文件；修改现有规则包请直接编辑",
-                "choose another --dir, or move these files away first; edit an existing pack in place",
-            ),
-        )
-    origin = models = None
-    drug_list = "nrdl-2024"
-    if src is not None:
-        models = {k: getattr(src, k) for k in kinds}
-        missing = [k for k in kinds if models[k] is None]
-        if missing:
-            has = [k for k in ("standards", "catalogue") if getattr(src, k) is not None]
-            raise UsageError(
-                t(
-                    f"{src.code} {src.name} 的规则包没有 {missing[0]}.toml",
-                    f"the pack of {src.code} {src.name} has no {missing[0]}.toml",
-                ),
-                "--files",
-                t(
-                    f"该规则包只有 {has[0]}.toml：用 --files {has[0]}",
-                    f"it has {has[0]}.toml only: use --files {has[0]}",
-                ),
-            )
-        origin = (src.code, src.name)
-        if src.catalogue is not None:
-            drug_list = src.catalogue.drug_list
+    kinds = pack_files(folder, which, src)
+    origin = (src.code, src.name) if src is not None else None
+    models = {k: getattr(src, k) for k in kinds} if src is not None else None
+    drug_list = src.catalogue.drug_list if src is not None and src.catalogue is not None else "nrdl-2024"
     files = new_pack(code, name, kinds, lang, date.today(), origin, models, drug_list)  # type: ignore[arg-type]
     written = write_pack(folder, files)
-    notices: list[Text] = []
     if "catalogue" in kinds:
         copied = _drug_list_beside(out_dir, drug_list, rules_dir)
-        if copied is not None:
-            written.append(copied)
+        written += [copied] if copied is not None else []
     for path in written:
         click.echo(str(path))
-    _notices(click.get_current_context(), notices)
     click.echo(
         f"下一步：按本地区政策原文核实各数值，运行 medins rules validate {folder} 查看待核实的项"
         if lang == "zh"

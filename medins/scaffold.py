@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, LONG_TERM, NATIONAL_CHRONIC
+from medins.errors import RuleError, UsageError, t
 from medins.i18n import Lang
 from medins.rules_model import Catalogue, Standards
 from medins.worked import EXAMPLES_FILE
@@ -660,6 +661,39 @@ def new_pack(
     if "standards" in kinds:
         files[EXAMPLES_FILE] = examples_text(code, name, lang, today.year)
     return files
+
+
+def pack_files(folder: Path, which: str | None, src: Any = None) -> list[str]:
+    """The kinds of file to write into ``folder``: ``which`` (``both``, ``standards``, ``catalogue``),
+    by default both, or with a pack to copy (``src``) the files it has. Refused: copying a file the pack
+    lacks (a usage error) and any file that is there already (never overwritten)."""
+    has = [k for k in ("standards", "catalogue") if src is not None and getattr(src, k) is not None]
+    if which is None and src is not None:
+        kinds = has
+    else:
+        kinds = ["standards", "catalogue"] if which in (None, "both") else [str(which)]
+    missing = [k for k in kinds if src is not None and k not in has]
+    if missing:
+        raise UsageError(
+            t(
+                f"{src.code} {src.name} 的规则包没有 {missing[0]}.toml",
+                f"the pack of {src.code} {src.name} has no {missing[0]}.toml",
+            ),
+            "--files",
+            t(f"该规则包只有 {has[0]}.toml：用 --files {has[0]}", f"it has {has[0]}.toml only: use --files {has[0]}"),
+        )
+    names = [f"{k}.toml" for k in kinds] + ([EXAMPLES_FILE] if "standards" in kinds else [])
+    taken = [folder / n for n in names if (folder / n).exists() or (folder / n).is_symlink()]
+    if taken:
+        raise RuleError(
+            t("规则包文件已存在，不覆盖", "the pack's files exist already: not overwritten"),
+            ", ".join(str(p) for p in taken),
+            t(
+                "换一个 --dir，或先移走这些文件；修改现有规则包请直接编辑",
+                "choose another --dir, or move these files away first; edit an existing pack in place",
+            ),
+        )
+    return kinds
 
 
 def write_pack(folder: Path, files: dict[str, str]) -> list[Path]:

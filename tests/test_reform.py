@@ -105,6 +105,7 @@ def test_the_example_lowers_the_referral_reduction_and_nothing_else() -> None:
         "verified": None,
         "quote": None,
         "note": "假设的改革：转诊降幅 5 个百分点，不是任何政策文件的规定（医保发〔2022〕22号只设上限：不超过10个百分点）。",
+        "to_confirm": False,
     }
     assert dump(reformed) == expected
     # and the base rules are untouched
