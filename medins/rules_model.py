@@ -441,7 +441,8 @@ class AssistanceStage(Frozen):
 
     def ratio_bands(self) -> list[Band]:
         """The stage's bands; a single ratio is one open band from the deductible."""
-        return list(self.bands) if self.bands is not None else [Band(ratio=self.ratio)]  # type: ignore[arg-type]
+        # the ratio is validated already: the band is built without building Band's validator
+        return list(self.bands) if self.bands is not None else [Band.model_construct(ratio=self.ratio)]
 
 
 class AssistanceTerms(Frozen):

@@ -84,8 +84,9 @@ def destination_matches(destination: str, treatment: str, level: str) -> bool:
     return regions.city(destination) == regions.city(treatment)
 
 
-LOCAL_STANDARD = Adjustment(mode="none")
-"""A local visit's adjustment: the insured place's own standard, no reduction."""
+LOCAL_STANDARD = Adjustment.model_construct(mode="none")
+"""A local visit's adjustment: the insured place's own standard, no reduction (built without
+validation: a value this plain would cost the model's validator to be built at every start)."""
 
 
 def visit_place(insured: str, treated: str) -> Place:
