@@ -10,6 +10,17 @@ generator cannot pass for a change of the engine.
 Recorded again once, when OUT gained ``reasons`` and ``reason_text`` (the eligibility reasons, issue
 14): every earlier column of every row was compared with the recording before and is unchanged; the
 other outputs are byte for byte the same.
+
+Recorded again when the shipped packs' values were corrected from better sources (issue 15: Shanghai's
+2023 employee outpatient terms and residents' level-2 ratio, Beijing's residents' critical-illness
+terms, Shijiazhuang's residents' outpatient deductible, Jiaxing's residents' ratios and outpatient cap).
+Every row that changed is a bill of an insured place, scheme, group and visit type whose values
+changed (or of a person whose earlier bill of the year did); four of them were worked by hand from the
+new values before the files were replaced — S01000001063 (Jiaxing resident, level-2 outpatient:
+(5627.48 − 300) × 45 % = 2397.37), S01000001466 (Shijiazhuang resident, level-1 outpatient, referral:
+(883.11 − 100) × (50 % − 10 points) = 313.24), S01000000146 (Shanghai employee, level-3 outpatient,
+referral: (3908.81 − 500) × 70 % × 0.9 = 2147.55) and S01000000404 (Jiaxing resident, level-1
+inpatient, referral: (11705.92 − 1170.59 first self-pay − 300) × 90 % = 9211.80).
 """
 
 from __future__ import annotations
