@@ -13,14 +13,17 @@ other outputs are byte for byte the same.
 
 Recorded again when the shipped packs' values were corrected from better sources (issue 15: Shanghai's
 2023 employee outpatient terms and residents' level-2 ratio, Beijing's residents' critical-illness
-terms, Shijiazhuang's residents' outpatient deductible, Jiaxing's residents' ratios and outpatient cap).
+terms, Shijiazhuang's residents' outpatient deductible, Jiaxing's residents' ratios and outpatient cap,
+Jiaxing's employees' inpatient ratios).
 Every row that changed is a bill of an insured place, scheme, group and visit type whose values
 changed (or of a person whose earlier bill of the year did); four of them were worked by hand from the
 new values before the files were replaced — S01000001063 (Jiaxing resident, level-2 outpatient:
 (5627.48 − 300) × 45 % = 2397.37), S01000001466 (Shijiazhuang resident, level-1 outpatient, referral:
 (883.11 − 100) × (50 % − 10 points) = 313.24), S01000000146 (Shanghai employee, level-3 outpatient,
 referral: (3908.81 − 500) × 70 % × 0.9 = 2147.55) and S01000000404 (Jiaxing resident, level-1
-inpatient, referral: (11705.92 − 1170.59 first self-pay − 300) × 90 % = 9211.80).
+inpatient, referral: (11705.92 − 1170.59 first self-pay − 300) × 90 % = 9211.80), then, for Jiaxing's
+employees, two more: S01000000257 (in service, level-3 inpatient, referral: (10688.32 − 1068.83 − 800)
+× 80 % = 7055.59) and S01000000108 (retired, level 3, relocated: (5779.84 − 600) × 85 % = 4402.86).
 """
 
 from __future__ import annotations
