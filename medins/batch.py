@@ -822,6 +822,7 @@ class BatchOptions:
     engine: str = "columns"  # "records": the record-by-record path, bill by bill
     memory: int = 256 * 2**20  # bytes the columns may take before persons are split into partitions
     reform: Path | None = None  # a reform file: every bill settled as the rules are and as reformed
+    item_columns: dict[str, tuple[str, ...]] | None = None  # ITEMS' names and aliases, if not ITEM_COLUMNS
 
     @property
     def rejects_path(self) -> Path:
@@ -1350,7 +1351,8 @@ def _inputs(
     )
     items_table = item_cols = None
     if opts.items:
-        items_table, item_cols = _open_table(opts.items, "ITEMS", ITEM_COLUMNS, ITEM_REQUIRED, opts.encoding, spool_dir)
+        names = opts.item_columns or ITEM_COLUMNS
+        items_table, item_cols = _open_table(opts.items, "ITEMS", names, ITEM_REQUIRED, opts.encoding, spool_dir)
     cfg = WorkerConfig(
         rules_root,
         Source(bills_table.path, bills_table.encoding, bills_table.delimiter, bill_cols, bills_table.spooled),

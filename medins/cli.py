@@ -1626,6 +1626,71 @@ def _check_batch(
     sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
 
 
+@cli.command()
+@click.argument("setl", type=click.Path(dir_okay=False, path_type=Path))
+@_table_path("The platform's fee-detail table (fee_list_d): one row per bill line, by setl_id.", "--fee-list", "fee_list")
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="One row per settlement record: the platform's amounts, medins' and the differences.",
+)
+@_table_path("Rejected records and fee lines (default: OUT with .rejects before the extension).", "--rejects")
+@_table_path("The report as JSON: counts, sums per field, by place, visit type and hospital.", "--summary")
+@click.option(
+    "--treated-in",
+    "treated_in",
+    callback=_region,
+    default=None,
+    help="The treatment place of every record, when the extract has no mdtrtarea_admvs column "
+    "(a hospital's own extract).",
+)
+@click.option("--encoding", type=Encoding(), default="auto", show_default=True, help="CSV encoding, as for batch.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option("--memory", type=MemorySize(), default="256M", show_default=True, help="As for batch.")
+@click.option("--quiet", is_flag=True, help="No report table on stderr.")
+@common(rules_option, format_option, lang_option)
+def audit(
+    setl: Path,
+    fee_list: Path | None,
+    out: Path,
+    rejects: Path | None,
+    summary: Path | None,
+    treated_in: str | None,
+    encoding: str,
+    jobs: int,
+    memory: int,
+    quiet: bool,
+    rules_dir: Path | None,
+    fmt: str,
+    lang: Lang,
+) -> None:
+    """Settle the national platform's settlement extract (setl_d) again and compare it field by field.
+
+    Each record is settled as medins batch settles a bill (year-to-date amounts carried per person,
+    insured place and scheme, in settlement-time order); its tiers are compared with hifp_pay,
+    hifmi_pay/hifob_pay and maf_pay, its funds and personal share with fund_pay_sumamt and psn_pay
+    (without the funds medins does not model), its line parts with the extract's. A refund is paired
+    with the settlement it reverses. Exit code 0 when every record matches to the fen, 4 when some
+    differ, 3 when none differ but some rows were rejected, 1 when the audit could not run.
+
+    \b
+    Examples:
+      medins audit setl_d.csv --fee-list fee_list_d.csv -o diff.csv --summary report.json
+      medins audit setl_d.xlsx --treated-in 110000 -o diff.xlsx --format json
+    """
+    from medins.audit import EXIT_DIFFERS, AuditOptions, run_audit, summary_table
+
+    opts = AuditOptions(setl, out, fee_list, rejects, summary, treated_in, encoding, jobs, rules_dir, lang, memory)
+    report = run_audit(opts)
+    if fmt == "json":
+        echo_json(report.summary)
+    elif not quiet:
+        click.echo(summary_table(report.summary, lang), err=True)
+    sys.exit(EXIT_DIFFERS if report.differing else EXIT_REJECTS if report.rejected else EXIT_OK)
+
+
 # ----------------------------------------------------------------------------- discoverability
 
 

@@ -376,6 +376,17 @@ BILLS 为 - 时从标准输入读取 CSV；-o - 把结果 CSV 写到标准输出
   medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
   medins batch march.csv -o march-reform.csv --summary summary.json --reform reform.toml
   medins batch march.csv --items items.csv --explain S01000000129""",
+    "audit": """按 medins 重新结算国家医保信息平台的结算表抽取（setl_d），逐字段比较。
+
+每条记录按 medins batch 结算账单的方式结算（按人、参保地、险种，按结算时间顺序累计年度金额）；统筹基金
+与 hifp_pay、大病保险/大额补助与 hifmi_pay/hifob_pay、医疗救助与 maf_pay 比较，基金合计和个人负担与
+fund_pay_sumamt 和 psn_pay 比较（不含 medins 不计算的基金），费用分项与抽取中的分项比较。退费与其冲销的结算
+配对。全部记录一致到分时退出码 0，有不一致时 4，没有不一致但有行被拒绝时 3，无法运行时 1。
+
+\b
+示例：
+  medins audit setl_d.csv --fee-list fee_list_d.csv -o diff.csv --summary report.json
+  medins audit setl_d.xlsx --treated-in 110000 -o diff.xlsx --format json""",
     "compare": """比较一张账单的不同选择：是否备案、按什么类别备案、医院等级、就医地等。
 
 按案例原样结算，并对 --vary 各取值的每种组合各结算一次，每种一行：结算方式、各项基金支付、个人负担及其与原样
@@ -483,6 +494,14 @@ OPTION_ZH: dict[str, str] = {
     "只有规则才会拒绝的留给正式运行）；没有时退出码 0，有时 3。",
     "quiet": "不在标准错误输出显示进度条和汇总表。",
     "columns": "列出账单和明细文件接受的列名及其别名，然后退出。",
+    "audit fee_list": "平台的费用明细表（fee_list_d）：每行一条明细，以 setl_id 关联结算记录。",
+    "audit out": "每条结算记录一行：平台的金额、medins 的金额及差额。",
+    "audit rejects": "被拒绝的结算记录和费用明细（默认：OUT 的扩展名前加 .rejects）。",
+    "audit summary": "JSON 格式的报告：计数、各字段合计，按地区、就诊类型和医院分组。",
+    "audit treated_in": "抽取中没有 mdtrtarea_admvs 列时（医院自己的抽取），所有记录的就医地。",
+    "audit encoding": "CSV 编码，同 batch。",
+    "audit memory": "同 batch。",
+    "audit quiet": "不在标准错误输出显示报告表。",
     "example": "输出随软件附带的示例 NAME，而不是空白模板。",
     "list_examples": "列出随软件附带的示例。",
     "shell": "shell 类型。",
