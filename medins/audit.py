@@ -484,7 +484,7 @@ def as_bills(ex: _Extract, settle: np.ndarray, opts: AuditOptions) -> tuple[pl.D
 
 def _keep_lines(
     opts: AuditOptions, spool_dir: Path, settled_ids: set[str], rejects: list[_Reject], records: dict[str, str]
-) -> tuple[Path, np.ndarray | None]:
+) -> tuple[Path | None, np.ndarray | None]:
     """The fee list as the batch reads it: the file itself when every line belongs to a record to
     settle, else a copy without the lines of refunds, rejected records and settlements not in SETL
     (each of those named), and each kept line's row in the original."""
@@ -521,6 +521,8 @@ def _keep_lines(
             chunk = src.read(end - start)
             dst.write(chunk if chunk.endswith(b"\n") else chunk + b"\n")
             kept.append(row)
+    if not kept:  # no line belongs to a record to settle: each settles from its own amounts
+        return None, None
     return copy, np.array(kept, dtype=np.int64)
 
 
