@@ -155,8 +155,13 @@ def extract(bills: int, items_per_bill: int, seed: int, out: Path, refunds: floa
                 row["cash_payamt"] = row["psn_pay"]
                 if rng.random() < refunds:  # settled first, refunded, settled again as above
                     first = dict(row, setl_id="F" + row["setl_id"], setl_time=row["setl_time"][:11] + "00:00:00")
-                    back = {k: _negated(v) if k in PAID.values() or k in ("cvlserv_pay", "hifes_pay",
-                            "othfund_pay", "acct_pay", "cash_payamt") else v for k, v in first.items()}
+                    back = {
+                        k: _negated(v)
+                        if k in PAID.values()
+                        or k in ("cvlserv_pay", "hifes_pay", "othfund_pay", "acct_pay", "cash_payamt")
+                        else v
+                        for k, v in first.items()
+                    }
                     back.update(setl_id="R" + row["setl_id"], refd_setl_flag="1")
                     writer.writerow(first)
                     writer.writerow(back)

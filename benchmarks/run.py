@@ -11,7 +11,10 @@ command and all its descendants together (``/proc``; elsewhere the largest singl
 - the floor: ``bills.csv`` and ``items.csv`` read with ``csv.reader`` and written with ``csv.writer``;
 - ``medins batch --jobs 1`` and ``--jobs 2`` (with ``--quiet``), whose outputs must be identical;
 - with ``--reform FILE``, also ``medins batch --jobs 1 --reform FILE``, against ``--jobs 1`` of the
-  same round (target: at most 2.2 times as long).
+  same round (target: at most 2.2 times as long);
+- with ``--audit``, also ``medins audit`` of the platform extract ``generate_extract.py`` writes from
+  the same bills (in ``--dir``/extract), against ``--jobs 1`` of the same round (target: at most 1.5
+  times as long).
 
 Each is run ``--runs`` times, the floor in the same rounds as the others; prints min–max seconds,
 the ratio to the floor of the same round (min–max), and the peak memory (max) beside the targets.
@@ -38,6 +41,7 @@ TARGET_RATIO = 2.0
 TARGET_MB = 300
 TARGET_SPEEDUP = 1.6
 TARGET_REFORM = 2.2
+TARGET_AUDIT = 1.5
 
 
 def floor(folder: Path) -> None:
@@ -116,6 +120,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3, help="rounds of floor, --jobs 1, --jobs 2")
     parser.add_argument("--reform", type=Path, help="also time --jobs 1 with this reform file")
+    parser.add_argument("--audit", action="store_true", help="also time medins audit of the same bills' extract")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "medins-bench")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
@@ -159,6 +164,10 @@ def main() -> None:
     names = ["floor (csv read + write)", "medins batch --jobs 1", "medins batch --jobs 2"]
     if args.reform:
         names.append("medins batch --reform")
+    extract = folder / "extract"
+    if args.audit:
+        names.append("medins audit")
+        _extract(extract, params)
     rounds: list[dict[str, dict[str, float]]] = []
     batch = [sys.executable, "-m", "medins", "batch", str(folder / "bills.csv"), "--items", str(folder / "items.csv")]
     for _ in range(args.runs):
@@ -171,7 +180,11 @@ def main() -> None:
             results[f"medins batch --jobs {jobs}"] = timed(cmd)
         if args.reform:
             cmd = [*batch, "-o", str(folder / "settled-reform.csv"), "--reform", str(args.reform.resolve()), "--quiet"]
-            results[names[3]] = timed(cmd)
+            results["medins batch --reform"] = timed(cmd)
+        if args.audit:
+            setl, fee = str(extract / "setl_d.csv"), str(extract / "fee_list_d.csv")
+            cmd = [sys.executable, "-m", "medins", "audit", setl, "--fee-list", fee, "-o", str(extract / "diff.csv")]
+            results["medins audit"] = timed([*cmd, "--summary", str(extract / "report.json"), "--quiet"])
         rounds.append(results)
     same = filecmp.cmp(folder / "settled-j1.csv", folder / "settled-j2.csv", shallow=False)
     summary = json.loads((folder / "summary-j1.json").read_text("utf-8"))
@@ -197,13 +210,33 @@ def main() -> None:
     print(f"--jobs 2 ≥ {TARGET_SPEEDUP}× --jobs 1 when --jobs 1 is above the floor (measured {span(speed, '.2f')}×)")
     print(f"outputs of --jobs 1 and --jobs 2 identical: {same}")
     if args.reform:
-        reform = [r[names[3]]["seconds"] / r[names[1]]["seconds"] for r in rounds]
+        reform = [r["medins batch --reform"]["seconds"] / r[names[1]]["seconds"] for r in rounds]
         print(f"target: --reform ≤ {TARGET_REFORM}× --jobs 1 of the same round (measured {span(reform, '.2f')}×)")
+    if args.audit:
+        audit = [r["medins audit"]["seconds"] / r[names[1]]["seconds"] for r in rounds]
+        report = json.loads((extract / "report.json").read_text("utf-8"))
+        print(f"target: audit ≤ {TARGET_AUDIT}× --jobs 1 of the same round (measured {span(audit, '.2f')}×); ", end="")
+        print(
+            f"records {report['records']['input']:,}, compared {report['records']['compared']:,}: {report['compared']}"
+        )
     b, i = summary["bills"], summary["item_lines"]
     print(
         f"bills accepted {b['accepted']:,}, rejected {b['rejected']:,}; item lines accepted {i['accepted']:,}, "
         f"rejected {i['rejected']:,}; fund ratio {summary['overall']['fund_ratio']}"
     )
+
+
+def _extract(folder: Path, params: dict[str, int]) -> None:
+    """The platform extract of the same bills (``generate_extract.py``), reused when the size and seed match."""
+    marker = folder / "params.json"
+    if marker.exists() and json.loads(marker.read_text()) == params:
+        return
+    start = time.perf_counter()
+    cmd = [sys.executable, str(HERE / "generate_extract.py"), "--out", str(folder), "--refunds", "0.005"]
+    cmd += ["--civil-servant", "0.1", *(f"--{k.replace('_', '-')}={v}" for k, v in params.items())]
+    subprocess.run(cmd, check=True)
+    marker.write_text(json.dumps(params))
+    print(f"extract generated in {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ them and the personal share with them added back, as if they had not paid.
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,13 +34,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from medins import audit_compare as C
 from medins import platform, procs
+from medins.audit_compare import fen_of
 from medins.batch import (
     BILL_COLUMNS,
     BatchOptions,
     ColumnMap,
     Source,
     WorkerConfig,
+    _check_paths,
     _open_table,
     day_number,
     id_problem,
@@ -127,57 +130,6 @@ AMOUNTS = (
     "acct_pay",
     "cash_payamt",
 )
-UNMODELLED = ("cvlserv_pay", "hifes_pay", "othfund_pay")
-"""Funds medins does not model: reported apart, outside the comparison of funds and personal share."""
-
-# What is compared: medins' OUT column, the platform's column; fund_total and personal_total are
-# the platform's without, and with, the funds medins does not model (see the module's docstring).
-COMPARED: tuple[tuple[str, str], ...] = (
-    ("total", "medfee_sumamt"),
-    ("fully_self_paid", "fulamt_ownpay_amt"),
-    ("over_ceiling", "overlmt_selfpay"),
-    ("pre_self_pay", "preselfpay_amt"),
-    ("in_scope", "inscp_amt"),
-    ("deductible", "act_pay_dedc"),
-    ("basic_fund", "hifp_pay"),
-    ("critical_illness_fund", "hifmi_pay"),
-    ("large_amount_fund", "hifob_pay"),
-    ("medical_assistance_fund", "maf_pay"),
-    ("fund_total", "fund_pay_sumamt"),
-    ("personal_total", "psn_pay"),
-)
-TIER = {
-    "basic_fund": "tier1",
-    "critical_illness_fund": "tier2",
-    "large_amount_fund": "tier2",
-    "medical_assistance_fund": "tier3",
-}
-
-# The trail's steps that decide each compared amount, in the order the engine takes them.
-STEPS: dict[str, tuple[str, ...]] = {
-    "total": ("lines", "items"),
-    "fully_self_paid": ("lines", "items"),
-    "over_ceiling": ("lines", "items"),
-    "pre_self_pay": ("lines", "items"),
-    "in_scope": ("lines", "items"),
-    "deductible": ("deductible_admission", "offsite_deductible", "deductible", "deductible_year_cap"),
-    "basic_fund": ("deductible", "offsite_adjustment", "band", "cap", "deductible_year_cap"),
-    "critical_illness_fund": ("tier2_base", "tier2_deductible", "tier2_band", "tier2_cap"),
-    "large_amount_fund": ("tier2_base", "tier2_deductible", "tier2_band", "tier2_cap"),
-    "medical_assistance_fund": (
-        "assistance_base",
-        "assistance_deductible",
-        "assistance_terms",
-        "assistance_band",
-        "assistance_stage_base",
-        "assistance_stage_paid",
-        "assistance_cap",
-        "assistance_limit",
-    ),
-    "fund_total": ("band", "cap", "tier2_band", "tier2_cap", "assistance_band", "assistance_cap"),
-    "personal_total": ("personal",),
-}
-
 SETL_REQUIRED = [
     ("setl_id",),
     ("psn_no",),
@@ -191,8 +143,6 @@ SETL_REQUIRED = [
     ("psn_pay",),
 ]
 REJECT_HEAD = ("row", "file", "setl_id", "column", "value", "reason")
-WITHIN = 100  # fen: "within 1 yuan"
-LARGEST = 10  # the differences the report explains with the trail
 EXIT_DIFFERS = 4
 
 
@@ -229,27 +179,6 @@ class AuditReport:
 # ----------------------------------------------------------------------------- cells
 
 
-def fen_of(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Amount cells as integer fen, and which cells are not amounts (empty is 0).
-
-    ``12``, ``12.3``, ``-12.30`` and ``12.3000`` are amounts; ``12.345`` (finer than the fen), ``1,200``
-    and ``12元`` are not: a cell is read exactly or refused, never rounded.
-    """
-    s = texts.cast(pl.String).fill_null("").str.strip_chars()
-    parts = s.str.extract_groups(r"^([+-]?)(\d{1,15})(?:\.(\d+))?$")
-    sign, whole, frac = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3").fill_null("")
-    bad = (whole.is_null() & (s != "")) | frac.str.slice(2).str.contains("[^0]")
-    cents = frac.str.slice(0, 2).str.pad_end(2, "0")
-    fen = whole.cast(pl.Int64, strict=False).fill_null(0) * 100 + cents.cast(pl.Int64, strict=False).fill_null(0)
-    fen = pl.select(pl.when(sign == "-").then(-fen).otherwise(fen)).to_series()
-    return fen.to_numpy().astype(np.int64), bad.fill_null(False).to_numpy()
-
-
-def _yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
-
 @dataclass
 class _Reject:
     row: int
@@ -263,11 +192,11 @@ class _Reject:
 class _Extract:
     """The settlement records as read: text cells by the platform's names, each record's row."""
 
-    def __init__(self, frame: pl.DataFrame, rows: np.ndarray, cols: ColumnMap, shown: str) -> None:
+    def __init__(self, frame: pl.DataFrame, rows: np.ndarray, cols: ColumnMap, encoding: str) -> None:
         self.frame = frame
         self.rows = rows
         self.cols = cols
-        self.shown = shown
+        self.encoding = encoding  # the bills written for the batch are in the extract's encoding
 
     def header(self, name: str) -> str:
         return self.cols.shown(name)
@@ -301,9 +230,7 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
     if not rows and not rejects:
         raise TableError(t("SETL 只有标题行，没有数据行", "SETL has a header row but no data rows"), str(opts.setl))
     frame = pl.DataFrame(values, schema=dict.fromkeys(names, pl.String), orient="row")
-    extract = _Extract(frame, np.array(rows, dtype=np.int64), cols, str(opts.setl))
-    extract.encoding = table.encoding  # type: ignore[attr-defined]
-    return extract
+    return _Extract(frame, np.array(rows, dtype=np.int64), cols, table.encoding)
 
 
 class _Checked:
@@ -383,8 +310,8 @@ def check_records(ex: _Extract, opts: AuditOptions, rejects: list[_Reject]) -> _
 # ----------------------------------------------------------------------------- refunds
 
 
-def pair_refunds(ex: _Extract, checked: _Checked) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Refunds and what they reverse: (is a refund, is paired, pairs (original, refund)).
+def pair_refunds(ex: _Extract, checked: _Checked) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Refunds and what they reverse: (is a refund, pairs (original, refund)) by record index.
 
     A refund (``refd_setl_flag`` 1 or a negative total) is paired with the earliest unpaired
     settlement of the same person and visit (``mdtrt_id``, when the extract has it) whose total is
@@ -400,15 +327,12 @@ def pair_refunds(ex: _Extract, checked: _Checked) -> tuple[np.ndarray, np.ndarra
     open_: dict[tuple[str, str, int], list[int]] = {}
     for i in np.flatnonzero(~refund & ~checked.bad):
         open_.setdefault((person[i], visit[i], int(total[i])), []).append(int(i))
-    paired = np.zeros(n, dtype=bool)
     pairs = []
     for i in np.flatnonzero(refund):
         found = open_.get((person[i], visit[i], -int(total[i])))
         if found:
-            j = found.pop(0)
-            paired[[i, j]] = True
-            pairs.append((j, int(i)))
-    return refund, paired, pairs
+            pairs.append((found.pop(0), int(i)))
+    return refund, pairs
 
 
 # ----------------------------------------------------------------------------- as a batch
@@ -531,57 +455,51 @@ def _keep_lines(
 
 @procs.interruptible
 def run_audit(opts: AuditOptions) -> AuditReport:
-    """Settle every record of the extract with medins and compare; write DIFF, REJECTS, SUMMARY."""
+    """Settle every record of the extract with medins and compare; write DIFF, REJECTS, SUMMARY.
+
+    A file that cannot be used raises a ``MedinsError`` (exit 1) and leaves no output behind; a bad
+    record or fee line is rejected and the audit goes on."""
     rejects: list[_Reject] = []
     lang = opts.lang
+    _check_paths(BatchOptions(opts.setl, opts.out, opts.fee_list, opts.rejects_path, opts.summary))
     targets = [p for p in (opts.out, opts.rejects_path, opts.summary) if p]
     with procs.output_lock(targets), procs.spool_folder("medins-audit-") as spool, Outputs() as outputs:
         spool_dir = Path(spool)
         ex = read_extract(opts, spool_dir, rejects)
         checked = check_records(ex, opts, rejects)
-        refund, paired, pairs = pair_refunds(ex, checked)
-        settle = ~checked.bad & ~paired & ~refund
+        refund, pairs = pair_refunds(ex, checked)
+        settle = ~checked.bad & ~refund
+        for j, _ in pairs:
+            settle[j] = False
         bills, order = as_bills(ex, settle, opts)
-        enc = ex.encoding if ex.encoding != "utf-8" else "utf-8"  # type: ignore[attr-defined]
-        bills_path = spool_dir / "bills.csv"
-        bills_path.write_bytes(bills.write_csv().encode(enc))
-        fee_path, fee_rows = None, None
-        if opts.fee_list is not None:
-            ids = ex.frame["setl_id"].to_list()
-            why = {}
-            for i in np.flatnonzero(~settle):
-                why[ids[i]] = (
-                    t("所属结算是退费或已被退费", "its settlement is a refund or was refunded")(lang)
-                    if refund[i] or paired[i]
-                    else t("所属结算被拒绝", "its settlement was rejected")(lang)
-                )
-            fee_path, fee_rows = _keep_lines(opts, spool_dir, set(bills["bill_id"].to_list()), rejects, why)
-        out_path = spool_dir / "settled.csv"
-        batch = BatchOptions(
-            bills_path,
-            out_path,
-            fee_path,
-            spool_dir / "settled.rejects.csv",
-            encoding=opts.encoding,
-            jobs=opts.jobs,
-            rules_dir=opts.rules_dir,
-            lang=lang,
-            memory=opts.memory,
-            item_columns=FEE_COLUMNS,
+        ids = ex.frame["setl_id"].to_list()
+        why = {
+            ids[i]: (
+                t("所属结算被拒绝", "its settlement was rejected")
+                if checked.bad[i]
+                else t("所属结算是退费或已被退费", "its settlement is a refund or was refunded")
+            )(lang)
+            for i in np.flatnonzero(~settle)
+        }
+        settled = _settle(opts, ex, bills, order, why, spool_dir, rejects)
+        f = ex.frame
+        keys = {
+            "insured_region": f["insu_admdvs"].to_list(),
+            "hospital": f["fixmedins_code"].to_list() if ex.has("fixmedins_code") else [""] * f.height,
+            "hospital_level": f["hosp_lv"].to_list() if ex.has("hosp_lv") else [""] * f.height,
+        }
+        bad = checked.bad.copy()
+        c = C.compare(ids, checked.fen, bad, refund, pairs, settled, keys)
+        top = C.largest(c, ids, ex.rows, lambda items: _explain(opts, bills, settled, items))
+        visits = f["mdtrt_id"].to_list() if ex.has("mdtrt_id") else [""] * f.height
+        C.write_diff(
+            outputs.temp_for(opts.out), opts.out, c, ids, visits, f["psn_no"].to_list(), top, _notes(ex, c, lang), lang
         )
-        try:
-            run_batch(batch)
-        except MedinsError as exc:
-            exc.where = exc.where.replace(str(bills_path), str(opts.setl))
-            if fee_path is not None and opts.fee_list is not None:
-                exc.where = exc.where.replace(str(fee_path), str(opts.fee_list))
-            raise
-        _batch_rejects(spool_dir / "settled.rejects.csv", ex, order, fee_rows, rejects)
-        settled = pl.read_csv(out_path, infer_schema=False)
-        report = _compare(ex, checked, settled, refund, paired, pairs, order, opts, outputs)
-        report.rejected = len(rejects)
+        report = AuditReport(C.summary(c, checked.fen, top, lang))
         report.summary["records"]["rejected"] = sum(1 for r in rejects if r.file == "setl")
         report.summary["fee_lines_rejected"] = sum(1 for r in rejects if r.file == "fee_list")
+        report.differing = int(np.count_nonzero((c.settled | c.paired) & (c.worst > 0)))
+        report.rejected = len(rejects)
         rejects.sort(key=lambda r: (r.file != "setl", r.row))
         writer = TableWriter(
             outputs.temp_for(opts.rejects_path), opts.rejects_path, list(REJECT_HEAD), ["int"] + ["text"] * 5, "rejects"
@@ -596,17 +514,57 @@ def run_audit(opts: AuditOptions) -> AuditReport:
     return report
 
 
+def _settle(
+    opts: AuditOptions,
+    ex: _Extract,
+    bills: pl.DataFrame,
+    order: np.ndarray,
+    why: dict[str, str],
+    spool_dir: Path,
+    rejects: list[_Reject],
+) -> pl.DataFrame:
+    """The records to settle, through ``medins batch`` over columns: its OUT rows, its rejects told
+    in the extract's rows, columns and values."""
+    lang = opts.lang
+    bills_path = spool_dir / "bills.csv"
+    bills_path.write_bytes(bills.write_csv().encode(ex.encoding))
+    fee_path, fee_rows = None, None
+    if opts.fee_list is not None:
+        fee_path, fee_rows = _keep_lines(opts, spool_dir, set(bills["bill_id"].to_list()), rejects, why)
+    out_path = spool_dir / "settled.csv"
+    batch = BatchOptions(
+        bills_path,
+        out_path,
+        fee_path,
+        spool_dir / "settled.rejects.csv",
+        encoding=opts.encoding,
+        jobs=opts.jobs,
+        rules_dir=opts.rules_dir,
+        lang=lang,
+        memory=opts.memory,
+        item_columns=FEE_COLUMNS,
+    )
+    try:
+        run_batch(batch)
+    except MedinsError as exc:  # name the user's files, not the spooled ones
+        exc.where = exc.where.replace(str(bills_path), str(opts.setl))
+        if fee_path is not None and opts.fee_list is not None:
+            exc.where = exc.where.replace(str(fee_path), str(opts.fee_list))
+        raise
+    _batch_rejects(spool_dir / "settled.rejects.csv", ex, order, fee_rows, rejects)
+    return pl.read_csv(out_path, infer_schema=False)
+
+
 def _batch_rejects(
     path: Path, ex: _Extract, order: np.ndarray, fee_rows: np.ndarray | None, rejects: list[_Reject]
 ) -> None:
     """The batch's rejects, told in the extract's rows, columns and values."""
-    source = {b: s for b, s in _FROM.items()}
     with path.open(encoding="utf-8-sig", newline="") as f:
         for rec in csv.DictReader(f):
             row = int(rec["row"])
             if rec["file"] == "bills":
                 i = int(order[row - 2])
-                column = source.get(rec["column"], rec["column"]) if rec["column"] else ""
+                column = _FROM.get(rec["column"], rec["column"]) if rec["column"] else ""
                 value = ex.frame[column][i] if column in ex.frame.columns else ""
                 shown = ex.header(column) if column in ex.cols.index else column
                 rejects.append(_Reject(int(ex.rows[i]), "setl", rec["bill_id"], shown, value, rec["reason"]))
@@ -615,222 +573,47 @@ def _batch_rejects(
                 rejects.append(_Reject(original, "fee_list", rec["bill_id"], rec["column"], "", rec["reason"]))
 
 
-# ----------------------------------------------------------------------------- comparing
-
-
-def _platform(ex: _Extract, checked: _Checked, name: str) -> np.ndarray:
-    """The platform's amount to set beside medins' ``name``: a column, or for the fund total and
-    the personal share, the column without / with the funds medins does not model."""
-    n = ex.frame.height
-    plat = dict(COMPARED)[name]
-    value = checked.fen[plat].copy()
-    unmodelled = sum((checked.fen[c] for c in UNMODELLED if c in checked.fen), np.zeros(n, dtype=np.int64))
-    if name == "fund_total":
-        value -= unmodelled
-    elif name == "personal_total":
-        value += unmodelled
-    return value
-
-
-def _compare(
-    ex: _Extract,
-    checked: _Checked,
-    settled: pl.DataFrame,
-    refund: np.ndarray,
-    paired: np.ndarray,
-    pairs: list[tuple[int, int]],
-    order: np.ndarray,
-    opts: AuditOptions,
-    outputs: Outputs,
-) -> AuditReport:
-    f, n, lang = ex.frame, ex.frame.height, opts.lang
-    fields = [m for m, p in COMPARED if p in checked.fen]
-    at = {b: k for k, b in enumerate(settled["bill_id"].to_list())}
-    ids = f["setl_id"].to_list()
-    row_of = np.array([at.get(ids[i], -1) if not checked.bad[i] else -1 for i in range(n)])
-    has = row_of >= 0
-    mine: dict[str, np.ndarray] = {}
-    theirs: dict[str, np.ndarray] = {}
-    for name in fields:
-        fen, _ = fen_of(settled[name])
-        m = np.zeros(n, dtype=np.int64)
-        m[has] = fen[row_of[has]]
-        mine[name] = m
-        theirs[name] = _platform(ex, checked, name)
-    for j, i in pairs:  # a refund pair: the platform's net, against nothing settled
-        for name in fields:
-            net = theirs[name][j] + theirs[name][i]
-            theirs[name][j] = theirs[name][i] = net
-    diff = {name: np.where(has | paired, mine[name] - theirs[name], 0) for name in fields}
-    worst = np.zeros(n, dtype=np.int64)
-    for name in fields:
-        worst = np.maximum(worst, np.abs(diff[name]))
-    status = np.full(n, "not_settled", dtype=object)
-    compared = has
-    status[has & (worst == 0)] = "matched"
-    status[has & (worst > 0) & (worst <= WITHIN)] = "within_1_yuan"
-    status[has & (worst > WITHIN)] = "beyond"
-    status[paired & (worst == 0)] = "refund_pair"
-    status[paired & (worst > 0)] = "refund_pair_not_zero"
-    status[refund & ~paired] = "refund_unmatched"
-    status[checked.bad] = "rejected"
-
-    def col(name: str) -> list[str]:
-        return [""] * n if name not in settled.columns else _settled_col(settled[name], row_of)
-
-    service = col("service_date")
-    visit = col("visit_type")
-    insured = f["insu_admdvs"].to_list()
-    treated = col("visit_region")
-    hospital = f["fixmedins_code"].to_list() if ex.has("fixmedins_code") else [""] * n
-    level = f["hosp_lv"].to_list() if ex.has("hosp_lv") else [""] * n
-    unmodelled = sum((checked.fen[c] for c in UNMODELLED if c in checked.fen), np.zeros(n, dtype=np.int64))
-
-    largest = _largest(ex, fields, diff, worst, compared, row_of, settled, opts)
-    step_of = {item["row_index"]: item for item in largest}
-
-    head = ["setl_id", "mdtrt_id", "psn_no", "insured_region", "visit_region", "visit_type", "hospital"]
-    head += ["service_date", "status", "refund_of", "largest_difference", "differing"]
-    for name in fields:
-        head += [f"platform_{name}", f"medins_{name}", f"diff_{name}"]
-    head += ["unmodelled_funds", "trail_step"]
-    kinds = ["text"] * 10 + ["money", "text"] + ["money"] * (3 * len(fields)) + ["money", "text"]
-    writer = TableWriter(outputs.temp_for(opts.out), opts.out, head, kinds, "audit")
-    partner = {i: ids[j] for j, i in pairs} | {j: ids[i] for j, i in pairs}
-    mdtrt = f["mdtrt_id"].to_list() if ex.has("mdtrt_id") else [""] * n
-    persons = f["psn_no"].to_list()
-    for i in range(n):
-        if checked.bad[i]:
-            continue
-        shown_compared = compared[i] or paired[i]
-        differing = [name for name in fields if diff[name][i] != 0]
-        row = [ids[i], mdtrt[i], persons[i], insured[i], treated[i], visit[i], hospital[i], service[i], status[i]]
-        row += [partner.get(i, ""), _yuan(int(worst[i])) if shown_compared else "", ";".join(differing)]
-        for name in fields:
-            if shown_compared:
-                row += [_yuan(int(theirs[name][i])), _yuan(int(mine[name][i])), _yuan(int(diff[name][i]))]
-            else:
-                row += [_yuan(int(theirs[name][i])), "", ""]
-        item = step_of.get(i)
-        row += [_yuan(int(unmodelled[i])), _step_text(item["step"], lang) if item and item.get("step") else ""]
-        writer.write(row)
-    writer.close()
-
-    summary = _summary(
-        fields, status, diff, mine, theirs, compared, checked, insured, treated, visit, hospital, level, largest, pairs, opts
-    )
-    report = AuditReport(summary)
-    report.differing = int(np.count_nonzero((compared | paired) & (worst > 0)))
-    return report
-
-
-def _settled_col(s: pl.Series, row_of: np.ndarray) -> list[str]:
-    values = s.to_list()
-    return [values[k] if k >= 0 else "" for k in row_of]
-
-
-def _summary(  # type: ignore[no-untyped-def]
-    fields, status, diff, mine, theirs, compared, checked, insured, treated, visit, hospital, level, largest, pairs, opts
-) -> dict[str, Any]:
-    n = len(status)
-    counts = {s: int(np.count_nonzero(status == s)) for s in ("matched", "within_1_yuan", "beyond")}
-
-    def by(keys: list[str]) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for i in np.flatnonzero(compared):
-            entry = out.setdefault(keys[i] or "-", {"records": 0, "matched": 0, "within_1_yuan": 0, "beyond": 0})
-            entry["records"] += 1
-            entry[status[i]] += 1
-        return dict(sorted(out.items()))
-
-    tiers = {}
-    for name in fields:
-        d = diff[name][compared]
-        tiers[name] = {
-            "platform_field": dict(COMPARED)[name],
-            "differing": int(np.count_nonzero(d)),
-            "platform": _yuan(int(theirs[name][compared].sum())),
-            "medins": _yuan(int(mine[name][compared].sum())),
-            "difference": _yuan(int(d.sum())),
-        }
-    unmodelled = {c: _yuan(int(checked.fen[c][~checked.bad].sum())) for c in UNMODELLED if c in checked.fen}
+def _notes(ex: _Extract, c: C.Comparison, lang: Lang) -> dict[int, str]:
+    """What a clerk should know of a record beside its amounts: a stay the platform did not count
+    as an admission (``cal_ipt_cnt`` 0), which medins counts as every stay."""
+    if not ex.has("cal_ipt_cnt"):
+        return {}
+    counted = ex.frame["cal_ipt_cnt"].to_list()
+    note = t(
+        "平台未把这次住院计入住院次数（cal_ipt_cnt 为 0），medins 每次住院都计入：此人以后住院的起付线可能不同",
+        "the platform did not count this stay as an admission (cal_ipt_cnt 0); medins counts every stay: "
+        "this person's later stays may have another deductible",
+    )(lang)
     return {
-        "records": {
-            "input": n,
-            "rejected": 0,
-            "compared": int(np.count_nonzero(compared)),
-            "refund_pairs": len(pairs),
-            "refund_pairs_not_zero": int(np.count_nonzero(status == "refund_pair_not_zero")) // 2,
-            "refunds_unmatched": int(np.count_nonzero(status == "refund_unmatched")),
-            "not_settled": int(np.count_nonzero(status == "not_settled")),
-        },
-        "compared": counts,
-        "by_field": tiers,
-        "by_insured_region": by(insured),
-        "by_visit_region": by(treated),
-        "by_visit_type": by(visit),
-        "by_hospital": by(hospital),
-        "by_hospital_level": by(level),
-        "unmodelled_funds": {
-            **unmodelled,
-            "note": t(
-                "公务员医疗补助、企业补充医疗保险和其他基金 medins 不计算：基金合计比较时不含它们，个人负担比较时加回它们",
-                "civil-servant subsidy, enterprise supplement and other funds are not modelled by medins: the fund "
-                "total is compared without them, the personal share with them added back",
-            )(opts.lang),
-        },
-        "largest": [{k: v for k, v in item.items() if k != "row_index"} for item in largest],
-        "codes": t(
-            "平台代码与 medins 取值的对应均为示意值（见 medins/platform.py 的来源）",
-            "every mapping of the platform's codes is illustrative (see the sources in medins/platform.py)",
-        )(opts.lang),
+        int(i): note for i in np.flatnonzero(c.settled) if counted[i] == "0" and c.keys["visit_type"][i] == "inpatient"
     }
 
 
-# ----------------------------------------------------------------------------- the trail
+# ----------------------------------------------------------------------------- the trail of the largest
 
 
-def _largest(  # type: ignore[no-untyped-def]
-    ex: _Extract, fields, diff, worst, compared, row_of, settled, opts: AuditOptions
-) -> list[dict[str, Any]]:
-    """The records of the largest differences, each with the field that differs most and the step
-    of the per-bill trail that decided medins' amount of it."""
-    candidates = np.flatnonzero(compared & (worst > 0))
-    if not len(candidates):
-        return []
-    ids = ex.frame["setl_id"].to_list()
-    top = sorted(candidates, key=lambda i: (-int(worst[i]), ids[i]))[:LARGEST]
-    out = []
-    for i in top:
-        name = max(fields, key=lambda m: (abs(int(diff[m][i])), m in TIER))
-        out.append(
-            {
-                "row_index": int(i),
-                "row": int(ex.rows[i]),
-                "setl_id": ids[i],
-                "field": name,
-                "platform_field": dict(COMPARED)[name],
-                "difference": _yuan(int(diff[name][i])),
-            }
-        )
-    try:
-        _trail_steps(ex, out, settled, opts)
-    except MedinsError:  # the trail is an explanation: without it the figures still stand
-        pass
-    return out
+def _explain(opts: AuditOptions, bills: pl.DataFrame, settled: pl.DataFrame, items: list[dict[str, Any]]) -> None:
+    """Settle again, bill by bill with the trail (:func:`medins.api.estimate`), each person's bills
+    of the year up to each of ``items``; note the step that decided the differing amount. The trail
+    explains: when it cannot be had, the figures stand without it."""
+    with contextlib.suppress(MedinsError):
+        _trail_steps(opts, bills, settled, items)
 
 
-def _trail_steps(ex: _Extract, items: list[dict[str, Any]], settled: pl.DataFrame, opts: AuditOptions) -> None:
-    """Settle again, bill by bill with the trail, each person's bills of the year up to each of
-    ``items``; note the step that decided the differing amount."""
+def _trail_steps(opts: AuditOptions, bills: pl.DataFrame, settled: pl.DataFrame, items: list[dict[str, Any]]) -> None:
     from medins.api import estimate, parse_case
     from medins.batch import Settler
     from medins.case_model import YearToDate
 
-    f = ex.frame
-    bills, order = as_bills(ex, np.ones(f.height, dtype=bool), opts)
     bill_cols = map_columns(bills.columns, BILL_COLUMNS, "BILLS", [], "bills")
-    fee = _fee_lines(opts, {str(b) for b in bills["bill_id"].to_list()}) if opts.fee_list else None
+    service = dict(zip(settled["bill_id"].to_list(), settled["service_date"].to_list(), strict=True))
+    rows = [r for r in bills.to_dicts() if r["bill_id"] in service]
+    position = {r["bill_id"]: k for k, r in enumerate(rows)}
+    of_key: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        of_key.setdefault((r["person_id"], r["insured_region"], r["scheme"], service[r["bill_id"]][:4]), []).append(r)
+    wanted = {r["bill_id"] for item in items for r in of_key[_key_of(rows[position[item["setl_id"]]], service)]}
+    fee = _fee_lines(opts, wanted) if opts.fee_list else None
     cfg = WorkerConfig(
         resolve_rules_dir(opts.rules_dir).resolve(),
         Source(Path("bills"), "utf-8", ",", bill_cols),
@@ -839,21 +622,9 @@ def _trail_steps(ex: _Extract, items: list[dict[str, Any]], settled: pl.DataFram
         False,
     )
     settler = Settler(cfg)
-    service = dict(zip(settled["bill_id"].to_list(), settled["service_date"].to_list(), strict=True))
-    rows = bills.to_dicts()
-    position = {r["bill_id"]: k for k, r in enumerate(rows)}
     for item in items:
         me = rows[position[item["setl_id"]]]
-        year = service[item["setl_id"]][:4]
-        key = (me["person_id"], me["insured_region"], me["scheme"])
-        same = [
-            r
-            for r in rows
-            if (r["person_id"], r["insured_region"], r["scheme"]) == key
-            and service.get(r["bill_id"], "")[:4] == year
-            and r["bill_id"] in service
-        ]
-        same.sort(key=lambda r: (service[r["bill_id"]], position[r["bill_id"]]))
+        same = sorted(of_key[_key_of(me, service)], key=lambda r: (service[r["bill_id"]], position[r["bill_id"]]))
         ytd = YearToDate()
         for r in same:
             v = {k: str(x) for k, x in r.items() if x not in (None, "")}
@@ -862,35 +633,19 @@ def _trail_steps(ex: _Extract, items: list[dict[str, Any]], settled: pl.DataFram
             if lines:
                 data["items"] = [settler._item_data(list(rec)) for rec in lines]
             else:
-                data["summary"] = {k: v[k] for k in ("total", "fully_self_paid", "over_ceiling", "pre_self_pay") if k in v}
+                data["summary"] = {
+                    k: v[k] for k in ("total", "fully_self_paid", "over_ceiling", "pre_self_pay") if k in v
+                }
             data["ytd"] = ytd
             s = estimate(parse_case(data, "bill"), settler.rules, explain=r is me)
             ytd = s.ytd_after
             if r is me:
-                item["medins"] = str(getattr(s, item["field"], "")) if hasattr(s, item["field"]) else ""
-                item["step"] = _deciding(s.trail, item["field"])
+                item["step"] = C.deciding(s.trail, item["field"])
                 break
 
 
-def _deciding(trail: Any, name: str) -> dict[str, Any] | None:
-    """The last step of the trail among those that decide ``name``."""
-    found = None
-    for step in trail:
-        if step.key in STEPS.get(name, ()):
-            found = step
-    if found is None:
-        return None
-    return {
-        "key": found.key,
-        "text": {"zh": found.text.zh, "en": found.text.en},
-        "formula": found.formula,
-        "sources": list(found.sources),
-    }
-
-
-def _step_text(step: dict[str, Any], lang: Lang) -> str:
-    sources = "; ".join(step["sources"])
-    return f"{step['key']}: {step['text'][lang]}: {step['formula']}" + (f" [{sources}]" if sources else "")
+def _key_of(r: dict[str, Any], service: dict[str, str]) -> tuple[str, str, str, str]:
+    return (r["person_id"], r["insured_region"], r["scheme"], service[r["bill_id"]][:4])
 
 
 def _fee_lines(opts: AuditOptions, wanted: set[str]) -> tuple[dict[str, list[list[str]]], ColumnMap]:
@@ -904,50 +659,3 @@ def _fee_lines(opts: AuditOptions, wanted: set[str]) -> tuple[dict[str, list[lis
             if problem is None and idx < len(cells) and cells[idx].strip() in wanted:
                 found.setdefault(cells[idx].strip(), []).append(cells)
     return found, cols
-
-
-# ----------------------------------------------------------------------------- the report
-
-
-def summary_table(summary: dict[str, Any], lang: Lang) -> str:
-    """The report as a clerk reads it: counts, each field's sums, the largest differences."""
-    zh = lang == "zh"
-    r, c = summary["records"], summary["compared"]
-    out = io.StringIO()
-    out.write(
-        (
-            f"结算记录 {r['input']} 条：比较 {r['compared']} 条，拒绝 {r['rejected']} 条，退费配对 {r['refund_pairs']} 对，"
-            f"未配对退费 {r['refunds_unmatched']} 条，未结算 {r['not_settled']} 条\n"
-            f"一致到分 {c['matched']} 条，相差 1 元以内 {c['within_1_yuan']} 条，相差超过 1 元 {c['beyond']} 条\n"
-        )
-        if zh
-        else (
-            f"settlement records {r['input']}: compared {r['compared']}, rejected {r['rejected']}, refund pairs "
-            f"{r['refund_pairs']}, unmatched refunds {r['refunds_unmatched']}, not settled {r['not_settled']}\n"
-            f"matched to the fen {c['matched']}, within 1 yuan {c['within_1_yuan']}, beyond {c['beyond']}\n"
-        )
-    )
-    from tabulate import tabulate
-
-    head = ("字段", "平台字段", "不一致", "平台合计", "medins 合计", "差额") if zh else (
-        "field", "platform field", "differing", "platform", "medins", "difference"
-    )
-    rows = [
-        (name, v["platform_field"], v["differing"], v["platform"], v["medins"], v["difference"])
-        for name, v in summary["by_field"].items()
-    ]
-    out.write(tabulate(rows, head, disable_numparse=True, colalign=("left", "left", "right", "right", "right", "right")))
-    out.write("\n")
-    unmodelled = summary["unmodelled_funds"]
-    parts = ", ".join(f"{k} {v}" for k, v in unmodelled.items() if k != "note")
-    if parts:
-        out.write(f"{'未计算的基金' if zh else 'funds not modelled'}: {parts}（{unmodelled['note']}）\n" if zh else f"funds not modelled: {parts} ({unmodelled['note']})\n")
-    if summary["largest"]:
-        out.write("差额最大的记录：\n" if zh else "largest differences:\n")
-        for item in summary["largest"]:
-            step = item.get("step")
-            where = _step_text(step, lang) if step else ""
-            out.write(f"  row={item['row']}  setl_id={item['setl_id']}  {item['field']} ({item['platform_field']})  ")
-            out.write(f"{'差额' if zh else 'difference'} {item['difference']}  {where}\n")
-    out.write(summary["codes"] + "\n")
-    return out.getvalue()

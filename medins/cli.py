@@ -1628,7 +1628,9 @@ def _check_batch(
 
 @cli.command()
 @click.argument("setl", type=click.Path(dir_okay=False, path_type=Path))
-@_table_path("The platform's fee-detail table (fee_list_d): one row per bill line, by setl_id.", "--fee-list", "fee_list")
+@_table_path(
+    "The platform's fee-detail table (fee_list_d): one row per bill line, by setl_id.", "--fee-list", "fee_list"
+)
 @click.option(
     "-o",
     "--out",
@@ -1680,7 +1682,8 @@ def audit(
       medins audit setl_d.csv --fee-list fee_list_d.csv -o diff.csv --summary report.json
       medins audit setl_d.xlsx --treated-in 110000 -o diff.xlsx --format json
     """
-    from medins.audit import EXIT_DIFFERS, AuditOptions, run_audit, summary_table
+    from medins.audit import EXIT_DIFFERS, AuditOptions, run_audit
+    from medins.audit_compare import summary_table
 
     opts = AuditOptions(setl, out, fee_list, rejects, summary, treated_in, encoding, jobs, rules_dir, lang, memory)
     report = run_audit(opts)

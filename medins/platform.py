@@ -51,8 +51,7 @@ SOURCES: dict[str, Source] = {
         "医疗保障信息业务编码标准 / 医疗保障信息平台定点医药机构接口规范 (not read)",
         "国家医疗保障局",
         "",
-        "the code is the one public hospital-system integration code commonly uses; no text at hand "
-        "confirms it",
+        "the code is the one public hospital-system integration code commonly uses; no text at hand confirms it",
     ),
 }
 

@@ -153,7 +153,7 @@ def test_generated_extract_matches_every_record(tmp_path: Path) -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    records, lines = module.extract(400, 3, 7, tmp_path, 0.05, 0.3)
+    records, _ = module.extract(400, 3, 7, tmp_path, 0.05, 0.3)
     code, diff, rejects, summary = audit(
         tmp_path, str(tmp_path / "setl_d.csv"), "--fee-list", str(tmp_path / "fee_list_d.csv")
     )
