@@ -118,12 +118,14 @@ def extract(bills: int, items_per_bill: int, seed: int, out: Path, refunds: floa
         ):
             writer = csv.DictWriter(fs, SETL)
             writer.writeheader()
+            on_day: dict[str, int] = {}
             for n, bill in enumerate(csv.DictReader(fb)):
                 paid = settled.get(bill["bill_id"])
                 if paid is None:
                     continue
                 begin = bill["admitted"] or bill["date"]
                 end = bill["discharged"] or bill["date"]
+                k = on_day[end] = on_day.get(end, 0) + 1  # the file's order within a day: settlement time
                 row = {
                     "setl_id": bill["bill_id"],
                     "mdtrt_id": "M" + bill["bill_id"],
@@ -136,7 +138,7 @@ def extract(bills: int, items_per_bill: int, seed: int, out: Path, refunds: floa
                     "hosp_lv": HOSP_LV[bill["hospital_level"]],
                     "begndate": begin,
                     "enddate": end,
-                    "setl_time": f"{end} {n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}",
+                    "setl_time": f"{end} {k // 3600:02d}:{k // 60 % 60:02d}:{k % 60:02d}",
                     "med_type": MED_TYPE[bill["visit_type"]],
                     **{PAID[k]: paid[k] for k in PAID},
                     "cvlserv_pay": "0.00",

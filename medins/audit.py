@@ -51,6 +51,7 @@ from medins.batch import (
     run_batch,
 )
 from medins.errors import MedinsError, t
+from medins.fastpath import NotRegular, read_chunk, record_chunks
 from medins.i18n import Lang, Text
 from medins.loader import resolve_rules_dir
 from medins.tabular import MARK, Outputs, TableError, TableWriter
@@ -216,6 +217,14 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
     table, cols = _open_table(opts.setl, "SETL", SETL_COLUMNS, required, opts.encoding, spool_dir)
     names = sorted(cols.index, key=cols.index.__getitem__)
     where = [cols.index[n] for n in names]
+    try:  # as the batch reads a plainly regular file: by chunks, with polars
+        chunks = [read_chunk(table, chunk, "_record") for chunk in record_chunks(table)]
+        if chunks:
+            frame = pl.concat(chunks).select([pl.col(f"c{i}").alias(n) for i, n in zip(where, names, strict=True)])
+            rows_ = pl.concat(chunks)["_record"].to_numpy() + 2
+            return _Extract(frame, rows_.astype(np.int64), cols, table.encoding)
+    except NotRegular:
+        pass
     values: list[list[str]] = []
     rows: list[int] = []
     for row, _start, _end, cells, problem in table.records():
@@ -231,6 +240,14 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
         raise TableError(t("SETL 只有标题行，没有数据行", "SETL has a header row but no data rows"), str(opts.setl))
     frame = pl.DataFrame(values, schema=dict.fromkeys(names, pl.String), orient="row")
     return _Extract(frame, np.array(rows, dtype=np.int64), cols, table.encoding)
+
+
+def days_of(texts: pl.Series) -> pl.Series:
+    """Date cells (with or without a time of day) as day numbers, 0 where a cell is not a date:
+    each distinct date read once, as ``medins batch`` reads it."""
+    dates = texts.str.replace(r"[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$", "")
+    known = {v: day_number(v) if v else 0 for v in dates.unique().to_list()}
+    return dates.replace_strict(known, return_dtype=pl.Int64)
 
 
 class _Checked:
@@ -283,9 +300,7 @@ def check_records(ex: _Extract, opts: AuditOptions, rejects: list[_Reject]) -> _
         if not ex.has(column):
             continue
         s = f[column]
-        days = {v: day_number(v) if v else 0 for v in s.unique().to_list()}
-        empty_ok = column != "begndate"
-        wrong = s.replace_strict({v: (d == 0 and not (empty_ok and v == "")) for v, d in days.items()})
+        wrong = (days_of(s) == 0) & ((s != "") | (column == "begndate"))
         reject(
             wrong.to_numpy(),
             column,
@@ -319,19 +334,34 @@ def pair_refunds(ex: _Extract, checked: _Checked) -> tuple[np.ndarray, list[tupl
     """
     f, n = ex.frame, ex.frame.height
     total = checked.fen.get("medfee_sumamt", np.zeros(n, dtype=np.int64))
-    flag = f["refd_setl_flag"].to_numpy() if ex.has("refd_setl_flag") else np.full(n, "", dtype=object)
-    refund = np.array([platform.mapped("refd_setl_flag", v or "0") == "refund" for v in flag]) | (total < 0)
+    refund = total < 0
+    if ex.has("refd_setl_flag"):
+        flag = f["refd_setl_flag"]
+        is_refund = {v: platform.mapped("refd_setl_flag", v) == "refund" for v in flag.unique().to_list()}
+        refund |= flag.replace_strict(is_refund, return_dtype=pl.Boolean).to_numpy()
     refund &= ~checked.bad
-    visit = f["mdtrt_id"].to_list() if ex.has("mdtrt_id") else [""] * n
-    person = f["psn_no"].to_list()
+    if not refund.any():
+        return refund, []
+    records = pl.DataFrame(
+        {
+            "i": np.arange(n),
+            "person": f["psn_no"],
+            "visit": f["mdtrt_id"] if ex.has("mdtrt_id") else pl.Series([""] * n),
+            "total": total,
+        }
+    )
+    wanted = records.filter(pl.Series(refund)).with_columns(-pl.col("total"))
+    candidates = records.filter(pl.Series(~refund & ~checked.bad)).join(
+        wanted.select("person", "visit", "total").unique(), on=["person", "visit", "total"]
+    )
     open_: dict[tuple[str, str, int], list[int]] = {}
-    for i in np.flatnonzero(~refund & ~checked.bad):
-        open_.setdefault((person[i], visit[i], int(total[i])), []).append(int(i))
+    for i, person, visit, amount in candidates.sort("i").iter_rows():
+        open_.setdefault((person, visit, amount), []).append(i)
     pairs = []
-    for i in np.flatnonzero(refund):
-        found = open_.get((person[i], visit[i], -int(total[i])))
+    for i, person, visit, amount in wanted.iter_rows():
+        found = open_.get((person, visit, amount))
         if found:
-            pairs.append((found.pop(0), int(i)))
+            pairs.append((found.pop(0), i))
     return refund, pairs
 
 
@@ -397,9 +427,8 @@ def as_bills(ex: _Extract, settle: np.ndarray, opts: AuditOptions) -> tuple[pl.D
             cols[name] = f[_FROM[name]]
     bills = pl.DataFrame(cols).with_columns(pl.Series("_i", np.arange(f.height)))
     when = f["setl_time"] if ex.has("setl_time") else empty
-    days = {v: day_number(v) if v else 0 for v in when.unique().to_list()}
     bills = bills.with_columns(
-        when.replace_strict(days, return_dtype=pl.Int64).alias("_day"),
+        days_of(when).alias("_day"),
         when.str.extract(r"(\d{1,2}:\d{2}(?::\d{2})?)$").fill_null("").str.pad_start(8, "0").alias("_time"),
     )
     bills = bills.filter(pl.Series(settle)).sort(["_day", "_time", "_i"])
@@ -481,7 +510,11 @@ def run_audit(opts: AuditOptions) -> AuditReport:
             )(lang)
             for i in np.flatnonzero(~settle)
         }
-        settled = _settle(opts, ex, bills, order, why, spool_dir, rejects)
+        bills_path = spool_dir / "bills.csv"
+        bills_path.write_bytes(bills.write_csv().encode(ex.encoding))
+        to_settle = set(bills["bill_id"].to_list())
+        del bills  # read back for the trail of the largest differences, if there are any
+        settled = _settle(opts, ex, bills_path, to_settle, order, why, spool_dir, rejects)
         f = ex.frame
         keys = {
             "insured_region": f["insu_admdvs"].to_list(),
@@ -490,7 +523,9 @@ def run_audit(opts: AuditOptions) -> AuditReport:
         }
         bad = checked.bad.copy()
         c = C.compare(ids, checked.fen, bad, refund, pairs, settled, keys)
-        top = C.largest(c, ids, ex.rows, lambda items: _explain(opts, bills, settled, items))
+        top = C.largest(
+            c, ids, ex.rows, lambda items: _explain(opts, pl.read_csv(bills_path, infer_schema=False), settled, items)
+        )
         visits = f["mdtrt_id"].to_list() if ex.has("mdtrt_id") else [""] * f.height
         C.write_diff(
             outputs.temp_for(opts.out), opts.out, c, ids, visits, f["psn_no"].to_list(), top, _notes(ex, c, lang), lang
@@ -517,7 +552,8 @@ def run_audit(opts: AuditOptions) -> AuditReport:
 def _settle(
     opts: AuditOptions,
     ex: _Extract,
-    bills: pl.DataFrame,
+    bills_path: Path,
+    to_settle: set[str],
     order: np.ndarray,
     why: dict[str, str],
     spool_dir: Path,
@@ -526,11 +562,9 @@ def _settle(
     """The records to settle, through ``medins batch`` over columns: its OUT rows, its rejects told
     in the extract's rows, columns and values."""
     lang = opts.lang
-    bills_path = spool_dir / "bills.csv"
-    bills_path.write_bytes(bills.write_csv().encode(ex.encoding))
     fee_path, fee_rows = None, None
     if opts.fee_list is not None:
-        fee_path, fee_rows = _keep_lines(opts, spool_dir, set(bills["bill_id"].to_list()), rejects, why)
+        fee_path, fee_rows = _keep_lines(opts, spool_dir, to_settle, rejects, why)
     out_path = spool_dir / "settled.csv"
     batch = BatchOptions(
         bills_path,
@@ -655,6 +689,14 @@ def _fee_lines(opts: AuditOptions, wanted: set[str]) -> tuple[dict[str, list[lis
         table, cols = _open_table(opts.fee_list, "FEE", FEE_COLUMNS, [("bill_id",)], opts.encoding, Path(spool))
         idx = cols.index["bill_id"]
         found: dict[str, list[list[str]]] = {}
+        try:
+            for chunk in record_chunks(table):
+                lines = read_chunk(table, chunk, "_line").drop("_line")
+                for cells in lines.filter(pl.col(f"c{idx}").is_in(list(wanted))).rows():
+                    found.setdefault(cells[idx], []).append(list(cells))
+            return found, cols
+        except NotRegular:
+            found.clear()
         for _row, _s, _e, cells, problem in table.records():
             if problem is None and idx < len(cells) and cells[idx].strip() in wanted:
                 found.setdefault(cells[idx].strip(), []).append(cells)

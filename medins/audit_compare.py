@@ -175,10 +175,6 @@ def compare(
     return Comparison(fields, mine, theirs, diff, worst, status, has, paired, partner, keys, unmodelled)
 
 
-DIFF_HEAD = ["setl_id", "mdtrt_id", "psn_no", "insured_region", "visit_region", "visit_type", "hospital"]
-DIFF_HEAD += ["service_date", "status", "refund_of", "largest_difference", "differing"]
-
-
 def write_diff(
     path: Path,
     target: Path,
@@ -191,27 +187,62 @@ def write_diff(
     lang: Lang,
 ) -> None:
     """DIFF: one row per record read (not the rejected), both amounts and their difference per field."""
-    head = list(DIFF_HEAD)
-    for name in c.fields:
-        head += [f"platform_{name}", f"medins_{name}", f"diff_{name}"]
-    head += ["unmodelled_funds", "trail_step", "note"]
-    kinds = ["text"] * 10 + ["money", "text"] + ["money"] * (3 * len(c.fields)) + ["money", "text", "text"]
-    step_of = {item["index"]: item.get("step") for item in largest}
+    keep = np.flatnonzero(c.status != "rejected")
+    shown = pl.Series((c.settled | c.paired)[keep])
+
+    def text(values: Any) -> pl.Series:
+        return pl.Series(values, dtype=pl.String).gather(keep)
+
+    def only_shown(s: pl.Series) -> pl.Series:
+        return pl.select(pl.when(shown).then(s).otherwise(pl.lit(""))).to_series()
+
+    steps = [""] * len(ids)
+    for item in largest:
+        if item.get("step"):
+            steps[item["index"]] = step_text(item["step"], lang)
+    noted = [""] * len(ids)
+    for i, note in notes.items():
+        noted[i] = note
     k = c.keys
-    writer = TableWriter(path, target, head, kinds, "audit")
-    for i in np.flatnonzero(c.status != "rejected"):
-        shown = bool(c.settled[i] or c.paired[i])
-        differing = ";".join(name for name in c.fields if c.diff[name][i])
-        row = [ids[i], visits[i], persons[i], k["insured_region"][i], k["visit_region"][i], k["visit_type"][i]]
-        row += [k["hospital"][i], k["service_date"][i], c.status[i], c.partner.get(int(i), "")]
-        row += [yuan(int(c.worst[i])) if shown else "", differing]
-        for name in c.fields:
-            row.append(yuan(int(c.theirs[name][i])))
-            row += [yuan(int(c.mine[name][i])), yuan(int(c.diff[name][i]))] if shown else ["", ""]
-        step = step_of.get(int(i))
-        row += [yuan(int(c.unmodelled[i])), step_text(step, lang) if step else "", notes.get(int(i), "")]
-        writer.write(row)
+    columns: dict[str, pl.Series] = {
+        "setl_id": text(ids),
+        "mdtrt_id": text(visits),
+        "psn_no": text(persons),
+        **{name: text(k[name]) for name in ("insured_region", "visit_region", "visit_type", "hospital")},
+        "service_date": text(k["service_date"]),
+        "status": text(c.status.tolist()),
+        "refund_of": text([c.partner.get(i, "") for i in range(len(ids))]),
+        "largest_difference": only_shown(money(c.worst[keep])),
+        "differing": pl.select(
+            pl.concat_str(
+                [pl.when(pl.Series(c.diff[name][keep] != 0)).then(pl.lit(name)) for name in c.fields],
+                separator=";",
+                ignore_nulls=True,
+            )
+        )
+        .to_series()
+        .fill_null(""),
+    }
+    for name in c.fields:
+        columns[f"platform_{name}"] = money(c.theirs[name][keep])
+        columns[f"medins_{name}"] = only_shown(money(c.mine[name][keep]))
+        columns[f"diff_{name}"] = only_shown(money(c.diff[name][keep]))
+    columns["unmodelled_funds"] = money(c.unmodelled[keep])
+    columns["trail_step"] = text(steps)
+    columns["note"] = text(noted)
+    frame = pl.DataFrame({name: s.alias(name) for name, s in columns.items()})
+    kinds = ["text"] * 10 + ["money", "text"] + ["money"] * (3 * len(c.fields)) + ["money", "text", "text"]
+    writer = TableWriter(path, target, frame.columns, kinds, "audit")
+    writer.write_frame(frame)
     writer.close()
+
+
+def money(fen: np.ndarray) -> pl.Series:
+    """Integer fen as yuan text with two decimals (``-12.30``), for a whole column at once."""
+    whole = pl.Series(np.abs(fen) // 100).cast(pl.String)
+    cents = pl.Series(np.abs(fen) % 100).cast(pl.String).str.zfill(2)
+    text = whole + "." + cents
+    return pl.select(pl.when(pl.Series(fen < 0)).then("-" + text).otherwise(text)).to_series()
 
 
 def largest(
