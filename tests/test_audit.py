@@ -184,3 +184,50 @@ def test_every_code_has_a_known_source_and_is_found() -> None:
         assert mapped(column, code) == medins_id
     assert mapped("hosp_lv", "2") == "3"  # an integer column drops the leading zero of 02
     assert mapped("insutype", "340") is None
+
+
+def test_the_batchs_own_rejects_name_the_extracts_row_column_and_value(tmp_path: Path) -> None:
+    """A region without a rule pack is refused by the settlement itself: told in the extract's words."""
+    rows = [STORY, dict(STORY, setl_id="S2", psn_no="P2", insu_admdvs="990000")]
+    code, diff, rejects, summary = audit(tmp_path, str(write(tmp_path / "setl.csv", rows)), "--lang", "en")
+    assert code == 3
+    ((row, file, setl_id, column, value),) = [
+        (r["row"], r["file"], r["setl_id"], r["column"], r["value"]) for r in rejects
+    ]
+    assert (row, file, setl_id, column, value) == ("3", "setl", "S2", "insu_admdvs", "990000")
+    assert {r["setl_id"]: r["status"] for r in diff} == {"S1": "matched", "S2": "not_settled"}
+    assert summary["records"]["not_settled"] == 1
+
+
+def test_a_gbk_extract_of_one_hospital_with_treated_in(tmp_path: Path) -> None:
+    """GBK, as an office's Excel saves it; no mdtrtarea_admvs column: --treated-in gives the place."""
+    head = [h for h in HEAD if h != "mdtrtarea_admvs"]
+    zh = {"psn_no": "人员编号", "med_type": "医疗类别", "assistance": "救助类别", "filing_category": "备案类别"}
+    path = tmp_path / "setl.csv"
+    with path.open("w", encoding="gbk", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([zh.get(h, h) for h in head])
+        w.writerow([STORY[h] for h in head])
+    code, diff, rejects, _ = audit(tmp_path, str(path), "--treated-in", "北京市")
+    assert (code, rejects) == (0, [])
+    assert (diff[0]["visit_region"], diff[0]["status"]) == ("110000", "matched")
+
+
+def test_a_missing_column_stops_the_audit_naming_it(tmp_path: Path) -> None:
+    head = [h for h in HEAD if h != "hifp_pay"]
+    path = write(tmp_path / "setl.csv", [{h: STORY[h] for h in head}], head)
+    result = CliRunner().invoke(cli, ["audit", str(path), "-o", str(tmp_path / "d.csv"), "--lang", "en"])
+    assert result.exit_code == 1
+    assert "SETL lacks required columns: hifp_pay" in result.output
+    assert not (tmp_path / "d.csv").exists()
+
+
+def test_civil_servant_subsidy_is_reported_apart_not_as_a_difference(tmp_path: Path) -> None:
+    """The platform paid 2,000 of the 9,690 personal share from the civil-servant subsidy: funds
+    60,310 = 58,310 + 2,000, personal 7,690. medins compares 58,310 and 9,690."""
+    paid = dict(STORY, cvlserv_pay="2000.00", fund_pay_sumamt="60310.00", psn_pay="7690.00")
+    code, diff, _, summary = audit(tmp_path, str(write(tmp_path / "setl.csv", [paid])))
+    assert code == 0
+    assert (diff[0]["platform_fund_total"], diff[0]["platform_personal_total"]) == ("58310.00", "9690.00")
+    assert diff[0]["unmodelled_funds"] == "2000.00"
+    assert summary["unmodelled_funds"]["cvlserv_pay"] == "2000.00"
