@@ -220,13 +220,14 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
     try:  # as the batch reads a plainly regular file: by chunks, with polars
         chunks = [read_chunk(table, chunk, "_record") for chunk in record_chunks(table)]
         if chunks:
-            frame = pl.concat(chunks).select([pl.col(f"c{i}").alias(n) for i, n in zip(where, names, strict=True)])
-            rows_ = pl.concat(chunks)["_record"].to_numpy() + 2
-            return _Extract(frame, rows_.astype(np.int64), cols, table.encoding)
+            whole = pl.concat(chunks)
+            frame = whole.select([pl.col(f"c{i}").alias(n) for i, n in zip(where, names, strict=True)])
+            rows = whole["_record"].to_numpy().astype(np.int64) + 2  # as a spreadsheet numbers them
+            return _Extract(frame, rows, cols, table.encoding)
     except NotRegular:
         pass
     values: list[list[str]] = []
-    rows: list[int] = []
+    numbers: list[int] = []
     for row, _start, _end, cells, problem in table.records():
         if problem is not None:
             column = table.column_name(problem.column)
@@ -235,11 +236,11 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
             rejects.append(_Reject(row, "setl", id_, column, cell, problem.reason(opts.lang)))
             continue
         values.append([cells[i].strip() if i < len(cells) else "" for i in where])
-        rows.append(row)
-    if not rows and not rejects:
+        numbers.append(row)
+    if not numbers and not rejects:
         raise TableError(t("SETL 只有标题行，没有数据行", "SETL has a header row but no data rows"), str(opts.setl))
     frame = pl.DataFrame(values, schema=dict.fromkeys(names, pl.String), orient="row")
-    return _Extract(frame, np.array(rows, dtype=np.int64), cols, table.encoding)
+    return _Extract(frame, np.array(numbers, dtype=np.int64), cols, table.encoding)
 
 
 def days_of(texts: pl.Series) -> pl.Series:
