@@ -36,7 +36,7 @@ import polars as pl
 
 from medins import audit_compare as C
 from medins import platform, procs
-from medins.audit_compare import fen_of
+from medins.audit_compare import amount
 from medins.batch import (
     BILL_COLUMNS,
     BatchOptions,
@@ -307,13 +307,12 @@ def check_records(ex: _Extract, opts: AuditOptions, rejects: list[_Reject]) -> _
             column,
             lambda v: t(f"“{v}” 不是有效日期（应为 YYYY-MM-DD）", f"'{v}' is not a valid date (write YYYY-MM-DD)"),
         )
-    for column in AMOUNTS:
-        if not ex.has(column):
-            continue
-        fen, bad = fen_of(f[column])
-        checked.fen[column] = fen
+    present = [column for column in AMOUNTS if ex.has(column)]
+    parsed = f.select([e for column in present for e in amount(column)])
+    for column in present:
+        checked.fen[column] = parsed[column].to_numpy().astype(np.int64)
         reject(
-            bad,
+            parsed[f"{column}_bad"].to_numpy(),
             column,
             lambda v: t(
                 f"“{v}” 不是金额（应为元，最多两位小数，如 1234.50）",
@@ -356,11 +355,11 @@ def pair_refunds(ex: _Extract, checked: _Checked) -> tuple[np.ndarray, list[tupl
         wanted.select("person", "visit", "total").unique(), on=["person", "visit", "total"]
     )
     open_: dict[tuple[str, str, int], list[int]] = {}
-    for i, person, visit, amount in candidates.sort("i").iter_rows():
-        open_.setdefault((person, visit, amount), []).append(i)
+    for i, person, visit, total_ in candidates.sort("i").iter_rows():
+        open_.setdefault((person, visit, total_), []).append(i)
     pairs = []
-    for i, person, visit, amount in wanted.iter_rows():
-        found = open_.get((person, visit, amount))
+    for i, person, visit, opposite in wanted.iter_rows():
+        found = open_.get((person, visit, opposite))
         if found:
             pairs.append((found.pop(0), i))
     return refund, pairs

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from medins.batch import _fen_of, _money_text
 from medins.errors import t
 from medins.i18n import Lang
 from medins.tabular import TableWriter
@@ -80,20 +81,25 @@ LARGEST = 10  # the differences the report explains with the trail
 STATUSES = ("matched", "within_1_yuan", "beyond")
 
 
-def fen_of(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Amount cells as integer fen, and which cells are not amounts (empty is 0).
+def amount(column: str) -> tuple[pl.Expr, pl.Expr]:
+    """An amount column as integer fen (empty is 0), and whether each cell is not an amount.
 
     ``12``, ``12.3``, ``-12.30`` and ``12.3000`` are amounts; ``12.345`` (finer than the fen), ``1,200``
     and ``12元`` are not: a cell is read exactly or refused, never rounded.
     """
-    s = texts.cast(pl.String).fill_null("").str.strip_chars()
+    s = pl.col(column).cast(pl.String).fill_null("").str.strip_chars()
     parts = s.str.extract_groups(r"^([+-]?)(\d{1,15})(?:\.(\d+))?$")
     sign, whole, frac = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3").fill_null("")
-    bad = (whole.is_null() & (s != "")) | frac.str.slice(2).str.contains("[^0]")
-    cents = frac.str.slice(0, 2).str.pad_end(2, "0")
-    fen = whole.cast(pl.Int64, strict=False).fill_null(0) * 100 + cents.cast(pl.Int64, strict=False).fill_null(0)
-    fen = pl.select(pl.when(sign == "-").then(-fen).otherwise(fen)).to_series()
-    return fen.to_numpy().astype(np.int64), bad.fill_null(False).to_numpy()
+    bad = ((whole.is_null() & (s != "")) | frac.str.slice(2).str.contains("[^0]")).fill_null(False)
+    cents = frac.str.slice(0, 2).str.pad_end(2, "0").cast(pl.Int64, strict=False).fill_null(0)
+    fen = whole.cast(pl.Int64, strict=False).fill_null(0) * 100 + cents
+    return pl.when(sign == "-").then(-fen).otherwise(fen).alias(column), bad.alias(f"{column}_bad")
+
+
+def fen_of(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`amount` of one column of cells."""
+    fen, bad = pl.DataFrame({"x": texts}).select(amount("x")).get_columns()
+    return fen.to_numpy().astype(np.int64), bad.to_numpy()
 
 
 def yuan(fen: int) -> str:
@@ -151,8 +157,9 @@ def compare(
         paired[[i, j]] = True
     mine, theirs, diff = {}, {}, {}
     worst = np.zeros(n, dtype=np.int64)
+    out = settled.select([_fen_of(name).fill_null(0).alias(name) for name in fields])
     for name in fields:
-        values, _ = fen_of(settled[name])
+        values = out[name].to_numpy()
         mine[name] = np.where(has, values[np.maximum(row_of, 0)] if len(values) else 0, 0)
         theirs[name] = platform_amounts(fen, name, n)
         for j, i in pairs:  # a refund pair: the platform's net, against nothing settled
@@ -188,14 +195,6 @@ def write_diff(
 ) -> None:
     """DIFF: one row per record read (not the rejected), both amounts and their difference per field."""
     keep = np.flatnonzero(c.status != "rejected")
-    shown = pl.Series((c.settled | c.paired)[keep])
-
-    def text(values: Any) -> pl.Series:
-        return pl.Series(values, dtype=pl.String).gather(keep)
-
-    def only_shown(s: pl.Series) -> pl.Series:
-        return pl.select(pl.when(shown).then(s).otherwise(pl.lit(""))).to_series()
-
     steps = [""] * len(ids)
     for item in largest:
         if item.get("step"):
@@ -204,45 +203,46 @@ def write_diff(
     for i, note in notes.items():
         noted[i] = note
     k = c.keys
-    columns: dict[str, pl.Series] = {
-        "setl_id": text(ids),
-        "mdtrt_id": text(visits),
-        "psn_no": text(persons),
-        **{name: text(k[name]) for name in ("insured_region", "visit_region", "visit_type", "hospital")},
-        "service_date": text(k["service_date"]),
-        "status": text(c.status.tolist()),
-        "refund_of": text([c.partner.get(i, "") for i in range(len(ids))]),
-        "largest_difference": only_shown(money(c.worst[keep])),
-        "differing": pl.select(
-            pl.concat_str(
-                [pl.when(pl.Series(c.diff[name][keep] != 0)).then(pl.lit(name)) for name in c.fields],
-                separator=";",
-                ignore_nulls=True,
-            )
-        )
-        .to_series()
-        .fill_null(""),
+    texts = {
+        "setl_id": ids,
+        "mdtrt_id": visits,
+        "psn_no": persons,
+        **{name: k[name] for name in ("insured_region", "visit_region", "visit_type", "hospital", "service_date")},
+        "status": c.status.tolist(),
+        "refund_of": [c.partner.get(i, "") for i in range(len(ids))],
+        "trail_step": steps,
+        "note": noted,
     }
+    frame = pl.DataFrame({name: pl.Series(v, dtype=pl.String) for name, v in texts.items()})
+    amounts = {"largest_difference": c.worst, "unmodelled_funds": c.unmodelled}
     for name in c.fields:
-        columns[f"platform_{name}"] = money(c.theirs[name][keep])
-        columns[f"medins_{name}"] = only_shown(money(c.mine[name][keep]))
-        columns[f"diff_{name}"] = only_shown(money(c.diff[name][keep]))
-    columns["unmodelled_funds"] = money(c.unmodelled[keep])
-    columns["trail_step"] = text(steps)
-    columns["note"] = text(noted)
-    frame = pl.DataFrame({name: s.alias(name) for name, s in columns.items()})
+        amounts |= {f"platform_{name}": c.theirs[name], f"medins_{name}": c.mine[name], f"diff_{name}": c.diff[name]}
+    frame = frame.with_columns(
+        pl.Series("_shown", c.settled | c.paired),
+        *(pl.Series(f"_{name}", values) for name, values in amounts.items()),
+        *(pl.Series(f"_d{name}", c.diff[name] != 0) for name in c.fields),
+    )[keep]
+    shown = pl.col("_shown")
+    order = ["setl_id", "mdtrt_id", "psn_no", "insured_region", "visit_region", "visit_type", "hospital"]
+    order += ["service_date", "status", "refund_of", "largest_difference", "differing"]
+    for name in c.fields:
+        order += [f"platform_{name}", f"medins_{name}", f"diff_{name}"]
+    order += ["unmodelled_funds", "trail_step", "note"]
+    money_of = {
+        name: _money_text(pl.col(f"_{name}"))
+        if name.startswith(("platform_", "unmodelled"))
+        else pl.when(shown).then(_money_text(pl.col(f"_{name}"))).otherwise(pl.lit(""))
+        for name in amounts
+    }
+    differing = pl.concat_str(
+        [pl.when(pl.col(f"_d{name}")).then(pl.lit(name)) for name in c.fields], separator=";", ignore_nulls=True
+    ).fill_null("")
+    columns = {**money_of, "differing": differing}
+    frame = frame.select([columns[name].alias(name) if name in columns else pl.col(name) for name in order])
     kinds = ["text"] * 10 + ["money", "text"] + ["money"] * (3 * len(c.fields)) + ["money", "text", "text"]
     writer = TableWriter(path, target, frame.columns, kinds, "audit")
     writer.write_frame(frame)
     writer.close()
-
-
-def money(fen: np.ndarray) -> pl.Series:
-    """Integer fen as yuan text with two decimals (``-12.30``), for a whole column at once."""
-    whole = pl.Series(np.abs(fen) // 100).cast(pl.String)
-    cents = pl.Series(np.abs(fen) % 100).cast(pl.String).str.zfill(2)
-    text = whole + "." + cents
-    return pl.select(pl.when(pl.Series(fen < 0)).then("-" + text).otherwise(text)).to_series()
 
 
 def largest(
@@ -301,13 +301,17 @@ def summary(c: Comparison, fen: dict[str, np.ndarray], largest: list[dict[str, A
     def count(status: str) -> int:
         return int(np.count_nonzero(c.status == status))
 
+    status = pl.Series(c.status.astype(str)).filter(pl.Series(has))
+
     def by(keys: list[str]) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for i in np.flatnonzero(has):
-            entry = out.setdefault(keys[i] or "-", {"records": 0, **dict.fromkeys(STATUSES, 0)})
-            entry["records"] += 1
-            entry[c.status[i]] += 1
-        return dict(sorted(out.items()))
+        frame = pl.DataFrame({"key": pl.Series(keys, dtype=pl.String).filter(pl.Series(has)), "status": status})
+        counts = (
+            frame.with_columns(pl.col("key").replace("", "-"))
+            .group_by("key")
+            .agg(pl.len().alias("records"), *((pl.col("status") == s).sum().alias(s) for s in STATUSES))
+            .sort("key")
+        )
+        return {row.pop("key"): row for row in counts.to_dicts()}
 
     fields = {}
     for name in c.fields:

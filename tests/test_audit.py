@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from medins.audit import fen_of
+from medins.audit_compare import fen_of
 from medins.cli import cli
 from medins.platform import CODES, SOURCES, mapped
 
