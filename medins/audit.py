@@ -36,7 +36,7 @@ import polars as pl
 
 from medins import audit_compare as C
 from medins import platform, procs
-from medins.audit_compare import amount
+from medins.audit_compare import amounts
 from medins.batch import (
     BILL_COLUMNS,
     BatchOptions,
@@ -308,7 +308,7 @@ def check_records(ex: _Extract, opts: AuditOptions, rejects: list[_Reject]) -> _
             lambda v: t(f"“{v}” 不是有效日期（应为 YYYY-MM-DD）", f"'{v}' is not a valid date (write YYYY-MM-DD)"),
         )
     present = [column for column in AMOUNTS if ex.has(column)]
-    parsed = f.select([e for column in present for e in amount(column)])
+    parsed = amounts(f, present)
     for column in present:
         checked.fen[column] = parsed[column].to_numpy().astype(np.int64)
         reject(

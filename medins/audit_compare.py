@@ -81,24 +81,34 @@ LARGEST = 10  # the differences the report explains with the trail
 STATUSES = ("matched", "within_1_yuan", "beyond")
 
 
-def amount(column: str) -> tuple[pl.Expr, pl.Expr]:
-    """An amount column as integer fen (empty is 0), and whether each cell is not an amount.
+_AMOUNT = r"^([+-]?)(\d{1,15})(?:\.(\d+))?$"
+
+
+def amounts(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Amount columns as integer fen (empty is 0), and ``{column}_bad``: whether a cell is not an amount.
 
     ``12``, ``12.3``, ``-12.30`` and ``12.3000`` are amounts; ``12.345`` (finer than the fen), ``1,200``
     and ``12元`` are not: a cell is read exactly or refused, never rounded.
     """
-    s = pl.col(column).cast(pl.String).fill_null("").str.strip_chars()
-    parts = s.str.extract_groups(r"^([+-]?)(\d{1,15})(?:\.(\d+))?$")
-    sign, whole, frac = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3").fill_null("")
-    bad = ((whole.is_null() & (s != "")) | frac.str.slice(2).str.contains("[^0]")).fill_null(False)
-    cents = frac.str.slice(0, 2).str.pad_end(2, "0").cast(pl.Int64, strict=False).fill_null(0)
-    fen = whole.cast(pl.Int64, strict=False).fill_null(0) * 100 + cents
-    return pl.when(sign == "-").then(-fen).otherwise(fen).alias(column), bad.alias(f"{column}_bad")
+    cells = frame.select(pl.col(c).cast(pl.String).fill_null("").str.strip_chars() for c in columns)
+    parts = cells.with_columns(pl.col(c).str.extract_groups(_AMOUNT).alias(f"{c}_parts") for c in columns)
+    out = []
+    for c in columns:
+        part = pl.col(f"{c}_parts").struct
+        frac = part.field("3").fill_null("")
+        fen = part.field("2").cast(pl.Int64, strict=False).fill_null(0) * 100
+        fen = fen + frac.str.slice(0, 2).str.pad_end(2, "0").cast(pl.Int64, strict=False).fill_null(0)
+        bad = (part.field("2").is_null() & (pl.col(c) != "")) | frac.str.slice(2).str.contains("[^0]")
+        out += [
+            pl.when(part.field("1") == "-").then(-fen).otherwise(fen).alias(c),
+            bad.fill_null(False).alias(f"{c}_bad"),
+        ]
+    return parts.select(out)
 
 
 def fen_of(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`amount` of one column of cells."""
-    fen, bad = pl.DataFrame({"x": texts}).select(amount("x")).get_columns()
+    """:func:`amounts` of one column of cells."""
+    fen, bad = amounts(pl.DataFrame({"x": texts}), ["x"]).get_columns()
     return fen.to_numpy().astype(np.int64), bad.to_numpy()
 
 
