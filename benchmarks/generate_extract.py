@@ -76,6 +76,7 @@ INSUTYPE = {"employee": "310", "resident": "390"}
 MED_TYPE = {"outpatient": "11", "chronic_outpatient": "14", "inpatient": "21"}
 PSN_TYPE = {"in_service": "11", "retired": "21"}
 HOSP_LV = {"1": "08", "2": "05", "3": "02"}
+HOSPITALS = 200  # designated hospitals of a treatment place that its visitors use
 # medins OUT amount → the platform's field
 PAID = {
     "total": "medfee_sumamt",
@@ -134,7 +135,7 @@ def extract(bills: int, items_per_bill: int, seed: int, out: Path, refunds: floa
                     "psn_type": PSN_TYPE.get(bill["status"], bill["status"]),
                     "insu_admdvs": bill["insured_region"],
                     "mdtrtarea_admvs": bill["visit_region"],
-                    "fixmedins_code": f"H{bill['visit_region']}{n % 100000:05d}",
+                    "fixmedins_code": f"H{bill['visit_region']}{n % HOSPITALS:05d}",
                     "hosp_lv": HOSP_LV[bill["hospital_level"]],
                     "begndate": begin,
                     "enddate": end,
