@@ -41,19 +41,16 @@ from medins.batch import (
     BILL_COLUMNS,
     BatchOptions,
     ColumnMap,
-    Source,
-    WorkerConfig,
     _check_paths,
     _open_table,
     day_number,
+    explain_bill,
     id_problem,
-    map_columns,
     run_batch,
 )
 from medins.errors import MedinsError, t
 from medins.fastpath import NotRegular, read_chunk, record_chunks
 from medins.i18n import Lang, Text
-from medins.loader import resolve_rules_dir
 from medins.tabular import MARK, Outputs, TableError, TableWriter
 
 # ----------------------------------------------------------------------------- columns
@@ -523,9 +520,7 @@ def run_audit(opts: AuditOptions) -> AuditReport:
         }
         bad = checked.bad.copy()
         c = C.compare(ids, checked.fen, bad, refund, pairs, settled, keys)
-        top = C.largest(
-            c, ids, ex.rows, lambda items: _explain(opts, pl.read_csv(bills_path, infer_schema=False), settled, items)
-        )
+        top = C.largest(c, ids, ex.rows, lambda items: _explain(opts, bills_path, ex.encoding, items))
         visits = f["mdtrt_id"].to_list() if ex.has("mdtrt_id") else [""] * f.height
         C.write_diff(
             outputs.temp_for(opts.out), opts.out, c, ids, visits, f["psn_no"].to_list(), top, _notes(ex, c, lang), lang
@@ -626,64 +621,44 @@ def _notes(ex: _Extract, c: C.Comparison, lang: Lang) -> dict[int, str]:
 # ----------------------------------------------------------------------------- the trail of the largest
 
 
-def _explain(opts: AuditOptions, bills: pl.DataFrame, settled: pl.DataFrame, items: list[dict[str, Any]]) -> None:
-    """Settle again, bill by bill with the trail (:func:`medins.api.estimate`), each person's bills
-    of the year up to each of ``items``; note the step that decided the differing amount. The trail
-    explains: when it cannot be had, the figures stand without it."""
-    with contextlib.suppress(MedinsError):
-        _trail_steps(opts, bills, settled, items)
+def _explain(opts: AuditOptions, bills_path: Path, encoding: str, items: list[dict[str, Any]]) -> None:
+    """The step of the trail that decided each of ``items``' amounts: its bill settled again as
+    ``medins batch --explain`` settles one (its person's earlier bills of the year first), from a
+    bills file and a fee list holding only the persons concerned. The trail explains: when it cannot
+    be had, the figures stand without it."""
+    with contextlib.suppress(MedinsError), procs.spool_folder("medins-audit-") as spool:
+        folder = Path(spool)
+        text = bills_path.read_bytes().decode(encoding).encode("utf-8")
+        bills = pl.read_csv(text, infer_schema=False).with_columns(pl.all().fill_null(""))
+        persons = bills.filter(pl.col("bill_id").is_in([item["setl_id"] for item in items]))
+        keys = ["person_id", "insured_region", "scheme"]
+        concerned = bills.join(persons.select(keys).unique(), on=keys, how="semi")
+        concerned.write_csv(folder / "bills.csv")
+        fee = None
+        if opts.fee_list is not None:
+            found, header = _fee_lines(opts, set(concerned["bill_id"].to_list()))
+            fee = folder / "fee_list.csv"
+            with fee.open("w", encoding="utf-8", newline="") as f:
+                writer = csv.writer(f)
+                writer.writerow(header)
+                for bill in concerned["bill_id"].to_list():
+                    writer.writerows(found.get(bill, []))
+        batch = BatchOptions(
+            folder / "bills.csv",
+            folder / "unused.csv",
+            fee,
+            rules_dir=opts.rules_dir,
+            lang=opts.lang,
+            item_columns=FEE_COLUMNS,
+        )
+        for item in items:
+            explained = explain_bill(batch, item["setl_id"])
+            if explained.settlement is not None:
+                item["step"] = C.deciding(explained.settlement.trail, item["field"])
 
 
-def _trail_steps(opts: AuditOptions, bills: pl.DataFrame, settled: pl.DataFrame, items: list[dict[str, Any]]) -> None:
-    from medins.api import estimate, parse_case
-    from medins.batch import Settler
-    from medins.case_model import YearToDate
-
-    bill_cols = map_columns(bills.columns, BILL_COLUMNS, "BILLS", [], "bills")
-    service = dict(zip(settled["bill_id"].to_list(), settled["service_date"].to_list(), strict=True))
-    rows = [r for r in bills.to_dicts() if r["bill_id"] in service]
-    position = {r["bill_id"]: k for k, r in enumerate(rows)}
-    of_key: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    for r in rows:
-        of_key.setdefault((r["person_id"], r["insured_region"], r["scheme"], service[r["bill_id"]][:4]), []).append(r)
-    wanted = {r["bill_id"] for item in items for r in of_key[_key_of(rows[position[item["setl_id"]]], service)]}
-    fee = _fee_lines(opts, wanted) if opts.fee_list else None
-    cfg = WorkerConfig(
-        resolve_rules_dir(opts.rules_dir).resolve(),
-        Source(Path("bills"), "utf-8", ",", bill_cols),
-        Source(Path("items"), "utf-8", ",", fee[1]) if fee else None,
-        opts.lang,
-        False,
-    )
-    settler = Settler(cfg)
-    for item in items:
-        me = rows[position[item["setl_id"]]]
-        same = sorted(of_key[_key_of(me, service)], key=lambda r: (service[r["bill_id"]], position[r["bill_id"]]))
-        ytd = YearToDate()
-        for r in same:
-            v = {k: str(x) for k, x in r.items() if x not in (None, "")}
-            data = settler._case_data(v)
-            lines = fee[0].get(r["bill_id"], []) if fee else []
-            if lines:
-                data["items"] = [settler._item_data(list(rec)) for rec in lines]
-            else:
-                data["summary"] = {
-                    k: v[k] for k in ("total", "fully_self_paid", "over_ceiling", "pre_self_pay") if k in v
-                }
-            data["ytd"] = ytd
-            s = estimate(parse_case(data, "bill"), settler.rules, explain=r is me)
-            ytd = s.ytd_after
-            if r is me:
-                item["step"] = C.deciding(s.trail, item["field"])
-                break
-
-
-def _key_of(r: dict[str, Any], service: dict[str, str]) -> tuple[str, str, str, str]:
-    return (r["person_id"], r["insured_region"], r["scheme"], service[r["bill_id"]][:4])
-
-
-def _fee_lines(opts: AuditOptions, wanted: set[str]) -> tuple[dict[str, list[list[str]]], ColumnMap]:
-    """The fee lines of a few settlements, by settlement id, in the fee list's column order."""
+def _fee_lines(opts: AuditOptions, wanted: set[str]) -> tuple[dict[str, list[list[str]]], list[str]]:
+    """The fee lines of a few settlements, by settlement id, and the fee list's header."""
     assert opts.fee_list is not None
     with procs.spool_folder("medins-audit-") as spool:
         table, cols = _open_table(opts.fee_list, "FEE", FEE_COLUMNS, [("bill_id",)], opts.encoding, Path(spool))
@@ -694,10 +669,10 @@ def _fee_lines(opts: AuditOptions, wanted: set[str]) -> tuple[dict[str, list[lis
                 lines = read_chunk(table, chunk, "_line").drop("_line")
                 for cells in lines.filter(pl.col(f"c{idx}").is_in(list(wanted))).rows():
                     found.setdefault(cells[idx], []).append(list(cells))
-            return found, cols
+            return found, table.header
         except NotRegular:
             found.clear()
         for _row, _s, _e, cells, problem in table.records():
             if problem is None and idx < len(cells) and cells[idx].strip() in wanted:
                 found.setdefault(cells[idx].strip(), []).append(cells)
-    return found, cols
+    return found, table.header
