@@ -1312,9 +1312,21 @@ class MemorySize(click.ParamType):
         try:
             amount = float(number) * (scale or 2**20)
         except ValueError:
-            self.fail(f"{value!r} is not a size such as 256M or 2G", param, ctx)
+            self.fail(
+                t(f"{value!r} 不是大小，应写成 256M 或 2G", f"{value!r} is not a size such as 256M or 2G")(
+                    current_lang()
+                ),
+                param,
+                ctx,
+            )
         if amount < 16 * 2**20:
-            self.fail(f"{value!r} is less than 16M, too little to settle in", param, ctx)
+            self.fail(
+                t(f"{value!r} 小于 16M，不够结算", f"{value!r} is less than 16M, too little to settle in")(
+                    current_lang()
+                ),
+                param,
+                ctx,
+            )
         return int(amount)
 
 
