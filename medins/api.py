@@ -40,12 +40,12 @@ def _cached(root: Path) -> RuleSet:
     import pickle
 
     from medins import __version__
-    from medins.loader import rules_cache
+    from medins.loader import CACHE_FORMAT, rules_cache
 
     folder = rules_cache()
     if folder is None:
         return _load_rules(root)
-    digest = hashlib.sha256(f"{__version__} {root}".encode())
+    digest = hashlib.sha256(f"{__version__} {CACHE_FORMAT} {root}".encode())
     for file in sorted(p for p in root.rglob("*") if "drug-lists" not in p.relative_to(root).parts):
         digest.update(str(file.relative_to(root)).encode() + b"\0")
         if file.is_file():

@@ -473,8 +473,12 @@ def rules_validate(paths: tuple[Path, ...], rules_dir: Path | None, fmt: str, la
     files = rule_files(list(paths) or [root])
     errors = warnings = explained = unconfirmed = 0
     found = []
+    seen = set()  # a problem of a province pack's section is found again through each city extending it
     for f in files:
         for problem in validate_file(f, root if not paths else f.parent.parent):
+            if (problem.level, problem.code, problem.file, problem.path, problem.text.en) in seen:
+                continue
+            seen.add((problem.level, problem.code, problem.file, problem.path, problem.text.en))
             if fmt == "json":
                 found.append(
                     {
@@ -568,7 +572,7 @@ def _sources_csv(records: list[dict[str, Any]]) -> None:
     w.writerow(
         ["region", "name", "file", "path", "value", "effective", "until", "confidence", "sources"]
         + [f"source_{c}" for c in cols]
-        + ["flags"]
+        + ["flags", "from"]
     )
     for r in records:
         src = r["sources"]
@@ -576,7 +580,7 @@ def _sources_csv(records: list[dict[str, Any]]) -> None:
             [r["region"], r["name"], r["file"], r["path"], written(r["value"]), r["effective"] or "", r["until"] or ""]
             + [r["confidence"], " | ".join(s["id"] for s in src)]
             + [" | ".join(s[c] or "" for s in src) for c in cols]
-            + [" ".join(r["flags"])]
+            + [" ".join(r["flags"]), r["from"]]
         )
     click.echo(out.getvalue(), nl=False)
 

@@ -15,7 +15,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -29,8 +29,9 @@ from pydantic import BaseModel, ValidationError
 from medins import regions
 from medins.errors import CaseError, MedinsError, RuleError, t
 from medins.i18n import Text
+from medins.inherit import Resolved, extended_codes, in_file, resolve
 from medins.money import MAX_AMOUNT
-from medins.rules_model import Catalogue, Drug, DrugList, Standards
+from medins.rules_model import PARTIAL, Catalogue, Drug, DrugList, Standards
 from medins.types import Dated
 
 if sys.version_info >= (3, 11):
@@ -52,6 +53,11 @@ def shipped_rules_dir() -> Path:
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "rules"
+
+
+CACHE_FORMAT = "2"
+"""The shape of a cached rule set: changed when the pickled classes change (2: packs with ``base`` and
+``origins``), so that a cache written by an earlier shape is never read back."""
 
 
 def rules_cache() -> Path | None:
@@ -619,9 +625,15 @@ def validation_error(
     return cls(text, full_where, fix)
 
 
-def parse_model(data: dict[str, Any], model: type[M], where: str, cls: type[MedinsError] = RuleError) -> M:
+def parse_model(
+    data: dict[str, Any],
+    model: type[M],
+    where: str,
+    cls: type[MedinsError] = RuleError,
+    context: dict[str, Any] | None = None,
+) -> M:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise validation_error(exc, model, where, cls, data) from None
 
@@ -653,16 +665,28 @@ def in_force(sections: list[D], on: date, what: str, where: str) -> D:
 
 @dataclass
 class RegionPack:
-    """The files of one region folder."""
+    """The files of one region folder, each resolved with what it extends.
+
+    ``base`` holds the standards of a province pack that is not an insured place of its own (other
+    packs extend it and it does not say ``insured_place = true``): ``standards`` is then None, so no
+    bill settles with it. ``origins`` says, by kind, which file each section was read from.
+    """
 
     code: str
     folder: Path
     catalogue: Catalogue | None = None
     standards: Standards | None = None
+    base: Standards | None = None
+    origins: dict[str, Resolved] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return (self.standards or self.catalogue).name  # type: ignore[union-attr]
+        return (self.standards or self.base or self.catalogue).name  # type: ignore[union-attr]
+
+    @property
+    def standards_file(self) -> Standards | None:
+        """The standards as written, whether or not the region is an insured place."""
+        return self.standards or self.base
 
 
 @dataclass
@@ -691,9 +715,33 @@ class RuleSet:
     _drug_lists: dict[str, DrugIndex] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # the engine's indexes of these rules
 
+    def extended_by(self, code: str) -> list[str]:
+        """The codes of the packs whose standards extend ``code``'s."""
+        return sorted(c for c, p in self.packs.items() if p.standards_file and p.standards_file.extends == code)
+
     def pack(self, code: str, role: str, where: str) -> RegionPack:
         pack = self.packs.get(code)
         has = pack is not None and (pack.standards if role == "standards" else pack.catalogue) is not None
+        if not has and role == "standards" and pack is not None and pack.base is not None:
+            cities = self.extended_by(code)
+            named = "、".join(f"{c} {self.packs[c].name}" for c in cities)
+            raise CaseError(
+                t(
+                    f"{code} {pack.name} 是省级规则包" + (f"，供 {named} 继承" if cities else "") + "，不是参保地",
+                    f"{code} {pack.name} is a province pack"
+                    + (f" that {named} extend" if cities else "")
+                    + ", not an insured place",
+                ),
+                where,
+                t(
+                    "填写参保的统筹地区" + (f"（如 {cities[0]}）" if cities else "") + "；若省本级自成统筹地区，"
+                    f"在 {code}/{STANDARDS_FILE} 写 insured_place = true 并写全其待遇",
+                    "give the pooling region the person is insured in"
+                    + (f" (e.g. {cities[0]})" if cities else "")
+                    + f"; if the province level pools on its own, write insured_place = true in {code}/{STANDARDS_FILE} "
+                    "with its full standards",
+                ),
+            )
         if not has:
             available = ", ".join(
                 f"{c} {p.name}"
@@ -743,14 +791,12 @@ def load_drug_list(path: Path) -> DrugList:
     return parse_model(read_json(path), DrugList, str(path))
 
 
-def load_rule_file(path: Path) -> Catalogue | Standards:
-    """Load one rule file, deciding its kind by its ``kind`` key."""
-    data = read_toml(path)
+def _kind_model(data: dict[str, Any], path: Path) -> type[Catalogue] | type[Standards]:
     kind = data.get("kind")
     if kind == "catalogue":
-        return parse_model(data, Catalogue, str(path))
+        return Catalogue
     if kind == "standards":
-        return parse_model(data, Standards, str(path))
+        return Standards
     raise RuleError(
         t(f"kind 取值 {kind!r} 无效", f"kind is {kind!r}"),
         f"{path}: kind",
@@ -759,6 +805,60 @@ def load_rule_file(path: Path) -> Catalogue | Standards:
             'should be "catalogue" (treatment place) or "standards" (insured place)',
         ),
     )
+
+
+Reader = Callable[[Path], dict[str, Any]]
+
+
+def _memo(read: Reader) -> Reader:
+    """A reader that parses each file once (one load reads a parent for each of its cities)."""
+    seen: dict[Path, dict[str, Any]] = {}
+
+    def once(path: Path) -> dict[str, Any]:
+        key = path.absolute()  # not resolve(): a looping link is reported when it is read
+        if key not in seen:
+            seen[key] = read(path)
+        return seen[key]
+
+    return once
+
+
+def is_base(path: Path, read: Reader = read_toml) -> bool:
+    """Whether a standards file is a province pack and not an insured place: it says
+    ``insured_place = false``, or a file of the same name in another region folder extends it and it
+    does not say ``insured_place = true``. Such a pack may leave out required sections."""
+    data = read(path)
+    if data.get("kind") != "standards" or data.get("insured_place") is True:
+        return False
+    if data.get("insured_place") is False:
+        return True
+    folder = path.parent
+    siblings = [f / path.name for f in region_folders(folder.parent) if f != folder and present(f / path.name)]
+    return folder.name in extended_codes(siblings, read)
+
+
+def load_resolved(
+    path: Path, partial: bool | None = None, read: Reader = read_toml
+) -> tuple[Catalogue | Standards, Resolved]:
+    """Load one rule file with the files it ``extends`` (see :mod:`medins.inherit`), deciding its kind
+    by its ``kind`` key; an error in an inherited section names the file it was read from.
+
+    ``partial`` (default: :func:`is_base`) lets a province pack leave out required sections.
+    """
+    model = _kind_model(read(path), path)
+    resolved = resolve(path, read)
+    if partial is None:
+        partial = is_base(path, read)
+    try:
+        loaded = parse_model(resolved.data, model, str(path), context={PARTIAL: partial})
+    except RuleError as exc:
+        raise in_file(exc, resolved) from None
+    return loaded, resolved
+
+
+def load_rule_file(path: Path) -> Catalogue | Standards:
+    """Load one rule file, resolved with what it extends, deciding its kind by its ``kind`` key."""
+    return load_resolved(path)[0]
 
 
 def is_region_code(name: str) -> bool:
@@ -789,7 +889,9 @@ def no_rule_files(where: Path, text: Text | None = None) -> RuleError:
     )
 
 
-def _refuse_semantic_errors(loaded: Catalogue | Standards, path: Path, root: Path) -> None:
+def _refuse_semantic_errors(
+    loaded: Catalogue | Standards, path: Path, root: Path, resolved: Resolved | None = None
+) -> None:
     """The first error ``rules validate`` finds in a file stops the load: rules that validation
     refuses (bands out of order, a filing category without its rule …) never settle a bill."""
     from medins.validate import check_catalogue, check_standards
@@ -797,7 +899,7 @@ def _refuse_semantic_errors(loaded: Catalogue | Standards, path: Path, root: Pat
     found = check_standards(loaded) if isinstance(loaded, Standards) else check_catalogue(loaded, root)
     for level, code, key_path_, text in found:
         if level == "error":
-            raise RuleError(
+            error = RuleError(
                 text + t(f" [{code}]", f" [{code}]"),
                 f"{path}: {key_path_}" if key_path_ else str(path),
                 t(
@@ -805,6 +907,7 @@ def _refuse_semantic_errors(loaded: Catalogue | Standards, path: Path, root: Pat
                     f"run medins rules validate {path} to see every problem",
                 ),
             )
+            raise in_file(error, resolved) if resolved else error
 
 
 def load_rules(root: Path) -> RuleSet:
@@ -815,6 +918,13 @@ def load_rules(root: Path) -> RuleSet:
     are left to ``rules validate``).
     """
     packs: dict[str, RegionPack] = {}
+    read = _memo(read_toml)
+    # every file read and its kind checked first: a broken city file is reported as itself, not as
+    # the province pack it no longer visibly extends
+    for folder in region_folders(root):
+        for name in (CATALOGUE_FILE, STANDARDS_FILE):
+            if present(folder / name):
+                _kind_model(read(folder / name), folder / name)
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         names = [n for n in (CATALOGUE_FILE, STANDARDS_FILE) if present(folder / n)]
         if not is_region_code(folder.name):
@@ -829,7 +939,8 @@ def load_rules(root: Path) -> RuleSet:
         for name, attr in ((CATALOGUE_FILE, "catalogue"), (STANDARDS_FILE, "standards")):
             path = folder / name
             if name in names:
-                loaded = load_rule_file(path)
+                base = is_base(path, read)
+                loaded, resolved = load_resolved(path, base, read)
                 if loaded.kind != attr:
                     raise RuleError(
                         t(f'文件名要求 kind = "{attr}"', f'this file name needs kind = "{attr}"'), f"{path}: kind"
@@ -844,9 +955,10 @@ def load_rules(root: Path) -> RuleSet:
                         t("文件夹名须为该地区代码", "name the folder by the region code"),
                     )
                 regions.require(loaded.region, f"{path}: region", RuleError)
-                _refuse_semantic_errors(loaded, path, root)
-                setattr(pack, attr, loaded)
-        if pack.catalogue or pack.standards:
+                _refuse_semantic_errors(loaded, path, root, resolved)
+                setattr(pack, "base" if base else attr, loaded)
+                pack.origins[attr] = Resolved({}, resolved.origins, resolved.chain)  # the data is in the model
+        if pack.catalogue or pack.standards or pack.base:
             packs[folder.name] = pack
     if not packs:
         raise no_rule_files(root)

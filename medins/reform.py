@@ -9,15 +9,18 @@ an error names the key as the reform wrote it.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from medins.errors import RuleError, t
 from medins.i18n import Text
+from medins.inherit import resolve
 from medins.loader import (
     CATALOGUE_FILE,
     STANDARDS_FILE,
@@ -27,10 +30,11 @@ from medins.loader import (
     _shown,
     is_region_code,
     key_path,
+    load_resolved,
     parse_model,
     read_toml,
 )
-from medins.rules_model import Catalogue, Standards
+from medins.rules_model import PARTIAL, Catalogue, Standards
 
 KINDS: dict[str, tuple[str, type[Catalogue] | type[Standards]]] = {
     "catalogue": (CATALOGUE_FILE, Catalogue),
@@ -88,16 +92,33 @@ def load_reform(path: str | os.PathLike[str], base: RuleSet) -> Reform:
         )
     packs = dict(base.packs)
     changed: dict[str, tuple[str, ...]] = {}
-    for code in sorted(regions_table):
+    reformed: dict[Path, dict[str, Any]] = {}  # a province pack's file as the reform changed it
+    # province packs first: the cities that extend them are read with the reformed file
+    order = sorted(regions_table, key=lambda c: (base.packs.get(c) is None or base.packs[c].base is None, c))
+    for code in order:
         pack = _base_pack(base, code, regions_table[code], where)
         kinds: dict[str, Any] = {}
         for kind, table in regions_table[code].items():
             kinds[kind] = _kind_table(pack, kind, table, where)
-        new = RegionPack(pack.code, pack.folder, pack.catalogue, pack.standards)
+        new = RegionPack(pack.code, pack.folder, pack.catalogue, pack.standards, pack.base, pack.origins)
         for kind in sorted(kinds):
-            setattr(new, kind, _apply(pack, kind, kinds[kind], base.root, where))
+            province = kind == "standards" and pack.base is not None
+            loaded, data = _apply(pack, kind, kinds[kind], base.root, where, _reader(reformed), province)
+            setattr(new, "base" if province else kind, loaded)
+            if province:
+                reformed[(pack.folder / STANDARDS_FILE).absolute()] = data
         packs[code] = new
         changed[code] = tuple(sorted(kinds))
+    for code, pack in sorted(base.packs.items()):
+        origins = pack.origins.get("standards")
+        if code in changed or pack.standards is None or origins is None:
+            continue
+        if any(f.absolute() in reformed for f in origins.chain[1:]):
+            packs[code] = RegionPack(
+                code, pack.folder, pack.catalogue, _extending(pack, base.root, where, _reader(reformed)), None
+            )
+            packs[code].origins = pack.origins
+            changed[code] = ("standards",)
     rules = RuleSet(base.root, packs, _drug_lists=base._drug_lists)
     return Reform(name, note, Path(path), changed, rules)
 
@@ -182,7 +203,7 @@ def _nothing(where: str, loc: Loc) -> RuleError:
 
 def _kind_table(pack: RegionPack, kind: str, table: Any, where: str) -> dict[str, Any]:
     loc: Loc = ("regions", pack.code, kind)
-    has = [k for k in KINDS if getattr(pack, k) is not None]
+    has = [k for k in KINDS if (pack.standards_file if k == "standards" else pack.catalogue) is not None]
     if kind not in KINDS:
         close = difflib.get_close_matches(kind, list(KINDS), n=1, cutoff=0.5)
         raise RuleError(
@@ -195,7 +216,7 @@ def _kind_table(pack: RegionPack, kind: str, table: Any, where: str) -> dict[str
                 "a region has standards (insured place) and catalogue (treatment place) only",
             ),
         )
-    if getattr(pack, kind) is None:
+    if kind not in has:
         raise RuleError(
             t(
                 f"{pack.code} {pack.name} 的规则包没有 {KINDS[kind][0]}",
@@ -246,11 +267,49 @@ def merge(base: dict[str, Any], changes: dict[str, Any], at: Loc = (), arrays: l
     return set_
 
 
-def _apply(pack: RegionPack, kind: str, table: dict[str, Any], root: Path, where: str) -> Catalogue | Standards:
-    """The pack's file of ``kind`` with the reform's table merged in, validated as ``load_rules`` does."""
+def _reader(reformed: dict[Path, dict[str, Any]]) -> Callable[[Path], dict[str, Any]]:
+    """Read rule files, a province pack the reform changed as changed (a fresh copy each time)."""
+
+    def read(path: Path) -> dict[str, Any]:
+        found = reformed.get(path.absolute())
+        return copy.deepcopy(found) if found is not None else read_toml(path)
+
+    return read
+
+
+def _extending(pack: RegionPack, root: Path, where: str, read: Callable[[Path], dict[str, Any]]) -> Standards:
+    """A city's standards read again over the province pack the reform changed."""
+    file = pack.folder / STANDARDS_FILE
+    try:
+        loaded, resolved = load_resolved(file, False, read)
+        _refuse_semantic_errors(loaded, file, root, resolved)
+    except RuleError as exc:
+        raise RuleError(
+            t(
+                f"改革使继承省级规则包的 {pack.code} {pack.name} 失效（{exc.where}）：",
+                f"the reform makes {pack.code} {pack.name}, which extends the province pack, invalid ({exc.where}): ",
+            )
+            + exc.text,
+            where,
+            t("修改改革，使继承它的规则包仍然有效", "change the reform so that the packs extending it stay valid"),
+        ) from None
+    return loaded  # type: ignore[return-value]
+
+
+def _apply(
+    pack: RegionPack,
+    kind: str,
+    table: dict[str, Any],
+    root: Path,
+    where: str,
+    read: Callable[[Path], dict[str, Any]] = read_toml,
+    partial: bool = False,
+) -> tuple[Catalogue | Standards, dict[str, Any]]:
+    """The pack's file of ``kind`` (with what it extends) and the reform's table merged in, validated
+    as ``load_rules`` does; and the merged data."""
     file_name, model = KINDS[kind]
     file = pack.folder / file_name
-    data = read_toml(file)
+    data = resolve(file, read).data
     arrays: list[Loc] = []
     leaves = merge(data, table, arrays=arrays)
     if not leaves:
@@ -259,14 +318,14 @@ def _apply(pack: RegionPack, kind: str, table: dict[str, Any], root: Path, where
         raise _table_for_array(where, ("regions", pack.code, kind), arrays[0], file)
     at: Loc = ("regions", pack.code, kind)
     try:
-        loaded = parse_model(data, model, str(file))
+        loaded = parse_model(data, model, str(file), context={PARTIAL: partial})
     except RuleError as exc:
         raise _in_reform(exc, file, where, at, leaves, semantic=False) from None
     try:
         _refuse_semantic_errors(loaded, file, root)
     except RuleError as exc:
         raise _in_reform(exc, file, where, at, leaves, semantic=True) from None
-    return loaded
+    return loaded, data
 
 
 def _table_for_array(where: str, at: Loc, loc: Loc, file: Path) -> RuleError:

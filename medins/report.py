@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,6 +16,7 @@ from tabulate import tabulate
 from medins import regions
 from medins.case_model import Case
 from medins.i18n import LABELS, Lang, adjustment_label, label
+from medins.inherit import SCHEME_TABLES
 from medins.loader import RegionPack, RuleSet, in_force
 from medins.money import pct, show
 from medins.render import source_name
@@ -64,7 +67,7 @@ def pack_summary(pack: RegionPack) -> dict[str, Any]:
     ends: list[date | None] = []
     schemes: list[str] = []
     roles: list[str] = []
-    for model in (pack.catalogue, pack.standards):
+    for model in (pack.catalogue, pack.standards_file):
         if model is None:
             continue
         roles.append(model.kind)
@@ -88,6 +91,8 @@ def pack_summary(pack: RegionPack) -> dict[str, Any]:
         "primary_share": int((Decimal(values["primary"] * 100) / total).to_integral_value()),
         "confidence": min(values, key=lambda c: CONFIDENCE_ORDER[c]) if values else None,
         "examples": count_examples(pack.folder),
+        "extends": pack.standards_file.extends if pack.standards_file else None,
+        "insured_place": pack.standards is not None,
     }
 
 
@@ -106,7 +111,6 @@ def pack_table(rows: list[dict[str, Any]], lang: Lang, style: str = "simple") ->
             "examples",
         ]
     )
-    role_names = {"catalogue": ("就医地目录", "catalogue"), "standards": ("参保地待遇", "standards")}
     body = []
     for r in rows:
         v = r["values"]
@@ -114,15 +118,29 @@ def pack_table(rows: list[dict[str, Any]], lang: Lang, style: str = "simple") ->
             [
                 r["code"],
                 r["name"],
-                "+".join(role_names[x][0 if lang == "zh" else 1] for x in r["roles"]),
+                "+".join(_role(x, r, lang) for x in r["roles"]),
                 "+".join(label(s, lang) for s in r["schemes"]) or "-",
-                f"{r['effective_from']}–{r['effective_until'] or '…'}",
+                f"{r['effective_from']}–{r['effective_until'] or '…'}" if r["effective_from"] else "-",
                 f"{v.get('primary', 0)}/{v.get('secondary', 0)}/{v.get('illustrative', 0)}",
                 f"{r['primary_share']}%",
                 str(r["examples"]),
             ]
         )
     return tabulate(body, headers=head, tablefmt=style, disable_numparse=True)
+
+
+ROLE_NAMES = {"catalogue": ("就医地目录", "catalogue"), "standards": ("参保地待遇", "standards")}
+
+
+def _role(role: str, row: dict[str, Any], lang: Lang) -> str:
+    """A role as ``rules list`` shows it: a province pack's standards say they are not an insured
+    place's, and a pack that extends another says which."""
+    zh, en = ROLE_NAMES[role]
+    if role == "standards" and not row["insured_place"]:
+        zh, en = "省级待遇（非参保地）", "province standards (not an insured place)"
+    if role == "standards" and row["extends"]:
+        zh, en = f"{zh}（继承 {row['extends']}）", f"{en} (extends {row['extends']})"
+    return zh if lang == "zh" else en
 
 
 def _bands(bands: list[Band], deductible: Decimal) -> str:
@@ -214,17 +232,26 @@ def _adj(a: Adjustment, lang: Lang) -> str:
 
 def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str, Any], str]:
     """The standards (and catalogue settings) of a region in force on a date, as JSON and text."""
-    pack = rules.pack(code, "standards", code) if code in rules.packs and rules.packs[code].standards else None
+    pack = rules.packs.get(code) if code in rules.packs and rules.packs[code].standards_file else None
     if pack is None:
         pack = rules.pack(code, "catalogue", code)
     data: dict[str, Any] = {"code": code, "name": pack.name, "as_of": on.isoformat()}
     out: list[str] = [f"{code} {pack.name}  ({'生效日' if lang == 'zh' else 'as of'} {on})"]
+    came, came_json = _provenance(rules, pack, lang)
+    data["from"] = came_json
+
+    def at(section: str, kind: str = "standards") -> str:
+        """The region whose file gave a section: an illustrative source is named after it."""
+        resolved = pack.origins.get(kind)
+        return resolved.origins.get(section, resolved.chain[0]).parent.name if resolved else code
+
+    out += _provenance_lines(rules, pack, lang)
     head = (
         ["人员", "医院等级", "起付线（首次/第2次/…）", "分段比例", "封顶线"]
         if lang == "zh"
         else ["group", "level", "deductible (1st/2nd/…)", "bands", "cap"]
     )
-    std = pack.standards
+    std = pack.standards_file
     if std is not None:
         where = f"{code} standards.toml"
         for scheme_name in ("employee", "resident"):
@@ -233,14 +260,20 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
                 continue
             names = getattr(scheme, "group_labels", None) or {}
             for kind in ("inpatient", "outpatient"):
+                if not getattr(scheme, kind):  # a province pack's scheme may leave it to its cities
+                    continue
                 section = in_force(getattr(scheme, kind), on, kind, where)
                 data[f"{scheme_name}.{kind}"] = section.model_dump(mode="json", by_alias=True)
-                out.append(f"\n{label(scheme_name, lang)} · {label(kind, lang)}  {_cited(section, std, code, lang)}")
+                out.append(
+                    f"\n{label(scheme_name, lang)} · {label(kind, lang)}  {_cited(section, std, at(scheme_name + '.' + kind), lang)}"
+                    + came(f"{scheme_name}.{kind}")
+                )
                 out.append(tabulate(_terms_rows(section, lang, names), headers=head, tablefmt="simple"))
             for section in [s for s in scheme.chronic if s.in_force(on)]:
                 data[f"{scheme_name}.chronic"] = section.model_dump(mode="json", by_alias=True)
                 out.append(
-                    f"\n{label(scheme_name, lang)} · {label('chronic_outpatient', lang)}  {_cited(section, std, code, lang)}"
+                    f"\n{label(scheme_name, lang)} · {label('chronic_outpatient', lang)}  {_cited(section, std, at(scheme_name + '.chronic'), lang)}"
+                    + came(f"{scheme_name}.chronic")
                 )
                 rows = []
                 for disease, terms in section.diseases.items():
@@ -256,7 +289,8 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
                     else ("基本医保封顶线以上" if lang == "zh" else "above the basic cap")
                 )
                 out.append(
-                    f"\n{label(scheme_name, lang)} · {label(section.kind, lang)}  {_cited(section, std, code, lang)}"
+                    f"\n{label(scheme_name, lang)} · {label(section.kind, lang)}  {_cited(section, std, at(scheme_name + '.tier2'), lang)}"
+                    + came(f"{scheme_name}.tier2")
                 )
                 cap = show(section.cap) if section.cap is not None else "-"
                 bands = _bands(section.bands, section.deductible)
@@ -272,24 +306,27 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
                         f"  base: {base}; deductible {show(section.deductible)}; {bands}; "
                         f"cap {cap}; pre-self-pay in base: {pre}"
                     )
-        offsite = in_force(std.offsite, on, "offsite", where)
-        data["offsite"] = offsite.model_dump(mode="json", by_alias=True)
-        out.append(
-            f"\n{'异地就医待遇调整' if lang == 'zh' else 'off-site adjustments'}  {_cited(offsite, std, code, lang)}"
-        )
-        out.append(
-            tabulate(
-                [
-                    [label(c, lang), _adj(a, lang), ",".join(label(v, lang) for v in a.visit_types)]
-                    for c, a in offsite.categories.items()
-                ],
-                tablefmt="plain",
+        offsite = in_force(std.offsite, on, "offsite", where) if std.offsite or pack.standards else None
+        if offsite is not None:  # a province pack may leave the off-site rules to its cities
+            data["offsite"] = offsite.model_dump(mode="json", by_alias=True)
+            out.append(
+                f"\n{'异地就医待遇调整' if lang == 'zh' else 'off-site adjustments'}  {_cited(offsite, std, at('offsite'), lang)}"
+                + came("offsite")
             )
-        )
+            out.append(
+                tabulate(
+                    [
+                        [label(c, lang), _adj(a, lang), ",".join(label(v, lang) for v in a.visit_types)]
+                        for c, a in offsite.categories.items()
+                    ],
+                    tablefmt="plain",
+                )
+            )
         for section in [s for s in std.assistance if s.in_force(on)]:
             data["assistance"] = section.model_dump(mode="json", by_alias=True)
             out.append(
-                f"\n{'医疗救助' if lang == 'zh' else 'medical assistance'}  {_cited(section, std, code, lang)}"
+                f"\n{'医疗救助' if lang == 'zh' else 'medical assistance'}  {_cited(section, std, at('assistance'), lang)}"
+                + came("assistance")
                 + (
                     ""
                     if section.direct_settlement
@@ -325,7 +362,8 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
         data["catalogue"] = settings.model_dump(mode="json", by_alias=True)
         p = settings.pre_self_pay
         out.append(
-            f"\n{'就医地目录' if lang == 'zh' else 'catalogue'}{_paren(drug_list_name(cat.drug_list, lang), lang)}  {_cited(settings, cat, code, lang)}"
+            f"\n{'就医地目录' if lang == 'zh' else 'catalogue'}{_paren(drug_list_name(cat.drug_list, lang), lang)}  {_cited(settings, cat, at('settings', 'catalogue'), lang)}"
+            + came("settings", "catalogue")
         )
         institutions = len(cat.institutions) if cat.institutions is not None else "-"
         if lang == "zh":
@@ -339,6 +377,65 @@ def show_pack(rules: RuleSet, code: str, on: date, lang: Lang) -> tuple[dict[str
                 f"local items {len(cat.items)}; institutions {institutions}"
             )
     return data, "\n".join(out)
+
+
+def _relative(rules: RuleSet, file: Path) -> str:
+    """A rule file as ``rules show`` names it: its path in the rules directory (``130000/standards.toml``)."""
+    try:
+        return file.relative_to(rules.root).as_posix()
+    except ValueError:
+        return str(file)
+
+
+def _provenance(rules: RuleSet, pack: RegionPack, lang: Lang) -> tuple[Callable[..., str], dict[str, dict[str, str]]]:
+    """Which file each section of a pack was read from: a suffix for a section heading that another
+    pack gave (``⇐ 130000 河北省``), and by kind, section -> file for JSON."""
+    found: dict[str, dict[str, str]] = {}
+    for kind, resolved in sorted(pack.origins.items()):
+        found[kind] = {
+            key: _relative(rules, file)
+            for key, file in sorted(resolved.origins.items())
+            if not key.startswith("sources.") and key not in SCHEME_TABLES
+        }
+
+    def came(section: str, kind: str = "standards") -> str:
+        resolved = pack.origins.get(kind)
+        if resolved is None or len(resolved.chain) == 1:
+            return ""
+        file = resolved.origins.get(section, resolved.chain[0])
+        if file == resolved.chain[0]:
+            return ""
+        code = file.parent.name
+        return f"  ⇐ {code} {_pack_name(rules, code)}" if lang == "zh" else f"  <= {code} {_pack_name(rules, code)}"
+
+    return came, found
+
+
+def _provenance_lines(rules: RuleSet, pack: RegionPack, lang: Lang) -> list[str]:
+    """The lines under ``rules show``'s heading that say what the pack extends, or that it is a
+    province pack and who extends it."""
+    lines = []
+    for kind, resolved in sorted(pack.origins.items()):
+        if len(resolved.chain) > 1:
+            files = [_relative(rules, f) for f in resolved.chain]
+            parents = "、".join(f"{f.split('/')[0]} {_pack_name(rules, f.split('/')[0])} [{f}]" for f in files[1:])
+            lines.append(
+                f"{FILE_NAMES[kind][0]} [{files[0]}] 继承 {parents}：标 ⇐ 的节取自被继承的文件，其余取自本文件"
+                if lang == "zh"
+                else f"{FILE_NAMES[kind][1]} [{files[0]}] extends {parents.replace('、', ', ')}: sections marked <= "
+                "come from the file extended, the others from this file"
+            )
+    if pack.base is not None:
+        cities = ", ".join(f"{c} {rules.packs[c].name}" for c in rules.extended_by(pack.code))
+        if lang == "zh":
+            lines.append("省级规则包，不是参保地" + (f"；继承它的：{cities}" if cities else ""))
+        else:
+            lines.append("a province pack, not an insured place" + (f"; extended by {cities}" if cities else ""))
+    return lines
+
+
+def _pack_name(rules: RuleSet, code: str) -> str:
+    return rules.packs[code].name if code in rules.packs else regions.name(code)
 
 
 def filing_checklist(rules: RuleSet, insured: str, category: str, on: date, lang: Lang) -> tuple[dict[str, Any], str]:
@@ -467,11 +564,20 @@ def _period(effective: date | None, until: date | None) -> str:
     return f"{effective}–{until or '…'}" if effective else "-"
 
 
+def _file_cell(row: Any, i: int) -> str:
+    """The file a value is in: ``待遇`` for the region's own, ``待遇 ⇐ 230000`` (``standards <= 230000``)
+    for a value it inherits."""
+    name = FILE_NAMES[row.kind][i]
+    mark = "⇐" if i == 0 else "<="
+    return f"{name} {mark} {row.origin.split('/')[0]}" if row.inherited else name
+
+
 def _source_names(row: Any, lang: Lang) -> str:
     """A value's sources by name (document number, else title, else 示意值（…）), never by id."""
     if row is None:
         return ""
-    names = [source_name(row.region, row.kind, s, lang) for _, s in row.sources]
+    region = row.origin.split("/")[0] if row.inherited else row.region  # an inherited source is the province's
+    names = [source_name(region, row.kind, s, lang) for _, s in row.sources]
     return ("、" if lang == "zh" else ", ").join(dict.fromkeys(names)) or "-"
 
 
@@ -495,7 +601,7 @@ def sources_table(rows: list[Any], today: date, lang: Lang) -> str:
         body.append(
             [
                 row.name if zh else row.region,
-                FILE_NAMES[row.kind][i],
+                _file_cell(row, i),
                 row.path,
                 written(row.value),
                 _period(row.effective, row.until),
@@ -543,7 +649,9 @@ def diff_table(changes: list[dict[str, Any]], labels: tuple[str, str], lang: Lan
             [
                 CHANGE_NAMES[c["change"]][i],
                 row.name if zh else row.region,
-                FILE_NAMES[c["file"]][i],
+                _file_cell(row, i)
+                if not (old and new and old.origin != new.origin)
+                else f"{_file_cell(old, i)} → {_file_cell(new, i)}",
                 c["path"],
                 shown,
                 _source_names(old, lang),

@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationError, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, ValidationError, ValidationInfo, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from medins.codes import AssistanceCategory, BenefitCategory, Category, VisitType
@@ -116,6 +116,33 @@ class Section(Dated):
 
     effective: Day
     until: Day | None = None
+
+
+PARTIAL = "partial"
+"""Validation context key: true for a pack that only other packs extend (a province pack), whose
+sections may be incomplete; every other file is validated with its required sections."""
+
+
+def require_keys(model: Frozen, info: ValidationInfo, keys: tuple[str, ...]) -> None:
+    """Refuse a complete pack's missing required keys; a pack that others extend may leave them out.
+
+    The keys are optional in the file's schema because a file that ``extends`` another gets them from
+    it: they are required of the file as resolved.
+    """
+    if (info.context or {}).get(PARTIAL):
+        return
+    missing = [k for k in keys if not getattr(model, k)]
+    if missing:
+        name = type(model).__name__
+        raise ValidationError.from_exception_data(
+            name, [InitErrorDetails(type="missing", loc=(k,), input={}) for k in missing]
+        )
+
+
+EXTENDS_DESCRIPTION = (
+    "Region code of the pack this file extends (e.g. 130000 for a Hebei city): the file is read as that "
+    "pack's file of the same kind with this file's sections put over it, each section replaced whole."
+)
 
 
 class Explanation(Frozen):
@@ -262,12 +289,19 @@ class Tier2(Section):
 class Scheme(Frozen):
     """One scheme of the insured place (employee or resident)."""
 
-    groups: list[str] = Field(min_length=1, description="Person groups, e.g. in_service, retired.")
+    groups: list[str] = Field(
+        default_factory=list, min_length=1, description="Person groups, e.g. in_service, retired (required)."
+    )
     group_labels: dict[str, str] = Field(default_factory=dict)
-    inpatient: list[Benefit] = Field(min_length=1)
-    outpatient: list[Benefit] = Field(min_length=1)
+    inpatient: list[Benefit] = Field(default_factory=list, min_length=1, description="Required.")
+    outpatient: list[Benefit] = Field(default_factory=list, min_length=1, description="Required.")
     chronic: list[ChronicSection] = Field(default_factory=list)
     tier2: list[Tier2] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self, info: ValidationInfo) -> Scheme:
+        require_keys(self, info, ("groups", "inpatient", "outpatient"))
+        return self
 
 
 class Adjustment(Frozen):
@@ -539,15 +573,26 @@ class Standards(Frozen):
     kind: Literal["standards"]
     region: RegionCode
     name: str
+    extends: RegionCode | None = Field(None, description=EXTENDS_DESCRIPTION)
+    insured_place: Flag | None = Field(
+        None,
+        description="Whether bills of people insured here settle with this pack. Default: yes, unless "
+        "another pack extends this one (a province pack holding what its cities share).",
+    )
     province_note: str | None = Field(None, description="Which rules the province sets for its cities.")
     notes: list[str] = Field(default_factory=list)
     explanations: list[Explanation] = Field(default_factory=list)
-    sources: dict[str, Source] = Field(min_length=1)
+    sources: dict[str, Source] = Field(default_factory=dict, min_length=1, description="Required.")
     employee: Scheme | None = None
     resident: Scheme | None = None
-    offsite: list[OffsiteSection] = Field(min_length=1)
-    filing: list[FilingSection] = Field(min_length=1)
+    offsite: list[OffsiteSection] = Field(default_factory=list, min_length=1, description="Required.")
+    filing: list[FilingSection] = Field(default_factory=list, min_length=1, description="Required.")
     assistance: list[AssistanceSection] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self, info: ValidationInfo) -> Standards:
+        require_keys(self, info, ("sources", "offsite", "filing"))
+        return self
 
 
 # ---------------------------------------------------------------- treatment-place catalogue
@@ -615,16 +660,22 @@ class Catalogue(Frozen):
     kind: Literal["catalogue"]
     region: RegionCode
     name: str
-    drug_list: Edition = Field(description="Edition of the national drug list, e.g. nrdl-2024.")
+    extends: RegionCode | None = Field(None, description=EXTENDS_DESCRIPTION)
+    drug_list: Edition = Field(None, description="Edition of the national drug list, e.g. nrdl-2024 (required).")  # type: ignore[assignment]
     notes: list[str] = Field(default_factory=list)
     explanations: list[Explanation] = Field(default_factory=list)
-    sources: dict[str, Source] = Field(min_length=1)
-    settings: list[CatalogueSettings] = Field(min_length=1)
+    sources: dict[str, Source] = Field(default_factory=dict, min_length=1, description="Required.")
+    settings: list[CatalogueSettings] = Field(default_factory=list, min_length=1, description="Required.")
     items: list[LocalItem] = Field(default_factory=list)
     institutions_source: str | None = None
     institutions: list[Institution] | None = Field(
         None, description="Designated cross-province institutions; omit when not published."
     )
+
+    @model_validator(mode="after")
+    def _complete(self, info: ValidationInfo) -> Catalogue:
+        require_keys(self, info, ("drug_list", "sources", "settings"))
+        return self
 
 
 # ---------------------------------------------------------------- the national drug list

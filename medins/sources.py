@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -44,6 +44,12 @@ class ValueRow:
     until: date | None
     sources: tuple[tuple[str, Source], ...]
     missing_sources: tuple[str, ...] = ()
+    origin: str = ""  # the file the value was read from, in the rules directory (130000/standards.toml)
+
+    @property
+    def inherited(self) -> bool:
+        """Whether the value comes from a pack this region's file extends."""
+        return bool(self.origin) and not self.origin.startswith(f"{self.region}/")
 
     @property
     def path(self) -> str:
@@ -149,7 +155,7 @@ def model_values(code: str, name: str, model: Standards | Catalogue, on: date | 
 def not_in_force(pack: RegionPack, on: date) -> list[str]:
     """The section lists of a pack (``employee.inpatient``) that have sections but none in force on ``on``."""
     missing: dict[str, bool] = {}
-    for model in (pack.standards, pack.catalogue):
+    for model in (pack.standards_file, pack.catalogue):
         if model is not None:
             for section, _, sec in _sections(model):
                 missing[section] = missing.get(section, True) and not sec.in_force(on)
@@ -157,10 +163,15 @@ def not_in_force(pack: RegionPack, on: date) -> list[str]:
 
 
 def pack_values(pack: RegionPack, on: date | None = None) -> Iterator[ValueRow]:
-    """Every value of a pack: its standards, then its catalogue."""
-    for model in (pack.standards, pack.catalogue):
-        if model is not None:
-            yield from model_values(pack.code, pack.name, model, on)
+    """Every value of a pack, as resolved with what it extends: its standards, then its catalogue;
+    each names the file it was read from."""
+    for model in (pack.standards_file, pack.catalogue):
+        if model is None:
+            continue
+        resolved = pack.origins.get(model.kind)
+        for row in model_values(pack.code, pack.name, model, on):
+            file = resolved.origin(row.path) if resolved else pack.folder / f"{model.kind}.toml"
+            yield replace(row, origin=f"{file.parent.name}/{file.name}")
 
 
 def rule_set_values(rules: RuleSet, codes: list[str] | None = None, on: date | None = None) -> Iterator[ValueRow]:
@@ -231,6 +242,7 @@ def row_record(row: ValueRow, today: date) -> dict[str, Any]:
         "region": row.region,
         "name": row.name,
         "file": row.kind,
+        "from": row.origin,
         "path": row.path,
         "value": plain(row.value),
         "effective": row.effective.isoformat() if row.effective else None,
@@ -283,6 +295,7 @@ def side_record(row: ValueRow | None, today: date) -> dict[str, Any] | None:
         return None
     return {
         "path": row.path,
+        "from": row.origin,
         "value": plain(row.value),
         "effective": row.effective.isoformat() if row.effective else None,
         "until": row.until.isoformat() if row.until else None,

@@ -14,13 +14,14 @@ from medins import regions
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, LONG_TERM, NATIONAL_CHRONIC
 from medins.errors import MedinsError, RuleError, t
 from medins.i18n import Lang, Text
+from medins.inherit import Resolved
 from medins.loader import (
     CATALOGUE_FILE,
     DRUG_LIST_DIR,
     STANDARDS_FILE,
     is_region_code,
     load_drug_list,
-    load_rule_file,
+    load_resolved,
     no_rule_files,
     present,
     read_toml,
@@ -222,7 +223,7 @@ def _benefit_terms(
         yield from check_bands(rate.bands, here)
         rgroups = [rate.group] if isinstance(rate.group, str) else rate.group
         for g in rgroups:
-            if g != "*" and g not in groups:
+            if g != "*" and groups and g not in groups:  # no groups: a province pack's, its cities name them
                 yield (
                     "GROUP_UNKNOWN",
                     f"{here}.group",
@@ -471,7 +472,7 @@ def check_standards(std: Standards) -> Iterator[tuple[str, str, str, Text]]:
             for g, bands in section.group_bands.items():
                 for code, path, text in check_bands(bands, f"{p}.group_bands.{g}"):
                     yield "error", code, path, text
-                if g not in scheme.groups:
+                if scheme.groups and g not in scheme.groups:  # no groups: a province pack's, its cities name them
                     yield (
                         "error",
                         "GROUP_UNKNOWN",
@@ -702,7 +703,7 @@ def validate_file(path: Path, rules_root: Path) -> list[Problem]:
         if kind not in ("catalogue", "standards"):
             return problems
     try:
-        loaded = load_rule_file(path)
+        loaded, resolved = load_resolved(path)
     except MedinsError as exc:
         return [*problems, Problem("error", "SCHEMA", exc.where or str(path), "", exc.message, None)]
     expected = {CATALOGUE_FILE: "catalogue", STANDARDS_FILE: "standards"}.get(path.name)
@@ -751,19 +752,17 @@ def validate_file(path: Path, rules_root: Path) -> list[Problem]:
         regions.require(loaded.region, f"{path}: region", RuleError)
     except MedinsError as exc:
         problems.append(Problem("error", "REGION_CODE", str(path), "region", exc.message))
-    if isinstance(loaded, Standards):
-        found = list(check_standards(loaded))
-    else:
-        found = list(check_catalogue(loaded, rules_root))
-    for p in found:
+    for p in _checks(loaded, rules_root):
         level, code, kpath, text = p
+        origin = resolved.origin(kpath) if kpath else path  # an inherited section's problem: its own file
         explained = _explained(p, loaded.explanations) if level == "warning" else None
-        problems.append(Problem(level, code, str(path), kpath, text, explained))  # type: ignore[arg-type]
-    return problems + to_confirm(loaded, path)
+        problems.append(Problem(level, code, str(origin), kpath, text, explained))  # type: ignore[arg-type]
+    return problems + to_confirm(loaded, path, resolved)
 
 
-def to_confirm(loaded: Catalogue | Standards, path: Path) -> list[Problem]:
-    """Each value whose section cites a source marked ``to_confirm``, with its key path and value."""
+def to_confirm(loaded: Catalogue | Standards, path: Path, resolved: Resolved | None = None) -> list[Problem]:
+    """Each value whose section cites a source marked ``to_confirm``, with its key path and value (under
+    the file it is written in, when the pack extends another)."""
     from medins.sources import model_values, written
 
     out = []
@@ -775,7 +774,7 @@ def to_confirm(loaded: Catalogue | Standards, path: Path) -> list[Problem]:
                 Problem(
                     "to_confirm",
                     "TO_CONFIRM",
-                    str(path),
+                    str(resolved.origin(row.path) if resolved else path),
                     row.path,
                     t(f"{value}（来源 {marked[0]} 待核实）", f"{value} (source {marked[0]} to confirm)"),
                 )
@@ -819,6 +818,10 @@ def validate_examples(path: Path, rules_root: Path) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _checks(loaded: Catalogue | Standards, rules_root: Path) -> list[tuple[str, str, str, Text]]:
+    return list(check_standards(loaded) if isinstance(loaded, Standards) else check_catalogue(loaded, rules_root))
 
 
 def _stray(folder: Path) -> list[Path]:

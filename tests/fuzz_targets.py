@@ -1338,10 +1338,13 @@ CASES_FOR_RULES: dict[str, list[str]] = {
     DRUG_LIST: ["kit-items", "jiaxing-retiree-shanghai-outpatient"],
     "110000/catalogue.toml": ["kit", "kit-items", "kit-chronic"],
     "110000/standards.toml": ["insured-110000"],
+    "130000/standards.toml": ["kit"],  # a province pack: its edits are read as no insured place's
     "130100/standards.toml": ["kit", "kit-employee-retired", "kit-chronic", "kit-unfiled", "kit-ytd"],
+    "230000/standards.toml": ["hegang-long-term-resident"],  # read through 230400, which extends it
     "230400/standards.toml": ["hegang-long-term-resident"],
     "310000/catalogue.toml": ["hegang-long-term-resident", "jiaxing-retiree-shanghai-outpatient"],
     "310000/standards.toml": ["insured-310000"],
+    "330000/standards.toml": ["jiaxing-retiree-shanghai-outpatient"],
     "330400/standards.toml": ["jiaxing-retiree-shanghai-outpatient"],
     # an examples file changes no settlement: validate settles its examples, the kit case checks the rest
     "110000/examples.toml": ["kit"],

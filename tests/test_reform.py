@@ -259,7 +259,8 @@ def test_a_region_without_a_pack_is_refused(tmp_path: Path, monkeypatch: pytest.
     assert exc.where == "reform.toml: regions.330100"
     assert exc.text.en == "the rules have no pack for region 330100"
     assert exc.fix is not None and exc.fix.en == (
-        "a reform changes packs the rules have: 110000 北京市, 130100 石家庄市, 230400 鹤岗市, 310000 上海市, 330400 嘉兴市"
+        "a reform changes packs the rules have: 110000 北京市, 130000 河北省, 130100 石家庄市, 230000 黑龙江省, "
+        "230400 鹤岗市, 310000 上海市, 330000 浙江省, 330400 嘉兴市"
     )
 
 

@@ -25,7 +25,7 @@ else:  # pragma: no cover
 HERE = Path(__file__).parent
 BROKEN = HERE / "fixtures" / "broken"
 SHIPPED = shipped_rules_dir()
-SHIPPED_CODES = ["110000", "130100", "230400", "310000", "330400"]
+SHIPPED_CODES = ["110000", "130000", "130100", "230000", "230400", "310000", "330000", "330400"]
 
 
 def run(*args: str, **kw: Any):
@@ -65,8 +65,9 @@ def test_list_table_in_english() -> None:
 def test_shipped_rules_validate_clean() -> None:
     result = run("rules", "validate", "--lang", "en")
     assert result.exit_code == 0, result.output
-    # 7 standards and catalogues, 5 examples files (their 15 examples settled), 1 drug list
-    assert result.stdout.splitlines()[-1] == "13 files, 0 errors, 0 unexplained warnings, 0 explained warnings"
+    # 10 standards and catalogues (3 of them province packs), 5 examples files (their 15 examples
+    # settled), 1 drug list
+    assert result.stdout.splitlines()[-1] == "16 files, 0 errors, 0 unexplained warnings, 0 explained warnings"
 
 
 def test_rules_option_and_environment_point_at_other_rules(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SHIPPED = shipped_rules_dir()
-SHIPPED_CODES = ["110000", "130100", "230400", "310000", "330400"]
+SHIPPED_CODES = ["110000", "130000", "130100", "230000", "230400", "310000", "330000", "330400"]
 NEW_DISEASES = ["copd", "rheumatoid_arthritis", "coronary_heart_disease", "viral_hepatitis", "ankylosing_spondylitis"]
 
 
@@ -54,6 +54,40 @@ def _leaves(value: Any, path: str) -> list[tuple[str, Any]]:
     if isinstance(value, list):
         return [leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}[{i}]")]
     return [(path, value)]
+
+
+def _section_lists(data: dict[str, Any]) -> list[str]:
+    if data["kind"] == "catalogue":
+        return ["settings", "items", "institutions"]
+    lists = [f"{s}.{n}" for s in ("employee", "resident") for n in ("inpatient", "outpatient", "chronic", "tier2")]
+    return [*lists, "offsite", "filing", "assistance"]
+
+
+def _table(data: dict[str, Any], name: str) -> Any:
+    table: Any = data
+    for part in name.split("."):
+        table = table.get(part) if isinstance(table, dict) else None
+    return table
+
+
+def with_parent(data: dict[str, Any], folder: Path) -> tuple[dict[str, Any], dict[str, str]]:
+    """A file's sections with those it inherits from the file it extends (each section list whole,
+    the file's own first), and which folder each section list came from."""
+    if "extends" not in data:
+        return data, {n: folder.name for n in _section_lists(data)}
+    with (folder.parent / data["extends"] / f"{data['kind']}.toml").open("rb") as f:
+        parent, origin = with_parent(tomllib.load(f, parse_float=Decimal), folder.parent / data["extends"])
+    merged: dict[str, Any] = {"kind": data["kind"]}
+    for name in _section_lists(data):
+        own = _table(data, name)
+        value, origin[name] = (own, folder.name) if own is not None else (_table(parent, name), origin[name])
+        if value is not None:
+            head, _, tail = name.partition(".")
+            if tail:
+                merged.setdefault(head, {})[tail] = value
+            else:
+                merged[name] = value
+    return merged, origin
 
 
 def raw_values(data: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -85,21 +119,28 @@ def test_sources_json_lists_every_value_of_every_shipped_pack() -> None:
     assert data["values"] == len(rows)
     got = Counter((r["region"], r["file"], r["path"]) for r in rows)
     expected: Counter[tuple[str, str, str]] = Counter()
+    froms: dict[tuple[str, str, str], str] = {}
     for code in SHIPPED_CODES:
         for kind in ("standards", "catalogue"):
             path = SHIPPED / code / f"{kind}.toml"
             if not path.exists():
                 continue
             with path.open("rb") as f:
-                raw = tomllib.load(f, parse_float=Decimal)
+                raw, origin = with_parent(tomllib.load(f, parse_float=Decimal), path.parent)
             for key, _ in raw_values(raw):
                 last = key.rsplit(".", 1)[-1]
                 if last == "deductible" and ".rates[" in key:
                     key = _one_deductible(key)
                 expected[(code, kind, key)] += 1
+                # a city's value that its province pack gives names the province's file
+                came = origin[next(n for n in origin if key.startswith((f"{n}[", f"{n}.")))]
+                froms[(code, kind, key)] = f"{came}/{kind}.toml"
     assert sum(expected.values()) > 1500
     assert got == expected
-    assert {r["region"] for r in rows} == set(SHIPPED_CODES)
+    assert {(r["region"], r["file"], r["path"]): r["from"] for r in rows} == froms
+    assert froms[("230400", "standards", "employee.outpatient[0].cap")] == "230000/standards.toml"
+    # every pack with a value: the province packs of Hebei and Zhejiang hold none yet
+    assert {r["region"] for r in rows} == set(SHIPPED_CODES) - {"130000", "330000"}
     # the confidence counts at the end cover every value
     assert sum(data["by_confidence"].values()) == len(rows)
 
