@@ -311,7 +311,8 @@ record number in BILLS and its own in ITEMS."""
 class Spill:
     """Partitions of the input: held in memory when there is one, else in files.
 
-    Bills wait in memory until a partition has ``FLUSH_ROWS`` of them, then go to one Arrow IPC file.
+    Bills wait in memory until ``FLUSH_ROWS`` of them wait in all, then each partition's go to an
+    Arrow IPC file of its own (what waits does not grow with the number of partitions).
     Item lines are not kept: only where each one is in ITEMS (:data:`LOCATION`), for the rare bill
     settled one at a time, which reads its lines back from there.
     """
@@ -321,6 +322,7 @@ class Spill:
     def __init__(self, folder: Path, parts: int) -> None:
         self.folder, self.parts = folder, parts
         self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
+        self.waiting = 0
         self.files: dict[tuple[str, int], list[Path]] = {}
         self.located: dict[int, list[np.ndarray]] = {}
         self.text: Path | None = None
@@ -354,10 +356,10 @@ class Spill:
             "_part", maintain_order=True, include_key=False, as_dict=True
         )
         for (p,), piece in pieces.items():
-            waiting = self.held.setdefault((kind, p), [])
-            waiting.append(piece)
-            if sum(f.height for f in waiting) >= self.FLUSH_ROWS:
-                self._flush(kind, p)
+            self.held.setdefault((kind, p), []).append(piece)
+        self.waiting += frame.height
+        if self.waiting >= self.FLUSH_ROWS:
+            self.close()
 
     def _flush(self, kind: str, p: int) -> None:
         waiting = self.held.pop((kind, p), [])
@@ -372,6 +374,7 @@ class Spill:
         if self.parts > 1:
             for kind, p in list(self.held):
                 self._flush(kind, p)
+            self.waiting = 0
 
     def get(self, kind: str, p: int) -> pl.DataFrame | None:
         if self.parts == 1:
@@ -852,7 +855,14 @@ def _partition_bills(table: CsvTable, cols: Any, spill: Spill, lines: LinePass) 
             _first_day(day["admitted"], day["date"], day["discharged"]),
         )
         ids = df[ib]
-        index.append((ids.hash(seed=0).to_numpy(), ids.hash(seed=0x5EED).to_numpy(), df["_row"].to_numpy(), part))
+        index.append(
+            (
+                ids.hash(seed=0).to_numpy(),
+                ids.hash(seed=0x5EED).to_numpy(),
+                df["_row"].to_numpy().astype(np.int32),  # row numbers and partitions: int32 (24 bytes a bill)
+                part.astype(np.int32),
+            )
+        )
         spill.put("bills", df, part)
     # a bill id twice shares its hashes: the index refuses it
     return BillIndex(*(np.concatenate([chunk[k] for chunk in index]) for k in range(4)))
