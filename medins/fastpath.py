@@ -87,7 +87,7 @@ _QUANTITY = r"^\d{1,5}(?:\.\d{1,4})?$"
 CHUNK_BYTES = 1 << 21
 """BILLS is read this many bytes at a time (whole records)."""
 
-ITEM_CHUNK_BYTES = 1 << 22
+ITEM_CHUNK_BYTES = 6 << 20
 """ITEMS is read this many bytes at a time: its lines are split by their catalogues chunk by chunk,
 where a larger chunk shares the cost of each step among more lines."""
 
