@@ -1390,7 +1390,7 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
 
 
 @cli.command()
-@click.argument("bills", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("bills", type=click.Path(path_type=Path))
 @click.option(
     "--columns",
     is_flag=True,
@@ -1454,6 +1454,21 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     "bills are settled first; nothing is written.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar and no summary table on stderr.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="local: this machine; spark: Apache Spark (pip install 'medins[spark]'), where BILLS and ITEMS may be "
+    "CSV or Parquet files or folders, and OUT and REJECTS are folders (Parquet when OUT ends with .parquet).",
+)
+@click.option(
+    "--master",
+    default=None,
+    metavar="URL",
+    help="With --engine spark: the cluster (spark://HOST:7077, yarn, local[4]); default: the running "
+    "session's (spark-submit), else this machine's cores.",
+)
 @common(rules_option, format_option, lang_option)
 def batch(
     bills: Path,
@@ -1471,6 +1486,8 @@ def batch(
     check: bool,
     explain: str | None,
     quiet: bool,
+    engine: str,
+    master: str | None,
     rules_dir: Path | None,
     fmt: str,
     lang: Lang,
@@ -1492,12 +1509,29 @@ def batch(
       medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
       medins batch march.csv -o march-reform.csv --summary summary.json --reform reform.toml
       medins batch march.csv --items items.csv --explain S01000000129
+      medins batch bills/ --items items/ -o settled.parquet --engine spark --master spark://head:7077
     """
     import tempfile
 
     from medins.batch import BatchOptions, run_batch, summary_table
 
     ctx = click.get_current_context()
+    if engine == "spark":
+        _spark_batch(ctx, bills, out)
+        report = _spark_report(bills, items, out, rejects, summary, clearing, ytd_in, ytd_out, rules_dir, lang, master)
+        if fmt == "json":
+            click.echo(json.dumps(report.summary, ensure_ascii=False, indent=2, default=str))
+        elif not quiet:
+            click.echo(summary_table(report.summary, lang), err=True)
+        sys.exit(EXIT_REJECTS if report.rejected else EXIT_OK)
+    if master is not None:
+        raise UsageError(t("--master 只用于 --engine spark", "--master goes with --engine spark"), "--master")
+    if bills.is_dir():
+        raise UsageError(
+            t("是文件夹：本地引擎读取一个文件", "is a folder: the local engine reads one file"),
+            str(bills),
+            t("请给出文件，或加 --engine spark 读取文件夹", "give a file, or add --engine spark to read a folder"),
+        )
     if explain is not None:
         _explain_bill(bills, items, ytd_in, encoding, rules_dir, explain, fmt, lang)
     if check:
@@ -1595,6 +1629,64 @@ def _explain_bill(
         glyphs = BAR_GLYPHS if can_show(BAR_GLYPHS) else ASCII_BAR
         click.echo(settlement_table(found.settlement, lang, True, glyphs))
     sys.exit(EXIT_OK)
+
+
+def _spark_batch(ctx: click.Context, bills: Path, out: Path | None) -> None:
+    """Refuse what ``--engine spark`` does not take: standard input or output, and the options of the local engine."""
+    if out is None:
+        raise click.MissingParameter(ctx=ctx, param=next(p for p in ctx.command.params if p.name == "out"))
+    given = [
+        name
+        for name in ("check", "explain", "reform", "jobs", "memory", "encoding")
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    ]
+    if str(bills) == "-" or str(out) == "-":
+        given.insert(0, "-")
+    if given:
+        shown = "、".join(f"--{n}" if n != "-" else "-" for n in given)
+        raise UsageError(
+            t(f"--engine spark 不接受 {shown}", f"--engine spark does not take {shown.replace('、', ', ')}"),
+            "--engine",
+            t(
+                "Spark 读写文件或文件夹（UTF-8 CSV 或 Parquet），并行度由集群决定；这些选项只用于本地引擎",
+                "Spark reads and writes files or folders (UTF-8 CSV or Parquet) and the cluster sets the "
+                "parallelism; these options are the local engine's",
+            ),
+        )
+
+
+def _spark_report(
+    bills: Path,
+    items: Path | None,
+    out: Path,
+    rejects: Path | None,
+    summary: Path | None,
+    clearing: Path | None,
+    ytd_in: Path | None,
+    ytd_out: Path | None,
+    rules_dir: Path | None,
+    lang: Lang,
+    master: str | None,
+) -> Any:
+    """``medins batch --engine spark``: settle on Spark (:func:`medins.spark.run`)."""
+    from medins.spark import require_pyspark
+
+    require_pyspark()
+    from medins import spark
+
+    return spark.run(
+        str(bills),
+        str(items) if items else None,
+        str(out),
+        rejects=str(rejects) if rejects else None,
+        summary=summary,
+        clearing=clearing,
+        ytd_in=ytd_in,
+        ytd_out=ytd_out,
+        rules_dir=rules_dir,
+        lang=lang,
+        master=master,
+    )
 
 
 def _check_batch(

@@ -1403,6 +1403,7 @@ class _Run:
         self.settler, self.rules = settler, rules
         self.n = n = bills.height
         self.row = bills["_row"].to_numpy()  # each bill's record number in BILLS (0 the first after the header)
+        self.shown = self.row  # the record numbers messages name (a partition's own when it is a file's part)
         self.bills = bills.select([c for c in bills.columns if c != "_row"])
         self.items = items
         self.lines = lines
@@ -1426,7 +1427,7 @@ class _Run:
                 raise SettlementBug(
                     f"bill row {int(self.row[i]) + 2}: {len(rows)} item lines read back, {count} counted"
                 )
-        return self.settler._one(int(self.row[i]) + 2, values, rows, ytd_json)
+        return self.settler._one(int(self.shown[i]) + 2, values, rows, ytd_json)
 
     def settle(
         self, prepared: Prepared, ytd_in: dict[Any, tuple[int, str, str]], want_state: bool
@@ -2470,6 +2471,34 @@ def settle_table(
     Returns one row per bill, in the input's order: the OUT columns of ``medins batch`` (empty for a
     rejected bill) and ``rejected``, the reason a bill was rejected (empty when it settled).
     """
+    out, outcome, n = settle_partition(bills, items, rules, ytd, lang)
+    rejected = [(r[1] - 2, r[5]) for r in outcome.rejects if r[0] == 0]
+    reasons = pl.DataFrame(
+        {"_row": [r for r, _ in rejected], "rejected": [x for _, x in rejected]},
+        schema={"_row": pl.Int64, "rejected": pl.String},
+    )
+    every = pl.DataFrame({"_row": np.arange(n, dtype=np.int64)})
+    table = every.join(out, on="_row", how="left").join(reasons, on="_row", how="left")
+    return table.sort("_row").drop("_row").with_columns(pl.all().fill_null(""))
+
+
+def settle_partition(
+    bills: Any,
+    items: Any = None,
+    rules: Any = None,
+    ytd: dict[Any, tuple[int, str, str]] | None = None,
+    lang: str = "zh",
+    want_state: bool = False,
+    rows: np.ndarray | None = None,
+    item_rows: np.ndarray | None = None,
+) -> tuple[pl.DataFrame, Outcome, int]:
+    """:func:`settle_table`'s work, as the batch's parts: the OUT rows of the settled bills (named as
+    OUT's columns, with ``_row``, each bill's index in ``bills``), the :class:`Outcome` (rejects of
+    bills and item lines, each key's final year-to-date state when ``want_state``, the counts and
+    sums) and the number of bills.
+
+    A reject's row, and the rows its reason names, are ``rows[index] + 2`` (``item_rows[index] + 2``
+    for an item line): the record numbers of the file the table is a part of; by default the index."""
     from medins import batch as B
     from medins.loader import resolve_rules_dir
 
@@ -2483,14 +2512,16 @@ def settle_table(
         assert isinstance(items_df, pl.DataFrame)
         item_cols = B.map_columns(items_df.columns, B.ITEM_COLUMNS, "ITEMS", B.ITEM_REQUIRED, "items")
 
-    def texts(frame: pl.DataFrame, row: str) -> pl.DataFrame:
+    def texts(frame: pl.DataFrame, row: str, numbers: np.ndarray | None = None) -> pl.DataFrame:
         cells = frame.select(
             [
                 pl.col(c).cast(pl.String).fill_null("").str.strip_chars(PY_SPACE).alias(f"c{i}")
                 for i, c in enumerate(frame.columns)
             ]
         )
-        return cells.with_columns(pl.Series(row, np.arange(frame.height, dtype=np.int64)))
+        return cells.with_columns(
+            pl.Series(row, np.arange(frame.height, dtype=np.int64) if numbers is None else numbers, dtype=pl.Int64)
+        )
 
     bills_t = texts(bills_df, "_row")
     cfg = B.WorkerConfig(
@@ -2517,7 +2548,7 @@ def settle_table(
     lines.start_items()
     items_t = None
     if items_df is not None and item_cols is not None:
-        items_t = texts(items_df, "_line")
+        items_t = texts(items_df, "_line", item_rows)
         ids = pl.DataFrame({"bill_id": bills_t[f"c{bill_cols.index['bill_id']}"], "_bill": bills_t["_row"]})
         items_t = items_t.join(
             ids, left_on=f"c{item_cols.index['bill_id']}", right_on="bill_id", how="left", maintain_order="left"
@@ -2532,17 +2563,11 @@ def settle_table(
         raise ValueError("settle_table: a person_id with two names, or a bill older than the year-to-date entries")
     held = FrameLines(items_t) if items_t is not None else None
     run = _Run(bills_t, prepared.S, bill_cols, held, item_cols, settler, settler.rules, shared, lines.view())
-    out, outcome = run.settle(prepared, ytd or {}, False)
+    if rows is not None:
+        run.shown = rows
+    out, outcome = run.settle(prepared, ytd or {}, want_state)
     columns = list(B.OUT_HEAD)
     if "person_name" in bill_cols.index:
         columns.insert(2, "person_name")
     columns += [*B.OUT_AMOUNTS, "fund_ratio", *B.OUT_TAIL]
-    out = out.rename(dict(zip(out.columns[1:], columns, strict=True)))
-    rejected = [(r[1] - 2, r[5]) for r in outcome.rejects if r[0] == 0]
-    reasons = pl.DataFrame(
-        {"_row": [r for r, _ in rejected], "rejected": [x for _, x in rejected]},
-        schema={"_row": pl.Int64, "rejected": pl.String},
-    )
-    every = pl.DataFrame({"_row": np.arange(bills_t.height, dtype=np.int64)})
-    table = every.join(out, on="_row", how="left").join(reasons, on="_row", how="left")
-    return table.sort("_row").drop("_row").with_columns(pl.all().fill_null(""))
+    return out.rename(dict(zip(out.columns[1:], columns, strict=True))), outcome, bills_t.height

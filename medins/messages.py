@@ -375,7 +375,8 @@ BILLS 为 - 时从标准输入读取 CSV；-o - 把结果 CSV 写到标准输出
   medins batch march.xlsx -o march-settled.xlsx --clearing clearing.csv --ytd-out ytd.json
   medins batch april.csv -o april-settled.csv --ytd-in ytd.json --ytd-out ytd.json --jobs 2
   medins batch march.csv -o march-reform.csv --summary summary.json --reform reform.toml
-  medins batch march.csv --items items.csv --explain S01000000129""",
+  medins batch march.csv --items items.csv --explain S01000000129
+  medins batch bills/ --items items/ -o settled.parquet --engine spark --master spark://head:7077""",
     "audit": """按 medins 重新结算国家医保信息平台的结算表抽取（setl_d），逐字段比较。
 
 每条记录按 medins batch 结算账单的方式结算（按人、参保地、险种，按结算时间顺序累计年度金额）；统筹基金
@@ -493,6 +494,10 @@ OPTION_ZH: dict[str, str] = {
     "check": "不结算，只按运行时的读法检查表头、每一行和每张账单的取值：列出会被拒绝的行（给出 --rejects 时也写入该文件；"
     "只有规则才会拒绝的留给正式运行）；没有时退出码 0，有时 3。",
     "quiet": "不在标准错误输出显示进度条和汇总表。",
+    "engine": "local：在本机结算；spark：在 Apache Spark 上结算（pip install 'medins[spark]'），此时 BILLS 和 ITEMS "
+    "可以是 CSV 或 Parquet 文件或文件夹，OUT 和 REJECTS 写成文件夹（OUT 以 .parquet 结尾时为 Parquet）。",
+    "master": "与 --engine spark 一起用：集群地址（spark://HOST:7077、yarn、local[4]）；默认：正在运行的会话的"
+    "（spark-submit），否则用本机的全部核心。",
     "columns": "列出账单和明细文件接受的列名及其别名，然后退出。",
     "audit fee_list": "平台的费用明细表（fee_list_d）：每行一条明细，以 setl_id 关联结算记录。",
     "audit out": "每条结算记录一行：平台的金额、medins 的金额及差额。",
