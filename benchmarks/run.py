@@ -15,6 +15,9 @@ command and all its descendants together (``/proc``; elsewhere the largest singl
 - with ``--audit``, also ``medins audit`` of the platform extract ``generate_extract.py`` writes from
   the same bills (in ``--dir``/extract), against ``--jobs 1`` of the same round (target: at most 1.5
   times as long).
+- with ``--engine spark``, also ``medins batch --engine spark --master local[N]`` (N the cores), beside
+  ``--jobs 1`` of the same round (no target: the figure is Spark's overhead on one machine), its OUT
+  rows compared with ``--jobs 1``'s.
 
 Each is run ``--runs`` times, the floor in the same rounds as the others; prints min–max seconds,
 the ratio to the floor of the same round (min–max), and the peak memory (max) beside the targets.
@@ -121,6 +124,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="rounds of floor, --jobs 1, --jobs 2")
     parser.add_argument("--reform", type=Path, help="also time --jobs 1 with this reform file")
     parser.add_argument("--audit", action="store_true", help="also time medins audit of the same bills' extract")
+    parser.add_argument("--engine", choices=["local", "spark"], default="local", help="spark: also time --engine spark")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "medins-bench")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
@@ -168,6 +172,9 @@ def main() -> None:
     if args.audit:
         names.append("medins audit")
         _extract(extract, params)
+    spark_name = "medins batch --engine spark"
+    if args.engine == "spark":
+        names.append(spark_name)
     rounds: list[dict[str, dict[str, float]]] = []
     batch = [sys.executable, "-m", "medins", "batch", str(folder / "bills.csv"), "--items", str(folder / "items.csv")]
     for _ in range(args.runs):
@@ -185,6 +192,10 @@ def main() -> None:
             setl, fee = str(extract / "setl_d.csv"), str(extract / "fee_list_d.csv")
             cmd = [sys.executable, "-m", "medins", "audit", setl, "--fee-list", fee, "-o", str(extract / "diff.csv")]
             results["medins audit"] = timed([*cmd, "--summary", str(extract / "report.json"), "--quiet"])
+        if args.engine == "spark":
+            master = f"local[{os.cpu_count() or 1}]"
+            cmd = [*batch, "-o", str(folder / "settled-spark.csv"), "--engine", "spark", "--master", master, "--quiet"]
+            results[spark_name] = timed(cmd)
         rounds.append(results)
     same = filecmp.cmp(folder / "settled-j1.csv", folder / "settled-j2.csv", shallow=False)
     summary = json.loads((folder / "summary-j1.json").read_text("utf-8"))
@@ -219,6 +230,8 @@ def main() -> None:
         print(
             f"records {report['records']['input']:,}, compared {report['records']['compared']:,}: {report['compared']}"
         )
+    if args.engine == "spark":
+        print(f"--engine spark: {spark_report(folder, rounds, spark_name, names[1], span)}")
     b, i = summary["bills"], summary["item_lines"]
     print(
         f"bills accepted {b['accepted']:,}, rejected {b['rejected']:,}; item lines accepted {i['accepted']:,}, "
@@ -237,6 +250,17 @@ def _extract(folder: Path, params: dict[str, int]) -> None:
     subprocess.run(cmd, check=True)
     marker.write_text(json.dumps(params))
     print(f"extract generated in {time.perf_counter() - start:.1f} s")
+
+
+def spark_report(folder: Path, rounds: list, name: str, local: str, span) -> str:  # type: ignore[no-untyped-def]
+    """Spark's time beside --jobs 1's, and whether its OUT rows (a folder of parts) are --jobs 1's."""
+    import polars as pl
+
+    times = [r[name]["seconds"] / r[local]["seconds"] for r in rounds]
+    want = pl.read_csv(folder / "settled-j1.csv", infer_schema=False).fill_null("").sort("bill_id")
+    parts = sorted((folder / "settled-spark.csv").glob("*.csv"))
+    got = pl.concat([pl.read_csv(p, infer_schema=False) for p in parts]).fill_null("").sort("bill_id")
+    return f"{span(times, '.1f')}× --jobs 1 of the same round; OUT rows (sorted by bill) identical: {got.equals(want)}"
 
 
 if __name__ == "__main__":

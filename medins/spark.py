@@ -39,12 +39,15 @@ INSTALL = t(
     "install the spark extra: pip install 'medins[spark]' (Java 17 or newer is needed too)",
 )
 
-KIND_BILL, KIND_ITEM, KIND_YTD = 0, 1, 2
-"""What a row of the partitioned frame is."""
+KIND_BILL, KIND_ITEM, KIND_YTD, KIND_ORPHAN = 0, 1, 2, 3
+"""What a row of the partitioned frame is (an orphan: an item line whose bill_id no bill has)."""
 
 OUT_ROW, REJECT_ROW, FINAL_ROW, COUNT_ROW, IRREGULAR_ROW = 0, 1, 2, 3, 4
 """What a row the partitions give is: an OUT row, a reject, a key's final state, a partition's
 count, or a cell the columns cannot settle (the run stops and names it)."""
+
+COUNTS = ("_bills", "_items", "_persons", "_settled", "_reordered")
+"""A partition's counts: bills and item lines in, persons in and settled, persons reordered."""
 
 YTD_COLUMNS = ("person_id", "insured_region", "scheme", "year", "last_service_date", "ytd")
 """Year-to-date state as a DataFrame: the entries of ``--ytd-in``/``--ytd-out`` (``ytd`` as JSON)."""
@@ -65,8 +68,8 @@ def require_pyspark() -> None:
 
 
 def session(master: str | None = None) -> Any:
-    """A Spark session: the running one (``spark-submit``, a notebook) unless ``master`` names
-    another; on this machine (``local[N]``) bound to 127.0.0.1, without the web UI."""
+    """A Spark session: the running one (a notebook's), or ``spark-submit``'s, unless ``master`` names
+    another; on this machine (``local[N]``, the default) bound to 127.0.0.1. Without the web UI."""
     require_pyspark()
     from pyspark.sql import SparkSession
 
@@ -75,7 +78,10 @@ def session(master: str | None = None) -> Any:
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
-    if master is None or master.startswith("local"):
+    # started by spark-submit (its JVM started this Python): the session is as spark-submit configures it
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
+    local = master.startswith("local") if master else not submitted
+    if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (
         SparkSession.builder.appName("medins batch")
@@ -84,7 +90,7 @@ def session(master: str | None = None) -> Any:
     )
     if master:
         builder = builder.master(master)
-    if master is None or master.startswith("local"):
+    if local:
         # the aggregations' shuffles: a few partitions per core, not the default 200
         builder = builder.config("spark.sql.shuffle.partitions", str(4 * (os.cpu_count() or 1)))
     spark = builder.getOrCreate()
@@ -201,7 +207,7 @@ def _result_schema(plan: Plan) -> Any:
         StructField("_year", IntegerType(), True),
         StructField("_last", StringType(), True),
         StructField("_ytd", StringType(), True),
-        StructField("_reordered", LongType(), True),
+        *[StructField(c, LongType(), True) for c in COUNTS],
     ]
     return StructType(fields)
 
@@ -253,7 +259,6 @@ def settle(
     )
     _refuse_shared_ids(bills, stripped(bid), bill_cols.shown("bill_id"))
     parts = [b]
-    orphans = None
     if items is not None and item_headers is not None and item_cols is not None:
         ibid = item_headers[item_cols.index["bill_id"]]
         owners = bills.select(stripped(bid).alias("_bill"), stripped(pid).alias("_person"))
@@ -263,8 +268,15 @@ def settle(
             "_row",
             *[F.col(f"`{c}`").alias(f"i{i}") for i, c in enumerate(item_headers)],
         ).join(owners, "_bill", "left")
-        orphans = _orphan_rejects(lines.filter(F.col("_person").isNull()), item_cols.shown("bill_id"), lang)
-        parts.append(lines.filter(F.col("_person").isNotNull()).drop("_bill").withColumn("_kind", F.lit(KIND_ITEM)))
+        # a line of no bill goes to the partition of its bill_id, to be rejected there
+        orphan = F.col("_person").isNull()
+        parts.append(
+            lines.select(
+                F.when(orphan, F.lit(KIND_ORPHAN)).otherwise(F.lit(KIND_ITEM)).alias("_kind"),
+                F.when(orphan, F.col("_bill")).otherwise(F.col("_person")).alias("_person"),
+                *[c for c in lines.columns if c not in ("_bill", "_person")],
+            )
+        )
     if ytd is not None:
         parts.append(
             ytd.select(
@@ -279,7 +291,7 @@ def settle(
     n = partitions or max(1, 2 * spark.sparkContext.defaultParallelism)
     frame = frame.repartition(n, "_person").sortWithinPartitions("_kind", "_file", "_row")
     result = frame.mapInArrow(partial(settle_arrow, plan), _result_schema(plan)).persist()
-    return Settled(result, bills, items, orphans, plan, bill_cols, item_cols, ytd)
+    return Settled(result, plan, bill_cols, item_cols, ytd)
 
 
 def _numbered(df: Any, role: str) -> Any:
@@ -326,25 +338,6 @@ def _refuse_shared_ids(bills: Any, bid: Any, column: str) -> None:
         )
 
 
-def _orphan_rejects(orphans: Any, column: str, lang: str) -> Any:
-    """Item lines whose bill_id no bill has: rejected with the batch's reasons."""
-    from pyspark.sql import functions as F
-
-    missing = t("缺少单据号", "bill_id missing")(lang)  # type: ignore[arg-type]
-    zh, en = "单据文件中没有单据号 ", "no bill with bill_id "
-    named = (
-        F.concat(F.lit(zh), F.col("_bill")) if lang == "zh" else F.concat(F.lit(en), F.col("_bill"), F.lit(" in BILLS"))
-    )
-    return orphans.select(
-        F.lit(1).alias("_order"),
-        "_file",
-        "_row",
-        F.col("_bill").alias("bill_id"),
-        F.lit(column).alias("column"),
-        F.when(F.col("_bill") == "", F.lit(missing)).otherwise(named).alias("reason"),
-    )
-
-
 def settle_arrow(plan: Plan, batches: Iterator[Any]) -> Iterator[Any]:
     """The partition function: one partition's bills, item lines and year-to-date entries (Arrow
     batches) settled by :func:`medins.fastpath.settle_partition`; yields OUT rows, rejects, final
@@ -383,7 +376,7 @@ def _arrow_schema(plan: Plan) -> Any:
             ("_year", pa.int32()),
             ("_last", pa.string()),
             ("_ytd", pa.string()),
-            ("_reordered", pa.int64()),
+            *[(c, pa.int64()) for c in COUNTS],
         ]
     )
 
@@ -406,8 +399,13 @@ def _settle_frame(plan: Plan, frame: pl.DataFrame) -> list[pl.DataFrame]:
         for r in frame.filter(pl.col("_kind") == KIND_YTD).iter_rows(named=True):
             key = (r["y_person_id"], r["y_insured_region"], r["y_scheme"], int(r["y_year"]))
             ytd[key] = (B.day_number(r["y_last_service_date"]), r["y_last_service_date"], r["y_ytd"])
+    got: list[pl.DataFrame] = []
+    orphans = frame.filter(pl.col("_kind") == KIND_ORPHAN)
+    if orphans.height:
+        got.append(_orphan_rejects(plan, orphans))
+    counts = {"_items": (items.height if items is not None else 0) + orphans.height}
     if not bills.height:
-        return []
+        return [*got, _counts(counts)]
     irregular = _irregular(plan, bills, b_src)
     if irregular is not None:
         return [irregular]
@@ -424,7 +422,6 @@ def _settle_frame(plan: Plan, frame: pl.DataFrame) -> list[pl.DataFrame]:
         )
     except ValueError:  # a person with two names, or a bill older than its --ytd-in entry
         return [_irregular_person(plan, bills, b_src, ytd)]
-    got: list[pl.DataFrame] = []
     # OUT rows, with what the clearing statement needs: the settlement month and whether it is local
     index = out["_row"].to_numpy()
     month = _months(bills, plan)[index]
@@ -459,10 +456,41 @@ def _settle_frame(plan: Plan, frame: pl.DataFrame) -> list[pl.DataFrame]:
                 schema_overrides={"_kind": pl.Int32, "_year": pl.Int32},
             )
         )
-    got.append(
-        pl.DataFrame({"_kind": [COUNT_ROW], "_reordered": [outcome.reordered]}, schema_overrides={"_kind": pl.Int32})
+    counts.update(
+        _bills=outcome.bills, _persons=outcome.persons, _settled=outcome.settled_persons, _reordered=outcome.reordered
     )
-    return got
+    return [*got, _counts(counts)]
+
+
+def _counts(counts: dict[str, int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"_kind": [COUNT_ROW], **{c: [counts.get(c, 0)] for c in COUNTS}},
+        schema_overrides={"_kind": pl.Int32, **{c: pl.Int64 for c in COUNTS}},
+    )
+
+
+def _orphan_rejects(plan: Plan, orphans: pl.DataFrame) -> pl.DataFrame:
+    """Item lines whose bill_id no bill has: rejected with the batch's reasons."""
+    assert plan.item_headers is not None
+    cols = B.map_columns(list(plan.item_headers), B.ITEM_COLUMNS, "ITEMS", [], "items")
+    ids = orphans["_person"].to_list()  # the line's bill_id, stripped
+    missing = t("缺少单据号", "bill_id missing")
+    reasons = [
+        (t(f"单据文件中没有单据号 {bid}", f"no bill with bill_id {bid} in BILLS") if bid else missing)(plan.lang)  # type: ignore[arg-type]
+        for bid in ids
+    ]
+    return pl.DataFrame(
+        {
+            "_kind": [REJECT_ROW] * orphans.height,
+            "_order": [1] * orphans.height,
+            "_row": orphans["_row"],
+            "_file": orphans["_file"],
+            "bill_id": ids,
+            "_column": [cols.shown("bill_id")] * orphans.height,
+            "_reason": reasons,
+        },
+        schema_overrides={"_kind": pl.Int32, "_order": pl.Int32, "_row": pl.Int64},
+    )
 
 
 def _months(bills: pl.DataFrame, plan: Plan) -> np.ndarray:
@@ -579,9 +607,6 @@ class Settled:
 
     result: Any
     """What the partitions gave (persisted): OUT rows, rejects, final states, counts."""
-    bills: Any
-    items: Any
-    orphans: Any
     plan: Plan
     bill_cols: Any
     item_cols: Any
@@ -622,8 +647,6 @@ class Settled:
         got = self.result.filter(F.col("_kind") == REJECT_ROW).select(
             "_order", "_file", "_row", "bill_id", F.col("_column").alias("column"), F.col("_reason").alias("reason")
         )
-        if self.orphans is not None:
-            got = got.unionByName(self.orphans)
         return got.select(
             "_order",
             (F.col("_row") + 2).alias("row"),
@@ -731,20 +754,17 @@ class Settled:
         from pyspark.sql import functions as F
 
         self.check()
-        counts = self.rejects.groupBy("_order").count().collect()
-        rejected = {r["_order"]: r["count"] for r in counts}
-        bills_input = self.bills.count()
-        items_input = self.items.count() if self.items is not None else 0
-        accepted = self.out.count()
-        if bills_input - rejected.get(0, 0) != accepted:
-            raise SettlementBug("input rows do not equal accepted + rejected rows")
-        pid = self.plan.bill_headers[self.bill_cols.index["person_id"]]
-        persons = (
-            self.bills.select(F.regexp_replace(F.col(f"`{pid}`"), f"^{_STRIP}+|{_STRIP}+$", "")).distinct().count()
+        kinds = self.result.groupBy("_kind", "_order").agg(
+            F.count("*").alias("n"), *[F.sum(c).alias(c) for c in COUNTS]
         )
-        settled = self.out.select("person_id").distinct().count()
-        reordered = self.result.filter(F.col("_kind") == COUNT_ROW).agg(F.sum("_reordered")).collect()[0][0] or 0
-        report = B.BatchReport(bills_input, rejected.get(0, 0), items_input, rejected.get(1, 0))
+        rows = {(r["_kind"], r["_order"]): r for r in kinds.collect()}
+        n = {c: int((rows.get((COUNT_ROW, None)) or {c: 0})[c] or 0) for c in COUNTS}
+        rejected = [int(rows[(REJECT_ROW, k)]["n"]) if (REJECT_ROW, k) in rows else 0 for k in (0, 1)]
+        accepted = int(rows[(OUT_ROW, None)]["n"]) if (OUT_ROW, None) in rows else 0
+        if n["_bills"] - rejected[0] != accepted:
+            raise SettlementBug("input rows do not equal accepted + rejected rows")
+        persons, settled, reordered = n["_persons"], n["_settled"], n["_reordered"]
+        report = B.BatchReport(n["_bills"], rejected[0], n["_items"], rejected[1])
         opts = B.BatchOptions(Path(bills_name), Path("out"), Path(items_name) if items_name else None)
         table = _Encoding(encoding)
         report.summary = B._summary(
@@ -757,7 +777,7 @@ class Settled:
             self.bill_cols,
             self.item_cols,
             table,  # type: ignore[arg-type]
-            table if self.items is not None else None,  # type: ignore[arg-type]
+            table if self.item_cols is not None else None,  # type: ignore[arg-type]
         )
         return report
 
