@@ -749,8 +749,12 @@ class Settled:
         self._agg = agg
         return agg
 
-    def report(self, bills_name: str, items_name: str | None, encoding: str = "utf-8") -> B.BatchReport:
-        """The batch's report: counts (Spark counts of the inputs, OUT and REJECTS) and the summary."""
+    def report(
+        self, bills_name: str, items_name: str | None, encodings: tuple[str, str] = ("utf-8", "utf-8")
+    ) -> B.BatchReport:
+        """The batch's report: the counts (summed from the partitions' own, and Spark counts of OUT and
+        REJECTS) and the summary, naming the inputs and what they were read as (``encodings`` of
+        bills and items: ``utf-8``, or ``parquet``)."""
         from pyspark.sql import functions as F
 
         self.check()
@@ -766,7 +770,7 @@ class Settled:
         persons, settled, reordered = n["_persons"], n["_settled"], n["_reordered"]
         report = B.BatchReport(n["_bills"], rejected[0], n["_items"], rejected[1])
         opts = B.BatchOptions(Path(bills_name), Path("out"), Path(items_name) if items_name else None)
-        table = _Encoding(encoding)
+        tables = _Encoding(encodings[0]), _Encoding(encodings[1])
         report.summary = B._summary(
             opts,
             report,
@@ -776,8 +780,8 @@ class Settled:
             settled,
             self.bill_cols,
             self.item_cols,
-            table,  # type: ignore[arg-type]
-            table if self.item_cols is not None else None,  # type: ignore[arg-type]
+            tables[0],  # type: ignore[arg-type]
+            tables[1] if self.item_cols is not None else None,  # type: ignore[arg-type]
         )
         return report
 
@@ -855,7 +859,9 @@ def run(
     ytd = ytd_frame(spark, entries) if entries else None
     done = settle(bills_df, items_df, ytd=ytd, rules=rules, lang=lang)
     try:
-        report = done.report(Path(bills).name, Path(items).name if items else None)
+        # the summary names the inputs as the batch does; a Parquet input has no text encoding
+        read_as = tuple(_format(p).replace("csv", "utf-8") if p else "" for p in (bills, items))
+        report = done.report(Path(bills).name, Path(items).name if items else None, read_as)  # type: ignore[arg-type]
         _writer(done.out.orderBy("_file", "_row").drop("_file", "_row"), out).save(out)
         _writer(done.rejects.orderBy("_order", "file", "row").drop("_order"), rejects).save(rejects)
         with Outputs() as outputs:
