@@ -28,6 +28,8 @@ sys.path.insert(0, str(HERE))
 
 from generate import generate  # noqa: E402
 
+from medins.audit import AMOUNTS  # noqa: E402
+
 SETL = [
     "setl_id",
     "mdtrt_id",
@@ -42,23 +44,7 @@ SETL = [
     "enddate",
     "setl_time",
     "med_type",
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "cvlserv_pay",
-    "hifes_pay",
-    "othfund_pay",
-    "fund_pay_sumamt",
-    "psn_pay",
-    "acct_pay",
-    "cash_payamt",
+    *AMOUNTS,  # the amounts the audit compares, in its order
     "refd_setl_flag",
     "assistance",
     "chronic_diseases",
