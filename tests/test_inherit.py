@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from fuzz_targets import dump_toml
 
 from medins import api
 from medins.cli import cli
@@ -24,7 +25,6 @@ from medins.errors import CaseError, MedinsError, RuleError
 from medins.loader import read_toml, shipped_rules_dir
 from medins.render import eligibility_json, settlement_json
 from medins.whatif import compare, comparison_json, estimate_year, year_json
-from tests.fuzz_targets import dump_toml
 
 GOLDEN = Path(__file__).parent / "golden"
 PROVINCE_SECTIONS = ("offsite", "filing", "assistance")
