@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import sys
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 from click.testing import CliRunner
+from test_rules_cli import _jsonable
 
 from medins.cli import cli
 from medins.loader import load_rule_file, shipped_rules_dir
@@ -31,18 +31,6 @@ SHIPPED_CODES = ["110000", "130100", "230400", "310000", "330400"]
 
 def run(*args: str) -> Any:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 def _toml(path: Path) -> Any:

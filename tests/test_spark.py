@@ -23,9 +23,8 @@ from typing import Any
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from test_columns_engine import BILLS, SEED, _change
+from test_columns_engine import BILLS, SEED, _change, _run
 
-from medins.batch import BatchOptions, run_batch
 from medins.cli import EXIT_ERROR, EXIT_USAGE, cli
 from medins.errors import MedinsError
 
@@ -60,20 +59,8 @@ def month(tmp_path_factory: pytest.TempPathFactory, generate_month: Any) -> Path
 
 
 def _local(bills: Path, items: Path | None, out: Path, ytd_in: Path | None = None) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    run_batch(
-        BatchOptions(
-            bills=bills,
-            items=items,
-            out=out / "out.csv",
-            summary=out / "summary.json",
-            clearing=out / "clearing.csv",
-            ytd_in=ytd_in,
-            ytd_out=out / "ytd.json",
-            lang="en",
-            jobs=1,
-        )
-    )
+    """The local engine's outputs in ``out`` (``--jobs 1``), as the columns-engine tests write them."""
+    _run(bills, items, out, ytd_in=ytd_in, jobs=1)
     return out
 
 
