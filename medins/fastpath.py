@@ -24,8 +24,11 @@ person's bills together), :class:`_Run` (lines, eligibility, cells, waves, OUT r
 
 from __future__ import annotations
 
+import copy
 import csv
+import functools
 import io
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -119,49 +122,70 @@ _ASCII_SPACE = np.zeros(256, dtype=bool)
 _ASCII_SPACE[[9, 11, 12, 28, 29, 30, 31, 32]] = True
 """The one-byte characters ``str.strip`` removes, but line ends (never inside a plain record)."""
 
+_SPACE_LEAD = {9, 11, 12, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3}
+"""The first bytes of the characters ``str.strip`` removes: those one-byte ones and the lead bytes of
+U+0085, U+00A0 (two bytes), U+1680, U+2000–200A, U+2028, U+2029, U+202F, U+205F, U+3000 (three)."""
 
-def _spaced(arr: np.ndarray, first: np.ndarray, last: np.ndarray) -> bool:
-    """Whether a cell whose first byte is at ``first`` or last byte at ``last`` is white space that
-    ``str.strip`` removes: the one-byte ones, U+0085, U+00A0 (two bytes), U+1680, U+2000–200A,
-    U+2028, U+2029, U+202F, U+205F, U+3000 (three). May say yes of an empty cell: it is only the
-    cue to strip."""
+
+@functools.cache
+def _space_leads(sep: int) -> bytes:
+    """A ``bytes.translate`` table marking those first bytes with 1 (a tab that separates cells is no
+    cell's white space)."""
+    return bytes(int(b in _SPACE_LEAD and b != sep) for b in range(256))
+
+
+def _spaced(data: bytes, sep: int) -> bool:
+    """Whether a cell of these records (UTF-8 bytes, whole lines) begins or ends with a character
+    ``str.strip`` removes: such a character right after a delimiter or a line start, or right before a
+    delimiter or a line end. Only the bytes that may begin such a character are looked at, so a chunk
+    costs one pass over its bytes. (A record with a quote is judged by its cells as the csv module
+    reads them; this may also say yes of one, which only costs a strip.)"""
+    at = np.flatnonzero(np.frombuffer(data.translate(_space_leads(sep)), dtype=bool))
+    if not len(at):
+        return False
+    arr = np.frombuffer(data, dtype=np.uint8)
     top = len(arr) - 1
-
-    def at(i: np.ndarray) -> np.ndarray:
-        return arr[np.clip(i, 0, top)].astype(np.int32)
-
-    def two(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return (a == 0xC2) & ((b == 0x85) | (b == 0xA0))
-
-    def three(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return (
-            ((a == 0xE1) & (b == 0x9A) & (c == 0x80))
-            | ((a == 0xE2) & (b == 0x80) & ((c <= 0x8A) | (c == 0xA8) | (c == 0xA9) | (c == 0xAF)))
-            | ((a == 0xE2) & (b == 0x81) & (c == 0x9F))
-            | ((a == 0xE3) & (b == 0x80) & (c == 0x80))
-        )
-
-    f0, f1, f2 = at(first), at(first + 1), at(first + 2)
-    l0, l1, l2 = at(last - 2), at(last - 1), at(last)
-    return bool(
-        _ASCII_SPACE[f0].any()
-        or _ASCII_SPACE[l2].any()
-        or two(f0, f1).any()
-        or two(l1, l2).any()
-        or three(f0, f1, f2).any()
-        or three(l0, l1, l2).any()
+    a = arr[at].astype(np.int32)
+    b = arr[np.minimum(at + 1, top)].astype(np.int32)
+    c = arr[np.minimum(at + 2, top)].astype(np.int32)
+    three = (
+        ((a == 0xE1) & (b == 0x9A) & (c == 0x80))
+        | ((a == 0xE2) & (b == 0x80) & ((c <= 0x8A) | (c == 0xA8) | (c == 0xA9) | (c == 0xAF)))
+        | ((a == 0xE2) & (b == 0x81) & (c == 0x9F))
+        | ((a == 0xE3) & (b == 0x80) & (c == 0x80))
     )
+    two = (a == 0xC2) & ((b == 0x85) | (b == 0xA0))
+    width = np.where(_ASCII_SPACE[a] & (a != sep), 1, np.where(two, 2, np.where(three, 3, 0)))
+    space = width > 0
+    at, width = at[space], width[space]
+    if not len(at):
+        return False
+    before = arr[np.maximum(at - 1, 0)]
+    after_at = at + width
+    after = arr[np.minimum(after_at, top)]
+    leading = (at == 0) | (before == sep) | (before == 10)
+    trailing = (after_at > top) | (after == sep) | (after == 10) | (after == 13)
+    return bool((leading | trailing).any())
 
 
-def record_chunks(table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | None = None) -> Iterator[Chunk]:
+def record_chunks(
+    table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | None = None, span: tuple[int, int] | None = None
+) -> Iterator[Chunk]:
     """The records after the header as chunks of whole records; raises :class:`NotRegular` when a
     record is not plainly regular. A GB18030 table's chunks are transcoded to UTF-8 and, given
-    ``copy``, written to it: the chunks' ``base`` are then offsets in the copy.
+    ``copy``, written to it: the chunks' ``base`` are then offsets in the copy. Every chunk must be
+    read by :func:`read_chunk`, which finishes the check of the cell counts.
 
-    Read with numpy: line ends, quotes and delimiters are found as arrays; a record is one line unless
-    a quote left open at a line's end continues it. A record without a quote must have the header's
-    cell count; one with a quote is read by the csv module, as the careful path reads it, and the
-    polars reading of it must come out the same (see :func:`read_chunk`).
+    ``span`` (UTF-8 only): the records between two byte offsets of the file, the first where a record
+    starts, the second taken as the end of the file (a quote still open there raises
+    :class:`NotRegular`); records are then numbered from 0 at the first offset.
+
+    Read with numpy and ``bytes.count``: line ends and quotes are found as arrays; a record is one
+    line unless a quote left open at a line's end continues it. A record with a quote is read by the
+    csv module, as the careful path reads it, must have the header's cell count, and the polars
+    reading of it must come out the same (see :func:`read_chunk`). The records without a quote must
+    hold, together, the header's cell count less one delimiters each: when one of them has more,
+    polars refuses it in :func:`read_chunk`, so none has fewer.
     """
     if table.spooled or table.encoding not in ("utf-8", "gb18030") or len(table.delimiter) != 1:
         raise NotRegular
@@ -171,17 +195,28 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | Non
     # cut at a line end is whole characters, transcoded to UTF-8 as it is read
     gb = table.encoding == "gb18030"
     width = len(table.header)
-    sep = ord(table.delimiter.encode())
+    sep_byte = table.delimiter.encode()
+    sep = ord(sep_byte)
     records = 0
     with table.path.open("rb") as f:
-        f.seek(table.start)
-        header = f.readline()
-        if b'"' in header or not header.endswith(b"\n"):
-            raise NotRegular
+        if span is None:
+            f.seek(table.start)
+            header = f.readline()
+            if b'"' in header or not header.endswith(b"\n"):
+                raise NotRegular
+            at, left = table.start + len(header), -1  # where ``carry`` starts in the file; bytes left
+        else:
+            if gb:
+                raise NotRegular
+            at, left = span[0], span[1] - span[0]
+            f.seek(at)
         carry = b""
-        at = table.start + len(header)  # where ``carry`` starts in the file
         while True:
-            more = f.read(size)
+            if left < 0:
+                more = f.read(size)
+            else:
+                more = f.read(min(size, left)) if left else b""
+                left -= len(more)
             data = carry + more
             if not data:
                 break
@@ -200,62 +235,75 @@ def record_chunks(table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | Non
                     data = data.decode("gb18030").encode("utf-8")
                 except UnicodeDecodeError:
                     raise NotRegular from None
+            if data.count(b"\r") != data.count(b"\r\n"):
+                raise NotRegular  # a carriage return inside a line
             arr = np.frombuffer(data, dtype=np.uint8)
             ends = np.flatnonzero(arr == 10)
-            cr = np.flatnonzero(arr == 13)
-            if len(cr) and (arr[np.minimum(cr + 1, len(arr) - 1)] != 10).any():
-                raise NotRegular  # a carriage return inside a line
             lines = len(ends)
-            q_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == 34)), minlength=lines)
-            open_at_end = np.cumsum(q_line) % 2 == 1  # a quote left open: the record goes on
-            if open_at_end[-1]:
-                if not more:
-                    raise NotRegular
-                closed = np.flatnonzero(~open_at_end)
-                keep = int(ends[closed[-1]]) + 1 if len(closed) else 0
-                tail = data[keep:]
-                carry = (tail.decode("utf-8").encode("gb18030") if gb else tail) + carry
-                if keep == 0:
-                    continue
-                data, arr = data[:keep], arr[:keep]
-                lines = int(closed[-1]) + 1
-                ends, q_line, open_at_end = ends[:lines], q_line[:lines], open_at_end[:lines]
-            starts = np.r_[0, ends[:-1] + 1]
-            seps = np.flatnonzero(arr == sep)
-            s_line = np.bincount(np.searchsorted(ends, seps), minlength=lines)
-            record_end = ~open_at_end
-            record_of_line = np.cumsum(np.r_[0, record_end[:-1].astype(np.int64)])
-            quotes_in_record = np.bincount(record_of_line, weights=q_line, minlength=int(record_of_line[-1]) + 1) > 0
-            plain_line = ~quotes_in_record[record_of_line]
-            if (s_line[plain_line] != width - 1).any():
-                raise NotRegular
-            first_line = np.flatnonzero(np.r_[True, record_end[:-1]])
             quoted: dict[int, list[str]] = {}
-            for r in np.flatnonzero(quotes_in_record).tolist():
-                lo = int(starts[first_line[r]])
-                hi = int(ends[first_line[r + 1] - 1]) + 1 if r + 1 < len(first_line) else len(data)
-                values = next(
-                    csv.reader([data[lo:hi].decode("utf-8", errors="replace")], delimiter=table.delimiter), []
+            if b'"' not in data:
+                count = lines
+                plain_seps = data.count(sep_byte)
+                starts = np.r_[0, ends + 1]
+            else:
+                q_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == 34)), minlength=lines)
+                open_at_end = np.cumsum(q_line) % 2 == 1  # a quote left open: the record goes on
+                if open_at_end[-1]:
+                    if not more:
+                        raise NotRegular
+                    closed = np.flatnonzero(~open_at_end)
+                    keep = int(ends[closed[-1]]) + 1 if len(closed) else 0
+                    tail = data[keep:]
+                    carry = (tail.decode("utf-8").encode("gb18030") if gb else tail) + carry
+                    if keep == 0:
+                        continue
+                    data, arr = data[:keep], arr[:keep]
+                    lines = int(closed[-1]) + 1
+                    ends, q_line, open_at_end = ends[:lines], q_line[:lines], open_at_end[:lines]
+                line_starts = np.r_[0, ends[:-1] + 1]
+                record_end = ~open_at_end
+                record_of_line = np.cumsum(np.r_[0, record_end[:-1].astype(np.int64)])
+                quotes_in_record = (
+                    np.bincount(record_of_line, weights=q_line, minlength=int(record_of_line[-1]) + 1) > 0
                 )
-                if len(values) != width:
-                    raise NotRegular
-                quoted[r] = values
+                first_line = np.flatnonzero(np.r_[True, record_end[:-1]])
+                count = len(first_line)
+                plain_seps = data.count(sep_byte)
+                for r in np.flatnonzero(quotes_in_record).tolist():
+                    lo = int(line_starts[first_line[r]])
+                    hi = int(ends[first_line[r + 1] - 1]) + 1 if r + 1 < count else len(data)
+                    plain_seps -= data.count(sep_byte, lo, hi)
+                    try:
+                        values = next(
+                            csv.reader([data[lo:hi].decode("utf-8", errors="replace")], delimiter=table.delimiter), []
+                        )
+                    except csv.Error:  # a line break outside quotes: a span that began inside a record
+                        raise NotRegular from None
+                    if len(values) != width:
+                        raise NotRegular
+                    quoted[r] = values
+                starts = np.r_[line_starts[first_line], len(data)]
+            if plain_seps != (count - len(quoted)) * (width - 1):
+                raise NotRegular  # a record without a quote has another cell count than the header
             # a record with a quote is checked by its cells as the csv module reads them, the others
             # by the bytes around their delimiters
-            padded = any(v != v.strip() for values in quoted.values() for v in values) or _spaced(
-                arr, np.r_[starts, seps + 1], np.r_[ends - 1 - (arr[ends - 1] == 13), seps - 1]
-            )
-            starts = np.r_[starts[first_line], len(data)]
+            padded = any(v != v.strip() for values in quoted.values() for v in values) or _spaced(data, sep)
             if gb:
                 base = copy.tell() if copy is not None else -1
                 if copy is not None:
                     copy.write(data)
             else:
                 base, at = at, at + len(data)
-            yield Chunk(data, records, len(first_line), quoted, base, starts, padded)
-            records += len(first_line)
+            yield Chunk(data, records, count, quoted, base, starts, padded)
+            records += count
     if not records:
         raise NotRegular
+
+
+def _blank_line(data: bytes, seps: bytes) -> bool:
+    """Whether a line of ``data`` is only delimiters: a record of empty cells. (It may say yes of
+    such bytes inside a quoted cell, which only sends the file to the careful reader.)"""
+    return any(data.startswith(seps + end) or (b"\n" + seps + end) in data for end in (b"\n", b"\r\n"))
 
 
 def read_chunk(table: CsvTable, chunk: Chunk, row: str) -> pl.DataFrame:
@@ -287,10 +335,17 @@ def read_chunk(table: CsvTable, chunk: Chunk, row: str) -> pl.DataFrame:
                 raise NotRegular
     if chunk.padded:
         df = df.with_columns(pl.all().str.strip_chars(PY_SPACE))
-    longest = df.select(pl.all().str.len_chars().max()).row(0)
+    longest = df.select(pl.all().str.len_bytes().max()).row(0)  # a character is a byte or more
     if any((x or 0) > MAX_CELL for x in longest):
-        raise NotRegular
-    if df.height and df.select(pl.all_horizontal(pl.all() == "").any()).item():
+        longest = df.select(pl.all().str.len_chars().max()).row(0)
+        if any((x or 0) > MAX_CELL for x in longest):
+            raise NotRegular
+    if chunk.padded:
+        if df.height and df.select(pl.all_horizontal(pl.all() == "").any()).item():
+            raise NotRegular
+    elif _blank_line(chunk.data, table.delimiter.encode() * (width - 1)) or any(
+        not any(values) for values in quoted.values()
+    ):
         raise NotRegular
     return df.with_columns(pl.Series(row, np.arange(first, first + df.height, dtype=np.int64)))
 
@@ -327,6 +382,9 @@ class Spill:
         self.located: dict[int, list[np.ndarray]] = {}
         self.text: Path | None = None
         """The UTF-8 text of ITEMS that the locations point into."""
+        self.tag = ""
+        """Added to the names of the location files: a ``--jobs`` worker reading a range of ITEMS
+        writes its own, which :meth:`adopt` appends to the run's."""
 
     def locate(self, where: np.ndarray, part: np.ndarray) -> None:
         """Where each line of a chunk is (:data:`LOCATION`), by its bill's partition."""
@@ -337,8 +395,20 @@ class Spill:
         bounds = np.searchsorted(part[order], np.arange(self.parts + 1))
         for p in range(self.parts):
             if bounds[p] < bounds[p + 1]:
-                with (self.folder / f"lines-{p}.bin").open("ab") as f:
+                with (self.folder / f"lines-{p}{self.tag}.bin").open("ab") as f:
                     where[order[bounds[p] : bounds[p + 1]]].tofile(f)
+
+    def adopt(self, tag: str, lines_before: int) -> None:
+        """Append the location files a worker wrote under ``tag`` to the run's, its line numbers made
+        the file's (``lines_before``: the lines of ITEMS before its range)."""
+        for p in range(self.parts):
+            path = self.folder / f"lines-{p}{tag}.bin"
+            if path.exists():
+                where = np.fromfile(path, dtype=LOCATION)
+                where["line"] += lines_before
+                with (self.folder / f"lines-{p}.bin").open("ab") as f:
+                    where.tofile(f)
+                path.unlink()
 
     def locations(self, p: int) -> np.ndarray:
         """Where the item lines of partition ``p`` are."""
@@ -423,6 +493,8 @@ def settle_columns(
     moves as partitions are settled."""
     size = bills_table.path.stat().st_size + (items_table.path.stat().st_size if items_table else 0)
     parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
+    if parts > 1 and jobs > 1:
+        parts = max(parts, PARTS_PER_JOB * jobs)  # smaller partitions share out more evenly
     spill = Spill(spool, parts)
     variants = [Variant(settler, rules, writer, want_state)]
     if reformed is not None:
@@ -434,17 +506,45 @@ def settle_columns(
             and all(rules.packs[c].catalogue is v.rules.packs[c].catalogue for c in rules.packs)
         )
         v.lines = variants[0].lines if same else LinePass(v.rules, v.shared)
-    passes = list({id(v.lines): v.lines for v in variants}.values())
+    owners: list[int] = []  # the first set of rules of each line pass
+    for k, v in enumerate(variants):
+        if all(variants[o].lines is not v.lines for o in owners):
+            owners.append(k)
+    passes = [variants[k].lines for k in owners]
     fan = _Fan(passes)
+    pool = _Pool(jobs, variants) if parts > 1 and jobs > 1 else None
+    ended = False
     try:
-        index = _partition_bills(bills_table, bill_cols, spill, fan)  # type: ignore[arg-type]
-        spill.close()  # the bills wait in files, not in memory, while ITEMS is read
-        fan.start_items()
-        if items_table is not None:
-            _partition_items(items_table, item_cols, index, spill, fan)  # type: ignore[arg-type]
-    except NotRegular:
-        return None
-    del index
+        try:
+            index = _partition_bills(bills_table, bill_cols, spill, fan)  # type: ignore[arg-type]
+            spill.close()  # the bills wait in files, not in memory, while ITEMS is read
+            fan.start_items()
+            if items_table is not None:
+                if pool is not None and items_table.encoding == "utf-8":
+                    _items_in_pool(pool, jobs, items_table, item_cols, index, spill, fan, owners, variants)
+                else:
+                    _partition_items(items_table, item_cols, index, spill, fan)  # type: ignore[arg-type]
+        except NotRegular:
+            return None
+        del index
+        outcome = _settle_columns(
+            spill, parts, bill_cols, items_table, item_cols, ytd_in, variants, passes, spool, pool, progress
+        )
+        ended = outcome is not None
+        return outcome
+    finally:
+        if pool is not None:
+            pool.close(ended)
+
+
+PARTS_PER_JOB = 3
+"""With ``--jobs N``, at least this many partitions per process."""
+
+
+def _settle_columns(  # type: ignore[no-untyped-def]
+    spill, parts, bill_cols, items_table, item_cols, ytd_in, variants, passes, spool, pool, progress
+) -> list[Outcome] | None:
+    """The second half of :func:`settle_columns`: every partition settled, OUT written in input order."""
     views = {id(lp): lp.view() for lp in passes}
     for v in variants:
         v.view = views[id(v.lines)]
@@ -470,12 +570,14 @@ def settle_columns(
             ytd_in,
             variants,
             spool,
-            jobs,
+            pool,
             progress,
             len(passes[0].ctx),
         )
     except NotRegular:
         return None
+    if pool is not None:
+        pool.close(True)  # the workers end before OUT is merged: less memory held at once
     for v, (outs, _) in zip(variants, outputs, strict=True):
         _write_in_order(v.writer, outs)
     return [_total(outcomes, v.settler.agg) for v, (_, outcomes) in zip(variants, outputs, strict=True)]
@@ -503,7 +605,7 @@ class _Fan:
 
 
 def _settle_parts(  # type: ignore[no-untyped-def]
-    spill, parts, frames, bill_cols, items_table, item_cols, ytd_in, variants, spool, jobs, progress, bills_total
+    spill, parts, frames, bill_cols, items_table, item_cols, ytd_in, variants, spool, pool, progress, bills_total
 ):
     """Settle every partition under every set of rules, here or in ``--jobs`` workers: per set, the
     OUT rows (in spool files) and outcomes, in partition order; raises :class:`NotRegular` when a
@@ -520,11 +622,11 @@ def _settle_parts(  # type: ignore[no-untyped-def]
         advance = bar.update if hasattr(bar, "update") else (lambda k: None)
         delimiter = items_table.delimiter if items_table else None
         job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, delimiter, [v.view for v in variants])
-        if parts > 1 and jobs > 1:
+        if pool is not None:
             job.lines = [view.saved(spool, f"{k}") for k, view in enumerate(job.lines)]
-            for results in _settle_in_workers(job, jobs, variants, advance):
+            for results in _settle_in_pool(pool, job, variants, advance):
                 keep(results)
-        for p in range(parts if jobs <= 1 or parts == 1 else 0):
+        for p in range(parts if pool is None else 0):
             if parts == 1:
                 if frames[0] is None:
                     continue
@@ -602,127 +704,236 @@ class Lines:
         return csv_lines(frame, self.text)
 
 
-def _part_worker(job: Parts, cfgs: list[Any], lines: Lines, conn: Any, number: int, jobs: int, parent: int) -> None:
-    """A ``--jobs`` process (started fresh: polars' threads do not survive a fork): load the rules
-    (and a reform's: one config per set of rules), settle partitions ``number``, ``number + jobs``, …,
-    and send each result down its pipe."""
+class _Pool:
+    """``--jobs N``: this process and N − 1 workers (started fresh: polars' threads do not survive a
+    fork), started with the run so that their start overlaps the reading of BILLS, then given work
+    twice: ranges of ITEMS to split, then partitions to settle. Each process takes the next range or
+    partition from a shared counter as it finishes its last. However the run ends (an error, a
+    signal, a worker that died), no worker outlives it."""
+
+    def __init__(self, jobs: int, variants: list[Variant]) -> None:
+        import multiprocessing
+
+        from medins import procs
+
+        ctx = multiprocessing.get_context("spawn")
+        self.parent = os.getpid()
+        self.closed = False
+        self.counter = ctx.Value("q", 0)
+        writer = variants[0].writer
+        lines = Lines(writer.kind, writer._text)
+        cfgs = [v.settler.cfg for v in variants]
+        self.to: dict[int, Any] = {}
+        self.back: dict[Any, int] = {}
+        self.workers: dict[int, Any] = {}
+        ends = []
+        for k in range(1, jobs):
+            inbox, to = ctx.Pipe(duplex=False)
+            back, outbox = ctx.Pipe(duplex=False)
+            self.workers[k] = ctx.Process(
+                target=_pool_worker, args=(cfgs, lines, inbox, outbox, self.counter, k, self.parent), daemon=True
+            )
+            self.to[k], self.back[back] = to, k
+            ends += [inbox, outbox]
+        with procs.signals_blocked():
+            for w in self.workers.values():
+                w.start()
+        for end in ends:
+            end.close()
+
+    def next(self, count: int) -> int | None:
+        """The next range or partition to take, of ``count``; None when all are taken."""
+        with self.counter.get_lock():
+            k = int(self.counter.value)
+            if k >= count:
+                return None
+            self.counter.value = k + 1
+        return k
+
+    def start(self, kind: str, payload: Any) -> None:
+        """Set every worker taking work of this kind from the counter (from 0)."""
+        self.counter.value = 0
+        for k in self.to:
+            self._send(k, (kind, payload))
+
+    def _send(self, k: int, message: Any) -> None:
+        from medins import procs
+
+        try:
+            self.to[k].send(message)
+        except OSError:  # the worker is gone
+            self.workers[k].join(2)
+            raise procs.worker_died(self.workers[k].exitcode) from None
+
+    def receive(self, timeout: float) -> list[tuple[int, str, Any]]:
+        """What the workers sent; a worker that failed or died stops the run."""
+        from multiprocessing.connection import wait
+
+        from medins import procs
+        from medins.tabular import TableError
+
+        ready = wait(list(self.back), timeout=timeout)
+        got = []
+        for conn in ready:
+            k = self.back[conn]
+            try:
+                kind, payload = conn.recv()
+            except EOFError:  # the worker ended without saying why
+                self.workers[k].join(2)
+                raise procs.worker_died(self.workers[k].exitcode) from None
+            if kind == "medins":
+                raise TableError(*payload)
+            if kind == "error":
+                name, message, tb = payload
+                raise SettlementBug(f"a batch worker failed: {name}: {message}\n{tb}")
+            got.append((k, kind, payload))
+        if not ready:
+            dead = [w for w in self.workers.values() if w.exitcode not in (None, 0)]
+            if dead:
+                raise procs.worker_died(dead[0].exitcode)
+        return got
+
+    def finish(self, kind: str, taken: Callable[[int, Any], None], poll: float = 0.0) -> bool:
+        """Take the workers' results of ``kind`` (each passed to ``taken(k, payload)``) until every
+        worker says it has no more; whether none of them found the input irregular."""
+        from medins.batch import WORKER_POLL
+
+        waiting, regular = set(self.workers), True
+        while waiting:
+            for k, got, payload in self.receive(poll or WORKER_POLL):
+                if got == "irregular":
+                    regular = False
+                elif got == "idle":
+                    waiting.discard(k)
+                else:
+                    taken(k, payload)
+        return regular
+
+    def close(self, ended: bool) -> None:
+        """Stop the workers: asked to end when the run went well, ended otherwise."""
+        from medins import procs
+        from medins.batch import _stop_workers
+
+        if self.closed:
+            return
+        self.closed = True
+        stopped = False
+        try:
+            if ended:
+                for k in self.to:
+                    self._send(k, ("stop", None))
+                for w in self.workers.values():
+                    w.join()
+                stopped = True
+        finally:
+            if not stopped:
+                with procs.critical():
+                    _stop_workers(list(self.workers.values()), [])
+            for conn in [*self.to.values(), *self.back]:
+                conn.close()
+
+
+def _pool_worker(
+    cfgs: list[Any], lines: Lines, inbox: Any, outbox: Any, counter: Any, number: int, parent: int
+) -> None:
+    """A ``--jobs`` process: load the rules (and a reform's: one config per set of rules), then take
+    ranges of ITEMS or partitions from ``counter`` as the main process says, sending each result and
+    then ``idle`` when none is left."""
     from medins import procs
     from medins.batch import Settler
 
     procs.worker_started(parent)
+
+    def take(count: int) -> int | None:
+        with counter.get_lock():
+            k = int(counter.value)
+            if k >= count:
+                return None
+            counter.value = k + 1
+        return k
+
     try:
         variants = []
         for cfg in cfgs:
             settler = Settler(cfg)
             variants.append(Variant(settler, settler.rules, lines, cfg.want_state))
-        for p in range(number, job.parts, jobs):
-            for v in variants:
-                v.settler.agg = type(v.settler.agg)()
-            result = _settle_part(job, p, variants)
-            if result is not None:
-                for (_, outcome), v in zip(result, variants, strict=True):
-                    outcome.agg = v.settler.agg
-            conn.send(("part", (p, result)))
-        conn.send(("done", number))
-    except NotRegular:
-        conn.send(("irregular", number))
+        while True:
+            while not inbox.poll(procs.PARENT_CHECK):
+                if procs.parent_gone(parent):
+                    os._exit(1)
+            kind, job = inbox.recv()
+            if kind == "stop":
+                return
+            try:
+                if kind == "items":
+                    while (k := take(len(job.spans))) is not None:
+                        outbox.send(("items", (k, _items_span(job, k, variants))))
+                elif kind == "settle":
+                    while (p := take(job.parts)) is not None:
+                        outbox.send(("part", (p, _settle_own(job, p, variants))))
+            except NotRegular:
+                outbox.send(("irregular", number))
+            outbox.send(("idle", number))
     except MedinsError as exc:
-        conn.send(("medins", (exc.text, exc.where, exc.fix)))
+        outbox.send(("medins", (exc.text, exc.where, exc.fix)))
     except BaseException as exc:  # a defect: sent to the main process, which stops the run
         import traceback
 
-        conn.send(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
+        outbox.send(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
 
 
-def _settle_in_workers(
-    job: Parts, jobs: int, variants: list[Variant], advance: Callable[[int], Any]
-) -> list[list[tuple[Any, Outcome]]]:
-    """Partitions shared out to ``jobs`` processes by partition number modulo ``jobs``: this one
-    settles those of remainder 0 while ``jobs - 1`` workers settle the others; the results in
-    partition order. However this ends (an error, a signal, a worker that died), no worker outlives it.
-    """
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    from medins import procs
-    from medins.batch import WORKER_POLL, _stop_workers
-    from medins.tabular import TableError
-
-    ctx = multiprocessing.get_context("spawn")
-    parent = os.getpid()
-    writer = variants[0].writer
-    lines = Lines(writer.kind, writer._text)
-    cfgs = [v.settler.cfg for v in variants]
-    pipes = [ctx.Pipe(duplex=False) for _ in range(1, jobs)]
-    workers = [
-        ctx.Process(target=_part_worker, args=(job, cfgs, lines, pipes[k - 1][1], k, jobs, parent), daemon=True)
-        for k in range(1, jobs)
-    ]
-    results: dict[int, Any] = {}
-    open_ends = {pipes[k][0]: k for k in range(len(workers))}
-    ended = False
-
-    def receive(timeout: float) -> None:
-        """Take what the workers sent; a worker that failed or died stops the run."""
-        ready = wait(list(open_ends), timeout=timeout)
-        for conn in ready:
-            k = open_ends[conn]
-            try:
-                kind, payload = conn.recv()
-            except EOFError:  # the worker ended without saying it was done
-                workers[k].join(2)
-                raise procs.worker_died(workers[k].exitcode) from None
-            if kind == "part":
-                results[payload[0]] = payload[1]
-                if payload[1] is not None:
-                    advance(payload[1][0][1].bills)
-            elif kind == "done":
-                del open_ends[conn]
-            elif kind == "irregular":
-                raise NotRegular
-            elif kind == "medins":
-                raise TableError(*payload)
-            else:
-                name, message, tb = payload
-                raise SettlementBug(f"a batch worker failed: {name}: {message}\n{tb}")
-        if not ready:
-            dead = [w for w in workers if w.exitcode not in (None, 0)]
-            if dead:
-                raise procs.worker_died(dead[0].exitcode)
-
+def _settle_own(job: Parts, p: int, variants: list[Variant]) -> list[tuple[Any, Outcome]] | None:
+    """Settle partition ``p`` with aggregates of its own (merged in partition order by the caller)."""
+    runs = [v.settler.agg for v in variants]
+    for v in variants:
+        v.settler.agg = type(v.settler.agg)()
     try:
-        with procs.signals_blocked():
-            for w in workers:
-                w.start()
-        for _, send in pipes:
-            send.close()
-        for p in range(0, job.parts, jobs):  # this process's share, each with its own aggregates
-            runs = [v.settler.agg for v in variants]
-            for v in variants:
-                v.settler.agg = type(v.settler.agg)()
-            try:
-                result = _settle_part(job, p, variants)
-                if result is not None:
-                    for (_, outcome), v in zip(result, variants, strict=True):
-                        outcome.agg = v.settler.agg
-                    advance(result[0][1].bills)
-            finally:
-                for v, agg in zip(variants, runs, strict=True):
-                    v.settler.agg = agg
-            results[p] = result
-            if open_ends:
-                receive(0)
-        while open_ends:
-            receive(WORKER_POLL)
-        for w in workers:
-            w.join()
-        ended = True
+        result = _settle_part(job, p, variants)
+        if result is not None:
+            for (_, outcome), v in zip(result, variants, strict=True):
+                outcome.agg = v.settler.agg
     finally:
-        if not ended:
-            with procs.critical():
-                _stop_workers(workers, [])
-        for conn in list(open_ends):
-            conn.close()
+        for v, agg in zip(variants, runs, strict=True):
+            v.settler.agg = agg
+    return result
+
+
+def _settle_in_pool(
+    pool: _Pool, job: Parts, variants: list[Variant], advance: Callable[[int], Any]
+) -> list[list[tuple[Any, Outcome]]]:
+    """Every partition settled by this process and the workers, each taking the next; the results in
+    partition order, their aggregates merged into the run's in that order."""
+    from medins.batch import WORKER_POLL
+
+    results: dict[int, Any] = {}
+
+    def taken(_k: int, payload: Any) -> None:
+        p, result = payload
+        results[p] = result
+        if result is not None:
+            advance(result[0][1].bills)
+
+    def check(k: int, kind: str, payload: Any) -> None:
+        if kind == "irregular":
+            raise NotRegular
+        if kind == "part":
+            taken(k, payload)
+
+    pool.start("settle", job)
+    idle: set[int] = set()
+    while (p := pool.next(job.parts)) is not None:
+        results[p] = _settle_own(job, p, variants)
+        if results[p] is not None:
+            advance(results[p][0][1].bills)
+        for k, kind, payload in pool.receive(0):
+            idle.add(k) if kind == "idle" else check(k, kind, payload)
+    pending = set(pool.workers) - idle
+    while pending:
+        for k, kind, payload in pool.receive(WORKER_POLL):
+            if kind == "idle":
+                pending.discard(k)
+            else:
+                check(k, kind, payload)
     out = []
     for p in sorted(results):
         if results[p] is not None:
@@ -730,6 +941,108 @@ def _settle_in_workers(
                 v.settler.agg.merge(outcome.agg)
             out.append(results[p])
     return out
+
+
+@dataclass
+class ItemsJob:
+    """What splitting ranges of ITEMS in a ``--jobs`` worker needs (picklable)."""
+
+    table: CsvTable
+    cols: Any
+    spans: list[tuple[int, int]]
+    spill: Spill
+    index: list[Path]
+    passes: list[tuple[int, Path, list[tuple[str, int]]]]
+    """Per line pass: the set of rules it splits by (a variant's number), where each bill's context
+    is saved, and each context's place and day."""
+
+
+def _item_spans(table: CsvTable, count: int) -> list[tuple[int, int]]:
+    """The records of ITEMS cut into ``count`` byte ranges (or fewer) at line ends. A cut inside a
+    quoted cell that holds a line break is found by :func:`record_chunks` (a quote open at a range's
+    end), and the run then reads ITEMS in one pass."""
+    with table.path.open("rb") as f:
+        f.seek(table.start)
+        begin = table.start + len(f.readline())
+        end = f.seek(0, os.SEEK_END)
+        cuts = [begin]
+        for k in range(1, count):
+            f.seek(begin + (end - begin) * k // count)
+            f.readline()
+            at = f.tell()
+            if cuts[-1] < at < end:
+                cuts.append(at)
+        cuts.append(end)
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def _items_span(job: ItemsJob, k: int, variants: list[Variant]) -> tuple[int, list[dict[str, Any]]]:
+    """Split the lines of range ``k`` of ITEMS: how many lines it has and, per line pass, its sums
+    (saved in ``.npy`` files in a worker) with line numbers counted from the range's first line."""
+    index = BillIndex.loaded(job.index)
+    spill = copy.copy(job.spill)
+    spill.tag = f"-s{k}"
+    passes = [
+        LinePass(variants[v].rules, variants[v].shared).ranged(np.load(ctx, mmap_mode="r"), keys)
+        for v, ctx, keys in job.passes
+    ]
+    read = _partition_items(job.table, job.cols, index, spill, _Fan(passes), job.spans[k])  # type: ignore[arg-type]
+    return read, [{name: getattr(lp, name) for name in LinePass.SUMS} for lp in passes]
+
+
+def _items_in_pool(
+    pool: _Pool,
+    jobs: int,
+    table: CsvTable,
+    cols: Any,
+    index: BillIndex,
+    spill: Spill,
+    fan: _Fan,
+    owners: list[int],
+    variants: list[Variant],
+) -> None:
+    """Split ITEMS in ranges, by this process and the workers, each taking the next range; the sums
+    of each range added in file order (line numbers made the file's), the location files appended.
+    When a range turns out not to be plainly regular, ITEMS is read again in one pass here (which
+    finds out whether the file itself is regular)."""
+    spans = _item_spans(table, 3 * jobs)
+    folder = spill.folder
+    passes = []
+    for k, lp in enumerate(fan.passes):
+        path = folder / f"ctx-{k}.npy"
+        np.save(path, lp.ctx)
+        passes.append((owners[k], path, list(lp.keys)))
+    job = ItemsJob(table, cols, spans, spill, index.saved(folder), passes)
+    spill.text = table.path
+    found: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+
+    def taken(_k: int, payload: Any) -> None:
+        found[payload[0]] = payload[1]
+
+    pool.start("items", job)
+    regular = True
+    try:
+        while (k := pool.next(len(spans))) is not None:
+            found[k] = _items_span(job, k, variants)
+    except NotRegular:
+        regular = False
+    regular = pool.finish("items", taken) and regular
+    if regular:
+        before = 0
+        for k in range(len(spans)):
+            read, sums = found[k]
+            for lp, mine in zip(fan.passes, sums, strict=True):
+                lp.add(mine, before)
+            spill.adopt(f"-s{k}", before)
+            before += read
+        if before >= 10**9:
+            raise NotRegular  # past what the warnings' positions hold: the careful path reads it
+        return
+    for path in folder.glob("lines-*.bin"):
+        path.unlink()
+    for lp in fan.passes:
+        lp._sums(len(lp.ctx))
+    _partition_items(table, cols, index, spill, fan)  # type: ignore[arg-type]
 
 
 def _total(outcomes: list[Outcome], agg: Any) -> Outcome:
@@ -879,6 +1192,22 @@ class BillIndex:
         if len(h) > 1 and (self.hash[1:] == self.hash[:-1]).any():
             raise NotRegular  # a duplicate bill id (or, once in 2^64, two ids sharing a hash)
 
+    NAMES = ("hash", "check", "rows", "parts")
+
+    def saved(self, folder: Path) -> list[Path]:
+        """The index in ``.npy`` files, for ``--jobs`` workers to map."""
+        paths = [folder / f"index-{name}.npy" for name in self.NAMES]
+        for name, path in zip(self.NAMES, paths, strict=True):
+            np.save(path, getattr(self, name))
+        return paths
+
+    @classmethod
+    def loaded(cls, paths: list[Path]) -> BillIndex:
+        index = cls.__new__(cls)
+        for name, path in zip(cls.NAMES, paths, strict=True):
+            setattr(index, name, np.load(path, mmap_mode="r"))
+        return index
+
     def find(self, ids: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         """Each id's bill row and partition; raises :class:`NotRegular` for an id not in BILLS."""
         h = ids.hash(seed=0).to_numpy()
@@ -888,16 +1217,26 @@ class BillIndex:
         return self.rows[at], self.parts[at]
 
 
-def _partition_items(table: CsvTable, cols: Any, index: BillIndex, spill: Spill, lines: LinePass) -> None:
+def _partition_items(
+    table: CsvTable,
+    cols: Any,
+    index: BillIndex,
+    spill: Spill,
+    lines: LinePass,
+    span: tuple[int, int] | None = None,
+) -> int:
     """Read ITEMS chunk by chunk: split each line by its catalogue into its bill's sums, and note
-    where the line is, by its bill's partition (read back only for a bill settled one at a time).
+    where the line is, by its bill's partition (read back only for a bill settled one at a time);
+    returns how many lines were read.
 
-    A GB18030 file is transcoded into a UTF-8 copy in the spool as it is read, for those reads."""
+    A GB18030 file is transcoded into a UTF-8 copy in the spool as it is read, for those reads.
+    ``span``: only the lines between two byte offsets (see :func:`record_chunks`), numbered from 0."""
     ib = f"c{cols.index['bill_id']}"
     copy = (spill.folder / "items.utf8").open("wb") if table.encoding != "utf-8" else None
     spill.text = spill.folder / "items.utf8" if copy is not None else table.path
+    read = 0
     try:
-        for chunk in record_chunks(table, ITEM_CHUNK_BYTES, copy):
+        for chunk in record_chunks(table, ITEM_CHUNK_BYTES, copy, span):
             df = read_chunk(table, chunk, "_line")
             bill, part = index.find(df[ib])
             line_no = df["_line"].to_numpy()
@@ -907,9 +1246,11 @@ def _partition_items(table: CsvTable, cols: Any, index: BillIndex, spill: Spill,
             where["len"] = np.diff(chunk.starts)
             where["bill"], where["line"] = bill, line_no
             spill.locate(where, part)
+            read = chunk.first + chunk.count
     finally:
         if copy is not None:
             copy.close()
+    return read
 
 
 @dataclass
@@ -1064,6 +1405,8 @@ class LinePass:
         self._ctx: list[np.ndarray] = []
         self._late: list[np.ndarray] = []
         self.contexts: list[_Ctx] = []
+        self.keys: list[tuple[str, int]] = []
+        """For each context, the place and day (a day number) it was first found for."""
         self._numbers: dict[int, int] = {}
         # the (context, item) pairs resolved so far: two hashes of each, sorted by the first, and the
         # row of what it resolved to
@@ -1077,7 +1420,9 @@ class LinePass:
         self.ctx = np.concatenate(self._ctx) if self._ctx else np.zeros(0, dtype=np.int32)
         self.late = np.concatenate(self._late) if self._late else np.zeros(0, dtype=bool)
         self._ctx, self._late = [], []
-        bills = len(self.ctx)
+        self._sums(len(self.ctx))
+
+    def _sums(self, bills: int) -> None:
         self.total = np.zeros(bills, dtype=np.int64)
         self.fully = np.zeros(bills, dtype=np.int64)
         self.over = np.zeros(bills, dtype=np.int64)
@@ -1085,6 +1430,32 @@ class LinePass:
         self.count = np.zeros(bills, dtype=np.int32)
         self.bad = np.zeros(bills, dtype=bool)
         self.first = np.full((bills, len(WARNING_CODES)), NEVER, dtype=np.int32)
+
+    SUMS = ("total", "fully", "over", "pre", "count", "bad", "first")
+
+    def ranged(self, ctx: np.ndarray, keys: list[tuple[str, int]]) -> LinePass:
+        """This pass, empty, ready to read a range of ITEMS for bills whose contexts another pass
+        found: ``ctx`` each bill's context, ``keys`` each context's place and day."""
+        self.ctx = ctx
+        for place, day in keys:
+            got = self._context(place, date.fromordinal(day))
+            if got is None:
+                raise SettlementBug(f"no catalogue context for {place} on day {day}")
+            self.contexts.append(got[0])
+        self._sums(len(ctx))
+        return self
+
+    def add(self, sums: dict[str, np.ndarray], lines_before: int) -> None:
+        """Add what a pass over a later range of ITEMS found (``lines_before``: the lines before it)."""
+        for name in ("total", "fully", "over", "pre", "count"):
+            getattr(self, name)[:] += sums[name]
+        self.bad |= sums["bad"]
+        first = np.asarray(sums["first"]).astype(np.int64)
+        seen = first != NEVER
+        first[seen] += 2 * lines_before
+        if (first[seen] >= NEVER).any():
+            raise NotRegular  # past what the warnings' positions hold: the careful path reads it
+        np.minimum(self.first, first.astype(np.int32), out=self.first)
 
     def view(self) -> LineView:
         """What a partition reads: the arrays, and per context what the bills need of it."""
@@ -1116,6 +1487,7 @@ class LinePass:
                 if number is None:
                     number = self._numbers[id(c)] = len(self.contexts)
                     self.contexts.append(c)
+                    self.keys.append((place, int(service[i])))
                 ctx[g], late[g] = number, ctx_late
         self._ctx.append(ctx[grp])
         self._late.append(late[grp])

@@ -663,9 +663,11 @@ def open_csv(
     bom = head.startswith(UTF8_BOM)
     start = len(UTF8_BOM) if bom else 0
     newline = line_end(head[start:])
+    decodes: dict[str, bool] = {}  # what a whole-file decoding showed, each encoding decoded once
     if encoding == "auto":
         candidates = ["utf-8"]
-        if not decodes_strictly(path, "utf-8", start):
+        decodes["utf-8"] = decodes_strictly(path, "utf-8", start)
+        if not decodes["utf-8"]:
             census = utf8_census(path, start, newline)
             if census.mixed or bom:
                 raise _mixed_encoding(census, shown, bom)
@@ -675,7 +677,7 @@ def open_csv(
     first_error: TableError | None = None
     garbled: str | None = None
     for enc in candidates:
-        if encoding == "auto" and not decodes_strictly(path, enc, start):
+        if encoding == "auto" and not (decodes[enc] if enc in decodes else decodes_strictly(path, enc, start)):
             continue
         found = read_header(path, enc, start, newline)
         if found is None:

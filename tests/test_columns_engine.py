@@ -164,10 +164,20 @@ def test_settle_table_gives_the_batch_rows(month: Path, tmp_path: Path) -> None:
     assert got["out.csv"]
 
 
-def test_lines_read_back_from_a_gb18030_file_in_partitions(month: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "every", "added"),
+    [("gb18030", 7, '，"说明"\n第二行'), ("utf-8", 7, '，"说明"'), ("utf-8", 1, '，"说明"\n第二行')],
+    ids=["gb18030-line-breaks", "utf8-quotes", "utf8-line-breaks-everywhere"],
+)
+def test_lines_read_back_from_a_file_in_partitions(
+    month: Path, tmp_path: Path, encoding: str, every: int, added: str
+) -> None:
     """Bills settled one at a time read their item lines back from where the line pass noted them:
     in a GB18030 file (from its UTF-8 copy in the spool), across partitions, with records that hold
-    quotes and line breaks."""
+    quotes and line breaks. With ``--jobs 2`` a UTF-8 ITEMS is split in ranges by both processes
+    (line numbers, warnings' first lines and the lines read back made the file's); where every line
+    holds a line break inside a quoted cell, the ranges' cuts fall inside records and the run reads
+    ITEMS again in one pass: the same outputs either way."""
     src = tmp_path / "src"
     src.mkdir()
     with (month / "bills.csv").open(encoding="utf-8", newline="") as f:
@@ -178,12 +188,12 @@ def test_lines_read_back_from_a_gb18030_file_in_partitions(month: Path, tmp_path
     head, lines = rows[0], [r for r in rows[1:] if r[rows[0].index("bill_id")] in keep]
     name, price, amount = head.index("name"), head.index("unit_price"), head.index("amount")
     for k, row in enumerate(lines):
-        if k % 7 == 0:
-            row[name] = f'{row[name]}，"说明"\n第二行'  # a quote and a line break inside a cell
+        if k % every == 0:
+            row[name] = f"{row[name]}{added}"  # a quote (and a line break) inside a cell
         if k % 11 == 0:
             row[price], row[amount] = "1,234.50", ""  # the per-bill engine reads this: its bill reads its lines back
     for file, table in (("bills.csv", bills), ("items.csv", [head, *lines])):
-        with (src / file).open("w", encoding="gb18030", newline="") as f:
+        with (src / file).open("w", encoding=encoding, newline="") as f:
             csv.writer(f, lineterminator="\r\n").writerows(table)
     records = _run(src / "bills.csv", src / "items.csv", tmp_path / "records", engine="records")
     for memory, jobs in ((2**20, 1), (2**20, 2)):

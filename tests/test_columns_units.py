@@ -7,9 +7,11 @@ arrays must give the same amounts and, where a value reaches the year-to-date fi
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -175,23 +177,49 @@ _SPACES = "\t\x0b\x0c\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2005\u200a\u2028\u20
 _CELL_CHARS = st.sampled_from(list(_SPACES) + list("ab1.片剂\u2030\u200b\u00a9\u3001"))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(
     st.lists(st.lists(st.text(_CELL_CHARS, max_size=4), min_size=3, max_size=3), min_size=1, max_size=6),
     st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from([",", "\t"]),
 )
-def test_a_chunk_is_stripped_whenever_a_cell_has_space_at_an_end(rows: list[list[str]], newline: str) -> None:
-    """The byte scan may strip needlessly, never miss a cell ``str.strip`` would change (cells of
-    white space, look-alike characters such as U+2030 and U+200B, and Chinese around them)."""
+def test_a_chunk_is_stripped_exactly_when_a_cell_has_space_at_an_end(
+    rows: list[list[str]], newline: str, delimiter: str
+) -> None:
+    """The byte scan says yes exactly when a cell has a character ``str.strip`` removes at an end
+    (cells of white space, look-alike characters such as U+2030 and U+200B, Chinese around them; a
+    tab that separates cells is not white space of a cell)."""
     from medins.fastpath import _spaced
 
-    text = "".join(",".join(r) + newline for r in rows).encode()
-    arr = np.frombuffer(text, dtype=np.uint8)
-    ends = np.flatnonzero(arr == 10)
-    starts = np.r_[0, ends[:-1] + 1]
-    seps = np.flatnonzero(arr == 44)
-    spaced = _spaced(arr, np.r_[starts, seps + 1], np.r_[ends - 1 - (arr[ends - 1] == 13), seps - 1])
-    if any(c != c.strip() for r in rows for c in r):
-        assert spaced
-    if all(c and c == c.strip() for r in rows for c in r):
-        assert not spaced
+    if delimiter == "\t":
+        rows = [[c.replace("\t", " ") for c in r] for r in rows]
+    text = "".join(delimiter.join(r) + newline for r in rows).encode()
+    assert _spaced(text, ord(delimiter)) == any(c != c.strip() for r in rows for c in r)
+
+
+def test_ranges_of_a_file_read_the_same_records_as_the_whole(tmp_path: Path) -> None:
+    """``--jobs`` splits ITEMS in byte ranges at line ends: the ranges' records, one after another, are
+    the whole file's; a range that ends inside a quoted cell holding a line break is refused (the run
+    then reads the file in one pass), and so is one that begins inside it."""
+    from medins.fastpath import NotRegular, _item_spans, read_chunk, record_chunks
+    from medins.tabular import open_csv
+
+    rows = [["a", "b", "c"]] + [[f"x{k}", f'"q{k}"' if k % 5 == 0 else "", str(k)] for k in range(400)]
+    path = tmp_path / "t.csv"
+    path.write_text("".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+    table, _ = open_csv(path, "auto", lambda h: 3)
+    whole = pl.concat([read_chunk(table, c, "_r") for c in record_chunks(table, 256)])
+    spans = _item_spans(table, 7)
+    assert len(spans) == 7 and spans[0][0] == len("a,b,c\n") and spans[-1][1] == path.stat().st_size
+    pieces = [pl.concat([read_chunk(table, c, "_r") for c in record_chunks(table, 256, span=s)]) for s in spans]
+    assert pl.concat([p.drop("_r") for p in pieces]).equals(whole.drop("_r"))
+    assert all(p["_r"].to_list() == list(range(p.height)) for p in pieces)  # numbered from each range's start
+
+    broken = tmp_path / "broken.csv"
+    broken.write_text('a,b,c\nx,"one\ntwo",1\ny,z,2\n', encoding="utf-8")
+    table, _ = open_csv(broken, "auto", lambda h: 3)
+    cut = len('a,b,c\nx,"one\n')
+    for span in ((len("a,b,c\n"), cut), (cut, broken.stat().st_size)):
+        with pytest.raises(NotRegular):
+            for chunk in record_chunks(table, span=span):
+                read_chunk(table, chunk, "_r")
