@@ -24,7 +24,6 @@ person's bills together), :class:`_Run` (lines, eligibility, cells, waves, OUT r
 
 from __future__ import annotations
 
-import copy
 import csv
 import functools
 import io
@@ -378,13 +377,15 @@ class Spill:
         self.folder, self.parts = folder, parts
         self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
         self.waiting = 0
-        self.files: dict[tuple[str, int], list[Path]] = {}
+        self.files: dict[tuple[str, int], list[tuple[Path, int]]] = {}
+        """Each partition's files, with the number of BILLS' records before the range each was read from
+        (0 but for ``--jobs`` ranges), which their record numbers start from."""
         self.located: dict[int, list[np.ndarray]] = {}
         self.text: Path | None = None
         """The UTF-8 text of ITEMS that the locations point into."""
         self.tag = ""
-        """Added to the names of the location files: a ``--jobs`` worker reading a range of ITEMS
-        writes its own, which :meth:`adopt` appends to the run's."""
+        """Added to the names of the files: a ``--jobs`` process reading a range of BILLS or ITEMS writes
+        its own, which the run's adopt (:meth:`adopt_bills`, :meth:`adopt`)."""
 
     def locate(self, where: np.ndarray, part: np.ndarray) -> None:
         """Where each line of a chunk is (:data:`LOCATION`), by its bill's partition."""
@@ -397,6 +398,17 @@ class Spill:
             if bounds[p] < bounds[p + 1]:
                 with (self.folder / f"lines-{p}{self.tag}.bin").open("ab") as f:
                     where[order[bounds[p] : bounds[p + 1]]].tofile(f)
+
+    def for_range(self, tag: str) -> Spill:
+        """An empty spill of the same partitions, whose files carry ``tag``."""
+        spill = Spill(self.folder, self.parts)
+        spill.tag, spill.text = tag, self.text
+        return spill
+
+    def adopt_bills(self, files: dict[tuple[str, int], list[tuple[Path, int]]], rows_before: int) -> None:
+        """Take the bill files a range of BILLS was spilled to (``rows_before``: the records before it)."""
+        for key, paths in files.items():
+            self.files.setdefault(key, []).extend((path, rows_before) for path, _ in paths)
 
     def adopt(self, tag: str, lines_before: int) -> None:
         """Append the location files a worker wrote under ``tag`` to the run's, its line numbers made
@@ -435,9 +447,9 @@ class Spill:
         waiting = self.held.pop((kind, p), [])
         if waiting:
             files = self.files.setdefault((kind, p), [])
-            path = self.folder / f"{kind}-{p}-{len(files)}.arrow"
+            path = self.folder / f"{kind}-{p}{self.tag}-{len(files)}.arrow"
             pl.concat(waiting).write_ipc(path)
-            files.append(path)
+            files.append((path, 0))
 
     def close(self) -> None:
         """Write what still waits: every partition is then read from its files."""
@@ -450,7 +462,10 @@ class Spill:
         if self.parts == 1:
             frames = self.held.pop((kind, 0), [])
         else:
-            frames = [pl.read_ipc(path) for path in self.files.get((kind, p), [])]
+            frames = [
+                pl.read_ipc(path).with_columns(pl.col("_row") + before) if before else pl.read_ipc(path)
+                for path, before in self.files.get((kind, p), [])
+            ]
         return pl.concat(frames) if frames else None
 
 
@@ -516,7 +531,10 @@ def settle_columns(
     ended = False
     try:
         try:
-            index = _partition_bills(bills_table, bill_cols, spill, fan)  # type: ignore[arg-type]
+            if pool is not None and bills_table.encoding == "utf-8":
+                index = _bills_in_pool(pool, jobs, bills_table, bill_cols, spill, fan, owners, variants)
+            else:
+                index = _partition_bills(bills_table, bill_cols, spill, fan)  # type: ignore[arg-type]
             spill.close()  # the bills wait in files, not in memory, while ITEMS is read
             fan.start_items()
             if items_table is not None:
@@ -793,14 +811,14 @@ class _Pool:
                 raise procs.worker_died(dead[0].exitcode)
         return got
 
-    def finish(self, kind: str, taken: Callable[[int, Any], None], poll: float = 0.0) -> bool:
-        """Take the workers' results of ``kind`` (each passed to ``taken(k, payload)``) until every
-        worker says it has no more; whether none of them found the input irregular."""
+    def finish(self, taken: Callable[[int, Any], None]) -> bool:
+        """Take the workers' results (each passed to ``taken(k, payload)``) until every worker says it
+        has no more; whether none of them found the input irregular."""
         from medins.batch import WORKER_POLL
 
         waiting, regular = set(self.workers), True
         while waiting:
-            for k, got, payload in self.receive(poll or WORKER_POLL):
+            for k, got, payload in self.receive(WORKER_POLL):
                 if got == "irregular":
                     regular = False
                 elif got == "idle":
@@ -865,7 +883,10 @@ def _pool_worker(
             if kind == "stop":
                 return
             try:
-                if kind == "items":
+                if kind == "bills":
+                    while (k := take(len(job.spans))) is not None:
+                        outbox.send(("bills", (k, _bills_span(job, k, variants))))
+                elif kind == "items":
                     while (k := take(len(job.spans))) is not None:
                         outbox.send(("items", (k, _items_span(job, k, variants))))
                 elif kind == "settle":
@@ -943,6 +964,82 @@ def _settle_in_pool(
     return out
 
 
+SPANS_PER_JOB = 3
+"""With ``--jobs N``, BILLS and ITEMS are each read in this many byte ranges per process."""
+
+
+@dataclass
+class BillsJob:
+    """What reading ranges of BILLS in a ``--jobs`` worker needs (picklable)."""
+
+    table: CsvTable
+    cols: Any
+    spans: list[tuple[int, int]]
+    spill: Spill
+    passes: list[int]
+    """Per line pass, the set of rules it splits by (a variant's number)."""
+
+
+def _bills_span(job: BillsJob, k: int, variants: list[Variant]) -> tuple[Any, ...]:
+    """Read range ``k`` of BILLS into partition files of its own: how many records it has, the index's
+    arrays (rows counted from the range's first record), per line pass each bill's context (numbered
+    in the range) with the contexts' places and days, and the files."""
+    spill = job.spill.for_range(f"-b{k}")
+    passes = [LinePass(variants[v].rules, variants[v].shared) for v in job.passes]
+    read, arrays = _read_bills(job.table, job.cols, spill, _Fan(passes), job.spans[k])
+    spill.close()
+    found = []
+    for lp in passes:
+        ctx = np.concatenate(lp._ctx) if lp._ctx else np.zeros(0, dtype=np.int32)
+        late = np.concatenate(lp._late) if lp._late else np.zeros(0, dtype=bool)
+        found.append((ctx, late, list(lp.keys)))
+    return read, arrays, found, spill.files
+
+
+def _bills_in_pool(
+    pool: _Pool,
+    jobs: int,
+    table: CsvTable,
+    cols: Any,
+    spill: Spill,
+    fan: _Fan,
+    owners: list[int],
+    variants: list[Variant],
+) -> BillIndex:
+    """Read BILLS in ranges, by this process and the workers, each taking the next range; the ranges'
+    records numbered, their contexts numbered and their partition files taken in file order, as one
+    pass would have them. When a range turns out not to be plainly regular, BILLS is read again in
+    one pass here (which finds out whether the file itself is regular)."""
+    spans = _spans(table, SPANS_PER_JOB * jobs)
+    job = BillsJob(table, cols, spans, spill.for_range(""), owners)
+    found: dict[int, tuple[Any, ...]] = {}
+
+    def taken(_k: int, payload: Any) -> None:
+        found[payload[0]] = payload[1]
+
+    pool.start("bills", job)
+    regular = True
+    try:
+        while (k := pool.next(len(spans))) is not None:
+            found[k] = _bills_span(job, k, variants)
+    except NotRegular:
+        regular = False
+    regular = pool.finish(taken) and regular
+    if not regular:
+        for path in spill.folder.glob("bills-*-b*.arrow"):
+            path.unlink()
+        return _partition_bills(table, cols, spill, fan)  # type: ignore[arg-type]
+    before, arrays = 0, []
+    for k in range(len(spans)):
+        read, (h, check, rows, parts), per_pass, files = found[k]
+        arrays.append((h, check, (rows.astype(np.int64) + before).astype(np.int32), parts))
+        for lp, (ctx, late, keys) in zip(fan.passes, per_pass, strict=True):
+            lp.adopt_bills(ctx, late, keys)
+        spill.adopt_bills(files, before)
+        before += read
+    return BillIndex(*(np.concatenate([a[i] for a in arrays]) for i in range(4)))
+
+
 @dataclass
 class ItemsJob:
     """What splitting ranges of ITEMS in a ``--jobs`` worker needs (picklable)."""
@@ -957,10 +1054,10 @@ class ItemsJob:
     is saved, and each context's place and day."""
 
 
-def _item_spans(table: CsvTable, count: int) -> list[tuple[int, int]]:
-    """The records of ITEMS cut into ``count`` byte ranges (or fewer) at line ends. A cut inside a
+def _spans(table: CsvTable, count: int) -> list[tuple[int, int]]:
+    """The records of a table cut into ``count`` byte ranges (or fewer) at line ends. A cut inside a
     quoted cell that holds a line break is found by :func:`record_chunks` (a quote open at a range's
-    end), and the run then reads ITEMS in one pass."""
+    end, or a line break outside quotes at its start), and the run then reads the table in one pass."""
     with table.path.open("rb") as f:
         f.seek(table.start)
         begin = table.start + len(f.readline())
@@ -980,8 +1077,7 @@ def _items_span(job: ItemsJob, k: int, variants: list[Variant]) -> tuple[int, li
     """Split the lines of range ``k`` of ITEMS: how many lines it has and, per line pass, its sums
     (saved in ``.npy`` files in a worker) with line numbers counted from the range's first line."""
     index = BillIndex.loaded(job.index)
-    spill = copy.copy(job.spill)
-    spill.tag = f"-s{k}"
+    spill = job.spill.for_range(f"-s{k}")
     passes = [
         LinePass(variants[v].rules, variants[v].shared).ranged(np.load(ctx, mmap_mode="r"), keys)
         for v, ctx, keys in job.passes
@@ -1005,7 +1101,7 @@ def _items_in_pool(
     of each range added in file order (line numbers made the file's), the location files appended.
     When a range turns out not to be plainly regular, ITEMS is read again in one pass here (which
     finds out whether the file itself is regular)."""
-    spans = _item_spans(table, 3 * jobs)
+    spans = _spans(table, SPANS_PER_JOB * jobs)
     folder = spill.folder
     passes = []
     for k, lp in enumerate(fan.passes):
@@ -1026,7 +1122,7 @@ def _items_in_pool(
             found[k] = _items_span(job, k, variants)
     except NotRegular:
         regular = False
-    regular = pool.finish("items", taken) and regular
+    regular = pool.finish(taken) and regular
     if regular:
         before = 0
         for k in range(len(spans)):
@@ -1139,14 +1235,26 @@ def _merge_frames(writer: Any, outputs: list[list[tuple[int, int, Path]]], step:
 def _partition_bills(table: CsvTable, cols: Any, spill: Spill, lines: LinePass) -> BillIndex:
     """Read BILLS chunk by chunk, check what the scan checks row by row, and put each bill into its
     person's partition; returns the bill ids with their row and partition (for the items)."""
+    # a bill id twice shares its hashes: the index refuses it
+    return BillIndex(*_read_bills(table, cols, spill, lines)[1])
+
+
+def _read_bills(
+    table: CsvTable, cols: Any, spill: Spill, lines: Any, span: tuple[int, int] | None = None
+) -> tuple[int, tuple[np.ndarray, ...]]:
+    """What :func:`_partition_bills` does, for the records between two byte offsets with ``span``
+    (numbered from 0 there): how many records were read, and the index's arrays (ids' two hashes,
+    rows, partitions) in file order."""
     from medins import batch as B
 
     index: list[tuple[np.ndarray, ...]] = []
+    read = 0
     days: dict[str, int] = {"": 0}
     ib, ip = f"c{cols.index['bill_id']}", f"c{cols.index['person_id']}"
     dates = [f"c{cols.index[c]}" for c in B.DATE_COLUMNS if c in cols.index]
-    for chunk in record_chunks(table):
+    for chunk in record_chunks(table, span=span):
         df = read_chunk(table, chunk, "_row")
+        read = chunk.first + chunk.count
         for c in (ib, ip):
             if ((df[c] == "") | df[c].str.contains(_SCIENTIFIC)).any():
                 raise NotRegular
@@ -1177,8 +1285,9 @@ def _partition_bills(table: CsvTable, cols: Any, spill: Spill, lines: LinePass) 
             )
         )
         spill.put("bills", df, part)
-    # a bill id twice shares its hashes: the index refuses it
-    return BillIndex(*(np.concatenate([chunk[k] for chunk in index]) for k in range(4)))
+    if not index:
+        return read, tuple(np.zeros(0, dtype=t) for t in (np.uint64, np.uint64, np.int32, np.int32))
+    return read, tuple(np.concatenate([chunk[k] for chunk in index]) for k in range(4))
 
 
 class BillIndex:
@@ -1491,6 +1600,26 @@ class LinePass:
                 ctx[g], late[g] = number, ctx_late
         self._ctx.append(ctx[grp])
         self._late.append(late[grp])
+
+    def adopt_bills(self, ctx: np.ndarray, late: np.ndarray, keys: list[tuple[str, int]]) -> None:
+        """The next range of BILLS, read by another pass: its bills' contexts (numbered in that pass,
+        ``keys`` each one's place and day) numbered in this one."""
+        remap = np.full(len(keys) + 1, -1, dtype=np.int32)  # the last: no context
+        for j, (place, day) in enumerate(keys):
+            key = ("day", place, day)
+            if key not in self.shared.contexts:
+                self.shared.contexts[key] = self._context(place, date.fromordinal(day))
+            got = self.shared.contexts[key]
+            if got is None:
+                raise SettlementBug(f"no catalogue context for {place} on day {day}")
+            number = self._numbers.get(id(got[0]))
+            if number is None:
+                number = self._numbers[id(got[0])] = len(self.contexts)
+                self.contexts.append(got[0])
+                self.keys.append((place, day))
+            remap[j] = number
+        self._ctx.append(remap[np.where(ctx >= 0, ctx, len(keys))])
+        self._late.append(late)
 
     def _context(self, place: str, on: date) -> tuple[_Ctx, bool] | None:
         pack = self.rules.packs.get(place)

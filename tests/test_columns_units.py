@@ -201,7 +201,7 @@ def test_ranges_of_a_file_read_the_same_records_as_the_whole(tmp_path: Path) -> 
     """``--jobs`` splits ITEMS in byte ranges at line ends: the ranges' records, one after another, are
     the whole file's; a range that ends inside a quoted cell holding a line break is refused (the run
     then reads the file in one pass), and so is one that begins inside it."""
-    from medins.fastpath import NotRegular, _item_spans, read_chunk, record_chunks
+    from medins.fastpath import NotRegular, _spans, read_chunk, record_chunks
     from medins.tabular import open_csv
 
     rows = [["a", "b", "c"]] + [[f"x{k}", f'"q{k}"' if k % 5 == 0 else "", str(k)] for k in range(400)]
@@ -209,7 +209,7 @@ def test_ranges_of_a_file_read_the_same_records_as_the_whole(tmp_path: Path) -> 
     path.write_text("".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
     table, _ = open_csv(path, "auto", lambda h: 3)
     whole = pl.concat([read_chunk(table, c, "_r") for c in record_chunks(table, 256)])
-    spans = _item_spans(table, 7)
+    spans = _spans(table, 7)
     assert len(spans) == 7 and spans[0][0] == len("a,b,c\n") and spans[-1][1] == path.stat().st_size
     pieces = [pl.concat([read_chunk(table, c, "_r") for c in record_chunks(table, 256, span=s)]) for s in spans]
     assert pl.concat([p.drop("_r") for p in pieces]).equals(whole.drop("_r"))
