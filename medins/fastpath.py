@@ -753,9 +753,16 @@ class _Pool:
             )
             self.to[k], self.back[back] = to, k
             ends += [inbox, outbox]
-        with procs.signals_blocked():
-            for w in self.workers.values():
-                w.start()
+        # each worker's polars works on one thread: the processes are the parallelism
+        threads = os.environ.get("POLARS_MAX_THREADS")
+        os.environ["POLARS_MAX_THREADS"] = threads or "1"
+        try:
+            with procs.signals_blocked():
+                for w in self.workers.values():
+                    w.start()
+        finally:
+            if threads is None:
+                del os.environ["POLARS_MAX_THREADS"]
         for end in ends:
             end.close()
 
@@ -1074,8 +1081,8 @@ def _spans(table: CsvTable, count: int) -> list[tuple[int, int]]:
 
 
 def _items_span(job: ItemsJob, k: int, variants: list[Variant]) -> tuple[int, list[dict[str, Any]]]:
-    """Split the lines of range ``k`` of ITEMS: how many lines it has and, per line pass, its sums
-    (saved in ``.npy`` files in a worker) with line numbers counted from the range's first line."""
+    """Split the lines of range ``k`` of ITEMS: how many lines it has and, per line pass, the sums of
+    the bills it has lines of (:meth:`LinePass.found`), line numbers counted from the range's first."""
     index = BillIndex.loaded(job.index)
     spill = job.spill.for_range(f"-s{k}")
     passes = [
@@ -1083,7 +1090,7 @@ def _items_span(job: ItemsJob, k: int, variants: list[Variant]) -> tuple[int, li
         for v, ctx, keys in job.passes
     ]
     read = _partition_items(job.table, job.cols, index, spill, _Fan(passes), job.spans[k])  # type: ignore[arg-type]
-    return read, [{name: getattr(lp, name) for name in LinePass.SUMS} for lp in passes]
+    return read, [lp.found() for lp in passes]
 
 
 def _items_in_pool(
@@ -1554,17 +1561,25 @@ class LinePass:
         self._sums(len(ctx))
         return self
 
+    def found(self) -> dict[str, np.ndarray]:
+        """The sums of the bills that have lines here (``bills``: their record numbers): what a range
+        of ITEMS sends, in proportion to its lines rather than to BILLS."""
+        bills = np.flatnonzero(self.count)
+        return {"bills": bills, **{name: getattr(self, name)[bills] for name in self.SUMS}}
+
     def add(self, sums: dict[str, np.ndarray], lines_before: int) -> None:
-        """Add what a pass over a later range of ITEMS found (``lines_before``: the lines before it)."""
+        """Add what a pass over a later range of ITEMS found (:meth:`found`; ``lines_before``: the lines
+        before the range)."""
+        at = sums["bills"]
         for name in ("total", "fully", "over", "pre", "count"):
-            getattr(self, name)[:] += sums[name]
-        self.bad |= sums["bad"]
-        first = np.asarray(sums["first"]).astype(np.int64)
+            getattr(self, name)[at] += sums[name]
+        self.bad[at] |= sums["bad"]
+        first = sums["first"].astype(np.int64)
         seen = first != NEVER
         first[seen] += 2 * lines_before
         if (first[seen] >= NEVER).any():
             raise NotRegular  # past what the warnings' positions hold: the careful path reads it
-        np.minimum(self.first, first.astype(np.int32), out=self.first)
+        self.first[at] = np.minimum(self.first[at], first.astype(np.int32))
 
     def view(self) -> LineView:
         """What a partition reads: the arrays, and per context what the bills need of it."""
