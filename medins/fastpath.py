@@ -1059,6 +1059,11 @@ class ItemsJob:
     passes: list[tuple[int, Path, list[tuple[str, int]]]]
     """Per line pass: the set of rules it splits by (a variant's number), where each bill's context
     is saved, and each context's place and day."""
+    ready: list[LinePass] | None = None
+    """The passes a process made for its first range, for its next (not sent to workers)."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "ready": None}
 
 
 def _spans(table: CsvTable, count: int) -> list[tuple[int, int]]:
@@ -1085,12 +1090,16 @@ def _items_span(job: ItemsJob, k: int, variants: list[Variant]) -> tuple[int, li
     the bills it has lines of (:meth:`LinePass.found`), line numbers counted from the range's first."""
     index = BillIndex.loaded(job.index)
     spill = job.spill.for_range(f"-s{k}")
-    passes = [
-        LinePass(variants[v].rules, variants[v].shared).ranged(np.load(ctx, mmap_mode="r"), keys)
-        for v, ctx, keys in job.passes
-    ]
-    read = _partition_items(job.table, job.cols, index, spill, _Fan(passes), job.spans[k])  # type: ignore[arg-type]
-    return read, [lp.found() for lp in passes]
+    if job.ready is None:  # the passes of this process: the items they resolved serve its next ranges
+        job.ready = [
+            LinePass(variants[v].rules, variants[v].shared).ranged(np.load(ctx, mmap_mode="r"), keys)
+            for v, ctx, keys in job.passes
+        ]
+    else:
+        for lp in job.ready:
+            lp._sums(len(lp.ctx))
+    read = _partition_items(job.table, job.cols, index, spill, _Fan(job.ready), job.spans[k])  # type: ignore[arg-type]
+    return read, [lp.found() for lp in job.ready]
 
 
 def _items_in_pool(
