@@ -30,6 +30,8 @@ import io
 import itertools
 import json
 import os
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -811,7 +813,7 @@ class _Pool:
             if kind == "error":
                 name, message, tb = payload
                 raise SettlementBug(f"a batch worker failed: {name}: {message}\n{tb}")
-            got.append((k, kind, payload))
+            got.append((k, kind, _unparcel(payload) if kind in ("bills", "items", "part") else payload))
         if not ready:
             dead = [w for w in self.workers.values() if w.exitcode not in (None, 0)]
             if dead:
@@ -892,13 +894,13 @@ def _pool_worker(
             try:
                 if kind == "bills":
                     while (k := take(len(job.spans))) is not None:
-                        outbox.send(("bills", (k, _bills_span(job, k, variants))))
+                        outbox.send(("bills", _parcel(job.spill.folder, (k, _bills_span(job, k, variants)))))
                 elif kind == "items":
                     while (k := take(len(job.spans))) is not None:
-                        outbox.send(("items", (k, _items_span(job, k, variants))))
+                        outbox.send(("items", _parcel(job.spill.folder, (k, _items_span(job, k, variants)))))
                 elif kind == "settle":
                     while (p := take(job.parts)) is not None:
-                        outbox.send(("part", (p, _settle_own(job, p, variants))))
+                        outbox.send(("part", _parcel(job.spool, (p, _settle_own(job, p, variants)))))
             except NotRegular:
                 outbox.send(("irregular", number))
             outbox.send(("idle", number))
@@ -908,6 +910,22 @@ def _pool_worker(
         import traceback
 
         outbox.send(("error", (type(exc).__name__, str(exc), traceback.format_exc())))
+
+
+def _parcel(folder: Path, result: Any) -> Path:
+    """A worker's result, in a file of the spool: the pipe carries only its name, so a worker never
+    waits for the main process to read a large result before taking its next range or partition."""
+    fd, name = tempfile.mkstemp(prefix="result-", suffix=".pickle", dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return Path(name)
+
+
+def _unparcel(path: Path) -> Any:
+    with path.open("rb") as f:
+        result = pickle.load(f)
+    path.unlink()
+    return result
 
 
 def _settle_own(job: Parts, p: int, variants: list[Variant]) -> list[tuple[Any, Outcome]] | None:
