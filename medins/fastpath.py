@@ -31,6 +31,7 @@ import itertools
 import json
 import os
 import pickle
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -529,7 +530,7 @@ def settle_columns(
             owners.append(k)
     passes = [variants[k].lines for k in owners]
     fan = _Fan(passes)
-    pool = _Pool(jobs, variants) if parts > 1 and jobs > 1 else None
+    pool = _Pool(jobs, variants, spool) if parts > 1 and jobs > 1 else None
     ended = False
     try:
         try:
@@ -724,6 +725,42 @@ class Lines:
         return csv_lines(frame, self.text)
 
 
+class _Counter:
+    """The number of the next range or partition to take, shared by the run's processes: a file of
+    the spool, read and advanced under an exclusive lock. (Not a ``multiprocessing`` value: its named
+    semaphore may be gone when a worker still starting opens it, if the run is stopped meanwhile.)"""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.reset()
+
+    def reset(self) -> None:
+        self.path.write_bytes(b"0")
+
+    def take(self, count: int) -> int | None:
+        """The next number below ``count``, or None when all are taken."""
+        with self.path.open("r+b") as f:
+            _lock(f)
+            k = int(f.read() or b"0")
+            if k >= count:
+                return None
+            f.seek(0)
+            f.write(str(k + 1).encode())
+            f.truncate()
+        return k  # the lock ends as the file is closed
+
+
+def _lock(f: BinaryIO) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+
+
 class _Pool:
     """``--jobs N``: this process and N − 1 workers (started fresh: polars' threads do not survive a
     fork), started with the run so that their start overlaps the reading of BILLS, then given work
@@ -731,7 +768,7 @@ class _Pool:
     partition from a shared counter as it finishes its last. However the run ends (an error, a
     signal, a worker that died), no worker outlives it."""
 
-    def __init__(self, jobs: int, variants: list[Variant]) -> None:
+    def __init__(self, jobs: int, variants: list[Variant], spool: Path) -> None:
         import multiprocessing
 
         from medins import procs
@@ -739,7 +776,7 @@ class _Pool:
         ctx = multiprocessing.get_context("spawn")
         self.parent = os.getpid()
         self.closed = False
-        self.counter = ctx.Value("q", 0)
+        self.counter = _Counter(spool / "next")
         writer = variants[0].writer
         lines = Lines(writer.kind, writer._text)
         cfgs = [v.settler.cfg for v in variants]
@@ -770,16 +807,11 @@ class _Pool:
 
     def next(self, count: int) -> int | None:
         """The next range or partition to take, of ``count``; None when all are taken."""
-        with self.counter.get_lock():
-            k = int(self.counter.value)
-            if k >= count:
-                return None
-            self.counter.value = k + 1
-        return k
+        return self.counter.take(count)
 
     def start(self, kind: str, payload: Any) -> None:
         """Set every worker taking work of this kind from the counter (from 0)."""
-        self.counter.value = 0
+        self.counter.reset()
         for k in self.to:
             self._send(k, (kind, payload))
 
@@ -871,13 +903,7 @@ def _pool_worker(
 
     procs.worker_started(parent)
 
-    def take(count: int) -> int | None:
-        with counter.get_lock():
-            k = int(counter.value)
-            if k >= count:
-                return None
-            counter.value = k + 1
-        return k
+    take = counter.take
 
     try:
         variants = []

@@ -79,6 +79,7 @@ class _State:
         self.count = 0
         self.signum: int | None = None  # the signal raised as ``Stop``
         self.written = False
+        self.active = False  # inside an ``interruptible`` run
 
 
 _state = _State()
@@ -119,6 +120,14 @@ def critical(written: bool = False) -> Iterator[None]:
             raise Stop(_state.pending, written)
 
 
+def checkpoint() -> None:
+    """Raise again the ``Stop`` of a signal that code it interrupted swallowed (a finalizer, or a
+    library calling back into Python, prints "Exception ignored" and goes on): the run then stops
+    here, before its outputs are moved into place, as it would have."""
+    if _state.active and _state.raised and _state.signum is not None and not _state.deferring:
+        raise Stop(_state.signum)
+
+
 def interruptible(func: F) -> F:
     """Run ``func`` with SIGINT and SIGTERM raised as ``Stop`` and turned into ``Interrupted``.
 
@@ -132,6 +141,7 @@ def interruptible(func: F) -> F:
         if threading.current_thread() is threading.main_thread():
             global _state
             _state = _State()
+            _state.active = True
             for signum in _CAUGHT:
                 old = signal.getsignal(signum)
                 if old is not signal.SIG_IGN:
@@ -150,6 +160,7 @@ def interruptible(func: F) -> F:
                 raise Interrupted(_state.signum, _state.written) from None
             raise
         finally:
+            _state.active = False
             for signum, old in saved.items():
                 signal.signal(signum, old)
 

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 from medins.errors import MedinsError, t
 from medins.i18n import Text
-from medins.procs import cannot_write, critical, writable_target
+from medins.procs import cannot_write, checkpoint, critical, writable_target
 
 SUFFIXES = (".csv", ".xlsx")
 UTF8_BOM = codecs.BOM_UTF8
@@ -879,6 +879,7 @@ class Outputs:
 
     def commit(self) -> None:
         """Move every temporary onto its target; on a failure, put back the targets already moved."""
+        checkpoint()
         with critical(written=True):
             done: list[tuple[Path, Path | None]] = []  # (target, its old content kept aside, if any)
             try:

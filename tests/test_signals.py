@@ -484,3 +484,30 @@ def test_a_signal_a_library_wraps_still_interrupts() -> None:
     with pytest.raises(procs.Interrupted) as info:
         work()
     assert info.value.exit_code == 130
+
+
+@linux_only
+def test_a_signal_swallowed_by_code_it_interrupted_still_stops_the_run(tmp_path: Path) -> None:
+    """A finalizer or a library calling back into Python may swallow the ``Stop`` a signal raised in
+    it (Python prints "Exception ignored" and goes on): the run still stops before its outputs are
+    moved into place, with the signal's exit code, and no output is written."""
+    from medins import procs
+    from medins.tabular import Outputs
+
+    target = tmp_path / "out.csv"
+
+    @procs.interruptible
+    def run() -> None:
+        with Outputs() as outputs:
+            outputs.temp_for(target).write_text("x")
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)  # the handler raises here
+            except KeyboardInterrupt:
+                pass  # swallowed, as such code does
+            outputs.commit()
+
+    with pytest.raises(procs.Interrupted) as caught:
+        run()
+    assert caught.value.exit_code == 143
+    assert not target.exists() and os.listdir(tmp_path) == []
