@@ -1229,7 +1229,8 @@ def _spill_output(writer: Any, out: pl.DataFrame, path: Path, size: int) -> tupl
     (for an XLSX, or a cell holding a line break) as frames of ``size`` rows in IPC files."""
     rows = out["_row"].to_numpy()
     body = out.drop("_row")
-    if writer.kind == "csv" and not body.select(pl.any_horizontal(pl.all().str.contains("[\r\n]")).any()).item():
+    breaks = pl.all().str.contains("\n", literal=True) | pl.all().str.contains("\r", literal=True)
+    if writer.kind == "csv" and not body.select(pl.any_horizontal(breaks).any()).item():
         with path.open("wb") as f:
             for start in range(0, body.height, 20_000):  # formatted a slice at a time: less held at once
                 f.write(writer.csv_lines(body.slice(start, 20_000)))
@@ -1758,7 +1759,7 @@ class LinePass:
         restricted, note = per[:, 3] > 0, per[:, 4] > 0
         bad |= line_class < 0
         np.logical_or.at(self.bad, nb, bad)
-        np.add.at(self.count, nb, 1)
+        self.count += np.bincount(nb, minlength=len(self.count)).astype(np.int32)
         full = (line_class <= 1) | (restricted & not_met)
         has_ceiling = ceiling >= 0
         with_p = ~full & has_ceiling & has_p & (p > ceiling)
