@@ -14,13 +14,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from medins.batch import _fen_of, _money_text
+from medins.batch import _fen_of
 from medins.errors import t
 from medins.i18n import Lang
 from medins.tabular import TableWriter
@@ -76,12 +77,15 @@ STEPS: dict[str, tuple[str, ...]] = {
     "personal_total": ("personal",),
 }
 
+CENT = Decimal("0.01")
+DIFF_ROWS = 50_000  # DIFF is formatted and written this many rows at a time
 WITHIN = 100  # fen: "within 1 yuan"
 LARGEST = 10  # the differences the report explains with the trail
 STATUSES = ("matched", "within_1_yuan", "beyond")
 
 
 _AMOUNT = r"^([+-]?)(\d{1,15})(?:\.(\d+))?$"
+_PLAIN = r"^(?:-?[0-9]{1,15}\.[0-9]{2})?$"
 
 
 def amounts(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -91,9 +95,16 @@ def amounts(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     and ``12元`` are not: a cell is read exactly or refused, never rounded.
     """
     cells = frame.select(pl.col(c).cast(pl.String).fill_null("").str.strip_chars() for c in columns)
-    parts = cells.with_columns(pl.col(c).str.extract_groups(_AMOUNT).alias(f"{c}_parts") for c in columns)
+    plain = dict(zip(columns, cells.select(pl.all().str.contains(_PLAIN).all()).row(0), strict=True))
+    parts = cells.with_columns(
+        pl.col(c).str.extract_groups(_AMOUNT).alias(f"{c}_parts") for c in columns if not plain[c]
+    )
     out = []
     for c in columns:
+        if plain[c]:  # every cell is empty or yuan to the fen, as the platform writes them: read at once
+            fen = pl.col(c).str.replace(".", "", literal=True).cast(pl.Int64, strict=False).fill_null(0)
+            out += [fen.alias(c), pl.lit(False).alias(f"{c}_bad")]
+            continue
         part = pl.col(f"{c}_parts").struct
         frac = part.field("3").fill_null("")
         fen = part.field("2").cast(pl.Int64, strict=False).fill_null(0) * 100
@@ -131,7 +142,7 @@ class Comparison:
     settled: np.ndarray  # settled by medins: compared
     paired: np.ndarray  # a refund pair: its net compared with nothing
     partner: dict[int, str]  # a refund pair's other record
-    keys: dict[str, list[str]]  # insured_region, visit_region, visit_type, hospital, hospital_level, service_date
+    keys: dict[str, pl.Series]  # insured_region, visit_region, visit_type, hospital, hospital_level, service_date
     unmodelled: np.ndarray
 
 
@@ -154,13 +165,15 @@ def compare(
     refund: np.ndarray,
     pairs: list[tuple[int, int]],
     settled: pl.DataFrame,
-    keys: dict[str, list[str]],
+    keys: dict[str, pl.Series],
 ) -> Comparison:
     """Each record's amounts, medins' (from OUT, by ``setl_id``) against the platform's ``fen``."""
     n = len(ids)
     fields = [m for m, p in COMPARED if p in fen]
-    at = {b: k for k, b in enumerate(settled["bill_id"].to_list())}
-    row_of = np.array([-1 if bad[i] else at.get(ids[i], -1) for i in range(n)], dtype=np.int64)
+    rows = settled.select(pl.col("bill_id").alias("id"), pl.int_range(pl.len(), dtype=pl.Int64).alias("at"))
+    wanted = pl.DataFrame({"id": pl.Series(ids, dtype=pl.String)})
+    at = wanted.join(rows.unique("id", keep="last"), on="id", how="left", maintain_order="left")["at"]
+    row_of = np.where(bad, -1, at.fill_null(-1).to_numpy()).astype(np.int64)
     has = row_of >= 0
     paired = np.zeros(n, dtype=bool)
     for j, i in pairs:
@@ -184,9 +197,10 @@ def compare(
     status[paired & (worst > 0)] = "refund_pair_not_zero"
     status[refund & ~paired] = "refund_unmatched"
     status[bad] = "rejected"
+    found = pl.Series(has)
     for name in ("visit_region", "visit_type", "service_date"):
-        column = settled[name].to_list()
-        keys[name] = [column[k] if k >= 0 else "" for k in row_of]
+        column = settled[name].gather(np.maximum(row_of, 0)) if settled.height else pl.Series([""] * n)
+        keys[name] = pl.select(pl.when(found).then(column).otherwise(pl.lit(""))).to_series().alias(name)
     partner = {i: ids[j] for j, i in pairs} | {j: ids[i] for j, i in pairs}
     unmodelled = sum((fen[c] for c in UNMODELLED if c in fen), np.zeros(n, dtype=np.int64))
     return Comparison(fields, mine, theirs, diff, worst, status, has, paired, partner, keys, unmodelled)
@@ -197,8 +211,8 @@ def write_diff(
     target: Path,
     c: Comparison,
     ids: list[str],
-    visits: list[str],
-    persons: list[str],
+    visits: pl.Series,
+    persons: pl.Series,
     largest: list[dict[str, Any]],
     notes: dict[int, str],
     lang: Lang,
@@ -212,6 +226,9 @@ def write_diff(
     noted = [""] * len(ids)
     for i, note in notes.items():
         noted[i] = note
+    partner = np.full(len(ids), "", dtype=object)
+    for i, other in c.partner.items():
+        partner[i] = other
     k = c.keys
     texts = {
         "setl_id": ids,
@@ -219,11 +236,11 @@ def write_diff(
         "psn_no": persons,
         **{name: k[name] for name in ("insured_region", "visit_region", "visit_type", "hospital", "service_date")},
         "status": c.status.tolist(),
-        "refund_of": [c.partner.get(i, "") for i in range(len(ids))],
+        "refund_of": partner.tolist(),
         "trail_step": steps,
         "note": noted,
     }
-    frame = pl.DataFrame({name: pl.Series(v, dtype=pl.String) for name, v in texts.items()})
+    frame = pl.DataFrame([pl.Series(name, v, dtype=pl.String) for name, v in texts.items()])
     amounts = {"largest_difference": c.worst, "unmodelled_funds": c.unmodelled}
     for name in c.fields:
         amounts |= {f"platform_{name}": c.theirs[name], f"medins_{name}": c.mine[name], f"diff_{name}": c.diff[name]}
@@ -239,20 +256,27 @@ def write_diff(
         order += [f"platform_{name}", f"medins_{name}", f"diff_{name}"]
     order += ["unmodelled_funds", "trail_step", "note"]
     money_of = {
-        name: _money_text(pl.col(f"_{name}"))
+        name: money_text(pl.col(f"_{name}"))
         if name.startswith(("platform_", "unmodelled"))
-        else pl.when(shown).then(_money_text(pl.col(f"_{name}"))).otherwise(pl.lit(""))
+        else pl.when(shown).then(money_text(pl.col(f"_{name}"))).otherwise(pl.lit(""))
         for name in amounts
     }
     differing = pl.concat_str(
         [pl.when(pl.col(f"_d{name}")).then(pl.lit(name)) for name in c.fields], separator=";", ignore_nulls=True
     ).fill_null("")
     columns = {**money_of, "differing": differing}
-    frame = frame.select([columns[name].alias(name) if name in columns else pl.col(name) for name in order])
+    shown_columns = [columns[name].alias(name) if name in columns else pl.col(name) for name in order]
     kinds = ["text"] * 10 + ["money", "text"] + ["money"] * (3 * len(c.fields)) + ["money", "text", "text"]
-    writer = TableWriter(path, target, frame.columns, kinds, "audit")
-    writer.write_frame(frame)
+    writer = TableWriter(path, target, order, kinds, "audit")
+    for start in range(0, max(frame.height, 1), DIFF_ROWS):  # the text of a slice at a time
+        writer.write_frame(frame.slice(start, DIFF_ROWS).select(shown_columns))
     writer.close()
+
+
+def money_text(fen: pl.Expr) -> pl.Expr:
+    """Integer fen as OUT writes money (two decimals, ``-`` before a negative): the fen as an exact
+    decimal of two places, which polars writes so."""
+    return (fen.cast(pl.Decimal(38, 0)) * pl.lit(CENT, dtype=pl.Decimal(38, 2))).cast(pl.String)
 
 
 def largest(
