@@ -27,6 +27,7 @@ import contextlib
 import csv
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ from medins.batch import (
 from medins.errors import MedinsError, t
 from medins.fastpath import NotRegular, read_chunk, record_chunks
 from medins.i18n import Lang, Text
-from medins.tabular import MARK, Outputs, TableError, TableWriter
+from medins.tabular import MARK, CsvTable, Outputs, TableError, TableWriter
 
 # ----------------------------------------------------------------------------- columns
 
@@ -432,24 +433,52 @@ def as_bills(ex: _Extract, settle: np.ndarray, opts: AuditOptions) -> tuple[pl.D
     return bills.drop(["_day", "_time", "_i"]), bills["_i"].to_numpy()
 
 
+@dataclass
+class _FeeList:
+    """The fee list opened as the batch opens it, and its ``setl_id`` cells where polars reads them at
+    once (a plain UTF-8 CSV): None when it cannot, ``unreadable`` when polars cannot read it."""
+
+    table: CsvTable
+    cols: ColumnMap
+    ids: pl.Series | None
+    unreadable: bool = False
+
+
+def open_fee_list(opts: AuditOptions, spool_dir: Path) -> _FeeList:
+    """The fee list, opened and its settlement ids read: done beside the reading of the extract."""
+    assert opts.fee_list is not None
+    table, cols = _open_table(opts.fee_list, "FEE", FEE_COLUMNS, [("bill_id",)], opts.encoding, spool_dir)
+    if table.encoding != "utf-8" or table.spooled:
+        return _FeeList(table, cols, None)
+    try:
+        ids = pl.read_csv(
+            table.path,
+            separator=table.delimiter,
+            columns=[cols.index["bill_id"]],
+            infer_schema=False,
+            encoding="utf8-lossy",
+        ).to_series()
+    except pl.exceptions.PolarsError:  # the batch's reader names what is wrong
+        return _FeeList(table, cols, None, unreadable=True)
+    return _FeeList(table, cols, ids.str.strip_chars())
+
+
 def _keep_lines(
-    opts: AuditOptions, spool_dir: Path, settled_ids: set[str], rejects: list[_Reject], records: dict[str, str]
+    opts: AuditOptions,
+    fee: _FeeList,
+    spool_dir: Path,
+    settled_ids: set[str],
+    rejects: list[_Reject],
+    records: dict[str, str],
 ) -> tuple[Path | None, np.ndarray | None]:
     """The fee list as the batch reads it: the file itself when every line belongs to a record to
     settle, else a copy without the lines of refunds, rejected records and settlements not in SETL
     (each of those named), and each kept line's row in the original."""
     assert opts.fee_list is not None
-    table, cols = _open_table(opts.fee_list, "FEE", FEE_COLUMNS, [("bill_id",)], opts.encoding, spool_dir)
+    table, cols = fee.table, fee.cols
     idx = cols.index["bill_id"]
-    if table.encoding == "utf-8" and not table.spooled:
-        try:
-            ids = pl.read_csv(
-                table.path, separator=table.delimiter, columns=[idx], infer_schema=False, encoding="utf8-lossy"
-            ).to_series()
-            if ids.str.strip_chars().is_in(list(settled_ids)).all():
-                return opts.fee_list, None
-        except pl.exceptions.PolarsError:  # the batch's reader names what is wrong
-            return opts.fee_list, None
+    if fee.unreadable or (fee.ids is not None and fee.ids.is_in(list(settled_ids)).all()):
+        return opts.fee_list, None
     copy = spool_dir / "fee-list.csv"
     kept: list[int] = []
     with table.path.open("rb") as src, copy.open("wb") as dst:
@@ -489,8 +518,14 @@ def run_audit(opts: AuditOptions) -> AuditReport:
     lang = opts.lang
     _check_paths(BatchOptions(opts.setl, opts.out, opts.fee_list, opts.rejects_path, opts.summary))
     targets = [p for p in (opts.out, opts.rejects_path, opts.summary) if p]
-    with procs.output_lock(targets), procs.spool_folder("medins-audit-") as spool, Outputs() as outputs:
+    with (
+        procs.output_lock(targets),
+        procs.spool_folder("medins-audit-") as spool,
+        Outputs() as outputs,
+        ThreadPoolExecutor(1) as beside,
+    ):
         spool_dir = Path(spool)
+        fee = beside.submit(open_fee_list, opts, spool_dir) if opts.fee_list is not None else None
         ex = read_extract(opts, spool_dir, rejects)
         checked = check_records(ex, opts, rejects)
         refund, pairs = pair_refunds(ex, checked)
@@ -516,7 +551,10 @@ def run_audit(opts: AuditOptions) -> AuditReport:
             bills_path.write_bytes(bills.write_csv().encode(ex.encoding))
         to_settle = set(bills["bill_id"].to_list())
         del bills  # read back for the trail of the largest differences, if there are any
-        settled = _settle(opts, ex, bills_path, to_settle, order, why, spool_dir, rejects)
+        told = {"mdtrt_id", "cal_ipt_cnt", *_FROM.values()}  # what DIFF and REJECTS tell after the batch
+        ex.frame = ex.frame.select([name for name in ex.frame.columns if name in told])
+        fee_list = fee.result() if fee is not None else None
+        settled = _settle(opts, ex, fee_list, bills_path, to_settle, order, why, spool_dir, rejects)
         f = ex.frame
         empty = pl.Series([""] * f.height, dtype=pl.String)
         keys = {
@@ -551,6 +589,7 @@ def run_audit(opts: AuditOptions) -> AuditReport:
 def _settle(
     opts: AuditOptions,
     ex: _Extract,
+    fee: _FeeList | None,
     bills_path: Path,
     to_settle: set[str],
     order: np.ndarray,
@@ -562,8 +601,8 @@ def _settle(
     in the extract's rows, columns and values."""
     lang = opts.lang
     fee_path, fee_rows = None, None
-    if opts.fee_list is not None:
-        fee_path, fee_rows = _keep_lines(opts, spool_dir, to_settle, rejects, why)
+    if fee is not None:
+        fee_path, fee_rows = _keep_lines(opts, fee, spool_dir, to_settle, rejects, why)
     out_path = spool_dir / "settled.csv"
     batch = BatchOptions(
         bills_path,
