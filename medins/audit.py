@@ -52,7 +52,7 @@ from medins.batch import (
 from medins.errors import MedinsError, t
 from medins.fastpath import NotRegular, read_chunk, record_chunks
 from medins.i18n import Lang, Text
-from medins.tabular import MARK, CsvTable, Outputs, TableError, TableWriter
+from medins.tabular import FORMULA_NO_VALUE, LOST_DIGITS, MARK, CsvTable, Outputs, TableError, TableWriter
 
 # ----------------------------------------------------------------------------- columns
 
@@ -96,6 +96,9 @@ SETL_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """The settlement extract's columns: the platform's names → Chinese headers and other names; then
 medins' own columns an extract may carry beside them (a filing, an assistance category, a disease)."""
+
+SETL_IDS = frozenset({"setl_id", "mdtrt_id", "psn_no", "insu_admdvs", "mdtrtarea_admvs", "fixmedins_code"})
+"""The extract's ID columns: an XLSX number of more than 15 digits in them lost its last digits."""
 
 FEE_COLUMNS: dict[str, tuple[str, ...]] = {
     "bill_id": ("setl_id", "结算ID"),
@@ -212,7 +215,7 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
         required.append(("medfee_sumamt",))
     if opts.treated_in is None:
         required.append(("mdtrtarea_admvs",))
-    table, cols = _open_table(opts.setl, "SETL", SETL_COLUMNS, required, opts.encoding, spool_dir)
+    table, cols = _open_table(opts.setl, "SETL", SETL_COLUMNS, required, opts.encoding, spool_dir, SETL_IDS)
     names = sorted(cols.index, key=cols.index.__getitem__)
     where = [cols.index[n] for n in names]
     try:  # as the batch reads a plainly regular file: by chunks, with polars
@@ -257,6 +260,15 @@ class _Checked:
         self.fen: dict[str, np.ndarray] = {}
 
 
+def shown_cell(value: str) -> str:
+    """A cell as REJECTS quotes it: an XLSX cell whose value was lost as the spreadsheet shows it
+    (the number an ID became, the formula without a value), without the marker it was read with."""
+    for marker in (LOST_DIGITS, FORMULA_NO_VALUE):
+        if value.startswith(marker):
+            return value[len(marker) :]
+    return value
+
+
 def check_records(ex: _Extract, opts: AuditOptions, rejects: list[_Reject]) -> _Checked:
     """Every cell medins uses, checked: IDs, dates, amounts, the platform's codes; duplicates of a
     settlement id. A record failing any is rejected (its first failure named), not settled."""
@@ -267,10 +279,11 @@ def check_records(ex: _Extract, opts: AuditOptions, rejects: list[_Reject]) -> _
     def reject(mask: np.ndarray, column: str, reason: Callable[[str], Text]) -> None:
         for i in np.flatnonzero(mask & ~checked.bad):
             value = f[column][int(i)]
-            rejects.append(_Reject(int(ex.rows[i]), "setl", ids[i], ex.header(column), value, reason(value)(lang)))
+            why = reason(value)(lang)
+            rejects.append(_Reject(int(ex.rows[i]), "setl", ids[i], ex.header(column), shown_cell(value), why))
         checked.bad |= mask
 
-    for column in ("setl_id", "psn_no", "insu_admdvs", "mdtrt_id", "mdtrtarea_admvs"):
+    for column in ("setl_id", "psn_no", "insu_admdvs", "mdtrt_id", "mdtrtarea_admvs", "fixmedins_code"):
         if not ex.has(column):
             continue
         s = f[column]

@@ -224,11 +224,11 @@ class ColumnMap:
     names: dict[str, str]
     ignored: tuple[str, ...]
 
-    def kinds(self, width: int) -> list[str]:
-        """Per input column, how an XLSX cell is read: id, date or text."""
+    def kinds(self, width: int, ids: frozenset[str] = ID_COLUMNS) -> list[str]:
+        """Per input column, how an XLSX cell is read: id (the columns ``ids``), date or text."""
         kinds = ["text"] * width
         for name, i in self.index.items():
-            kinds[i] = "id" if name in ID_COLUMNS else "date" if name in DATE_COLUMNS else "text"
+            kinds[i] = "id" if name in ids else "date" if name in DATE_COLUMNS else "text"
         return kinds
 
     def shown(self, name: str) -> str:
@@ -922,6 +922,7 @@ def _open_table(
     required: list[tuple[str, ...]],
     encoding: str,
     spool_dir: Path,
+    ids: frozenset[str] = ID_COLUMNS,
 ) -> tuple[CsvTable, ColumnMap]:
     kind = table_kind(path, role)
     if not path.is_file():
@@ -936,7 +937,7 @@ def _open_table(
     if kind == "xlsx":
         header = xlsx_header(path, path)
         check(header)
-        spool = spool_xlsx(path, path, found[0].kinds(len(header)), spool_dir)
+        spool = spool_xlsx(path, path, found[0].kinds(len(header), ids), spool_dir)
         csv_table, _ = open_csv(spool, "utf-8", check, shown=path)
     else:
         csv_table, _ = open_csv(path, encoding, check)

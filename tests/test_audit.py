@@ -231,3 +231,27 @@ def test_civil_servant_subsidy_is_reported_apart_not_as_a_difference(tmp_path: P
     assert (diff[0]["platform_fund_total"], diff[0]["platform_personal_total"]) == ("58310.00", "9690.00")
     assert diff[0]["unmodelled_funds"] == "2000.00"
     assert summary["unmodelled_funds"]["cvlserv_pay"] == "2000.00"
+
+
+def test_an_xlsx_id_excel_stored_as_a_number_is_a_reject_saying_to_re_export_as_text(tmp_path: Path) -> None:
+    """Excel keeps 15 significant digits of a number: the 18-digit psn_no 130125199001011234 typed
+    into a number cell is stored as 1.30125199001011E+17 and shows as 130125199001011000, another
+    person's number. The record is rejected naming row 2, psn_no and that value; the next record,
+    whose IDs are text (and a short setl_id stored as the number 12345, kept whole), is settled."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEAD)
+    sheet.append([130125199001011234.0 if h == "psn_no" else STORY[h] for h in HEAD])
+    sheet.append([12345 if h == "setl_id" else STORY[h] for h in HEAD])
+    path = tmp_path / "setl.xlsx"
+    book.save(path)
+    code, diff, rejects, _ = audit(tmp_path, str(path), "--lang", "en")
+    assert code == 3
+    ((row, file, column, value, reason),) = [
+        (r["row"], r["file"], r["column"], r["value"], r["reason"]) for r in rejects
+    ]
+    assert (row, file, column, value) == ("2", "setl", "psn_no", "130125199001011000")
+    assert "digits beyond 15 are lost: format the column as text" in reason
+    assert [(r["setl_id"], r["status"]) for r in diff] == [("12345", "matched")]
