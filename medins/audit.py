@@ -50,9 +50,18 @@ from medins.batch import (
     run_batch,
 )
 from medins.errors import MedinsError, t
-from medins.fastpath import NotRegular, read_chunk, record_chunks
+from medins.fastpath import PY_SPACE, NotRegular, read_chunk, record_chunks
 from medins.i18n import Lang, Text
-from medins.tabular import FORMULA_NO_VALUE, LOST_DIGITS, MARK, CsvTable, Outputs, TableError, TableWriter
+from medins.tabular import (
+    FORMULA_NO_VALUE,
+    LOST_DIGITS,
+    MARK,
+    MAX_CELL,
+    CsvTable,
+    Outputs,
+    TableError,
+    TableWriter,
+)
 
 # ----------------------------------------------------------------------------- columns
 
@@ -218,10 +227,12 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
     table, cols = _open_table(opts.setl, "SETL", SETL_COLUMNS, required, opts.encoding, spool_dir, SETL_IDS)
     names = sorted(cols.index, key=cols.index.__getitem__)
     where = [cols.index[n] for n in names]
-    try:  # as the batch reads a plainly regular file: by chunks, with polars
-        chunks = [read_chunk(table, chunk, "_record") for chunk in record_chunks(table)]
-        if chunks:
-            whole = pl.concat(chunks)
+    try:  # as the batch reads a plainly regular file: at once when plain, else by chunks, with polars
+        whole = read_plain(table)
+        if whole is None:
+            chunks = [read_chunk(table, chunk, "_record") for chunk in record_chunks(table)]
+            whole = pl.concat(chunks) if chunks else None
+        if whole is not None:
             frame = whole.select([pl.col(f"c{i}").alias(n) for i, n in zip(where, names, strict=True)])
             rows = whole["_record"].to_numpy().astype(np.int64) + 2  # as a spreadsheet numbers them
             return _Extract(frame, rows, cols, table.encoding)
@@ -242,6 +253,49 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
         raise TableError(t("SETL 只有标题行，没有数据行", "SETL has a header row but no data rows"), str(opts.setl))
     frame = pl.DataFrame(values, schema=dict.fromkeys(names, pl.String), orient="row")
     return _Extract(frame, np.array(numbers, dtype=np.int64), cols, table.encoding)
+
+
+def read_plain(table: CsvTable) -> pl.DataFrame | None:
+    """A plain UTF-8 table read at once, as :func:`medins.fastpath.read_chunk` reads each chunk of it
+    (text columns ``c0, c1, …``, cells stripped, the record number in ``_record``); None when the
+    table is not that plain: a quote or a lone carriage return anywhere, a line without the header's cell
+    count, a cell too long, a record of empty cells. Those are read by chunks, or record by record."""
+    if table.spooled or table.encoding != "utf-8" or len(table.delimiter) != 1:
+        return None
+    with table.path.open("rb") as f:
+        f.seek(table.start)
+        header = f.readline()
+        data = f.read()
+    if not data or not header.endswith(b"\n") or b'"' in header or b'"' in data:
+        return None
+    if data.count(b"\r") != data.count(b"\r\n") or b"\r" in header.removesuffix(b"\r\n"):
+        return None  # a carriage return only as part of a line end
+    width = len(table.header)
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    if data.count(table.delimiter.encode()) != lines * (width - 1):
+        return None  # no line has more cells than the header (polars refuses it): so none has fewer
+    try:
+        frame = pl.read_csv(
+            data,
+            has_header=False,
+            new_columns=[f"c{i}" for i in range(width)],
+            separator=table.delimiter,
+            quote_char=None,
+            infer_schema=False,
+            encoding="utf8",
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    del data
+    if frame.width != width or frame.height != lines:
+        return None
+    frame = frame.with_columns(pl.all().fill_null("").str.strip_chars(PY_SPACE))
+    if any((x or 0) > MAX_CELL for x in frame.select(pl.all().str.len_chars().max()).row(0)):
+        return None
+    if frame.select(pl.all_horizontal(pl.all() == "").any()).item():
+        return None
+    return frame.with_columns(pl.Series("_record", np.arange(lines, dtype=np.int64)))
 
 
 def days_of(texts: pl.Series) -> pl.Series:

@@ -255,3 +255,37 @@ def test_an_xlsx_id_excel_stored_as_a_number_is_a_reject_saying_to_re_export_as_
     assert (row, file, column, value) == ("2", "setl", "psn_no", "130125199001011000")
     assert "digits beyond 15 are lost: format the column as text" in reason
     assert [(r["setl_id"], r["status"]) for r in diff] == [("12345", "matched")]
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("a,b,c\r\n S1 ,\u3000x\u00a0,\x1c\r\nS2,,y\r\n", True),  # padded cells, CRLF: stripped as the chunks are
+        ("a,b,c\nS1,x,y\nS2,,z", True),  # no line end after the last record
+        ('a,b,c\nS1,"x,1",y\n', False),  # a quote: read by chunks
+        ("a,b,c\nS1,x\nS2,y,z,w\n", False),  # cell counts that add up but differ line by line
+        ("a,b,c\nS1,x,y\r\n", True),  # line ends of both kinds
+        ("a,b,c\nS1\rx,y,z\n", False),  # a lone carriage return
+        ("a,b,c\n , ,\u3000\nS2,x,y\n", False),  # a record of empty cells
+    ],
+)
+def test_a_plain_extract_read_at_once_as_the_batch_reads_it_by_chunks(tmp_path: Path, text: str, plain: bool) -> None:
+    import polars as pl
+
+    from medins.audit import read_plain
+    from medins.fastpath import NotRegular, read_chunk, record_chunks
+    from medins.tabular import open_csv
+
+    path = tmp_path / "setl.csv"
+    path.write_bytes(text.encode("utf-8"))
+    table, _ = open_csv(path, "utf-8", lambda header: len(header))
+    whole = read_plain(table)
+    try:
+        chunks: pl.DataFrame | None = pl.concat([read_chunk(table, c, "_record") for c in record_chunks(table)])
+    except NotRegular:
+        chunks = None
+    if plain:
+        assert whole is not None and chunks is not None
+        assert whole.equals(chunks)
+    else:
+        assert whole is None
