@@ -544,7 +544,7 @@ def _keep_lines(
     assert opts.fee_list is not None
     table, cols = fee.table, fee.cols
     idx = cols.index["bill_id"]
-    if fee.unreadable or (fee.ids is not None and fee.ids.is_in(list(settled_ids)).all()):
+    if fee.unreadable or (fee.ids is not None and fee.ids.unique().is_in(pl.Series(list(settled_ids)).implode()).all()):
         return opts.fee_list, None
     copy = spool_dir / "fee-list.csv"
     kept: list[int] = []

@@ -248,7 +248,9 @@ def write_diff(
         pl.Series("_shown", c.settled | c.paired),
         *(pl.Series(f"_{name}", values) for name, values in amounts.items()),
         *(pl.Series(f"_d{name}", c.diff[name] != 0) for name in c.fields),
-    )[keep]
+    )
+    if len(keep) < frame.height:
+        frame = frame[keep]
     shown = pl.col("_shown")
     order = ["setl_id", "mdtrt_id", "psn_no", "insured_region", "visit_region", "visit_type", "hospital"]
     order += ["service_date", "status", "refund_of", "largest_difference", "differing"]
