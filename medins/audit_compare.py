@@ -84,7 +84,7 @@ LARGEST = 10  # the differences the report explains with the trail
 STATUSES = ("matched", "within_1_yuan", "beyond")
 
 
-_AMOUNT = r"^([+-]?)(\d{1,15})(?:\.(\d+))?$"
+_AMOUNT = r"^([+-]?)([0-9]{1,15})(?:\.([0-9]+))?$"  # ASCII digits only (the regex's \d takes any script's)
 _PLAIN = r"^(?:-?[0-9]{1,15}\.[0-9]{2})?$"
 
 

@@ -167,7 +167,8 @@ def test_generated_extract_matches_every_record(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "fen", "bad"),
     [("12", 1200, False), ("-12.3", -1230, False), ("12.3000", 1230, False), ("", 0, False),
-     ("12.345", 0, True), ("1,200", 0, True), ("12元", 0, True)],
+     ("12.345", 0, True), ("1,200", 0, True), ("12元", 0, True),
+     ("\u0661\u0662.\u0663\u0660", 0, True), ("\uff11\uff12.\uff13\uff10", 0, True)],  # Arabic-Indic, full-width
 )  # fmt: skip
 def test_amount_cells_are_read_exactly_or_refused(text: str, fen: int, bad: bool) -> None:
     import polars as pl
