@@ -852,12 +852,20 @@ class _Pool:
                 raise procs.worker_died(dead[0].exitcode)
         return got
 
-    def finish(self, taken: Callable[[int, Any], None]) -> bool:
-        """Take the workers' results (each passed to ``taken(k, payload)``) until every worker says it
-        has no more; whether none of them found the input irregular."""
+    def ranges(self, kind: str, job: Any, count: int, mine: Callable[[int], Any]) -> dict[int, Any] | None:
+        """Ranges ``0 … count - 1`` of a table read by this process (``mine(k)``) and the workers, each
+        taking the next: the results by range, or None when one range was not plainly regular."""
         from medins.batch import WORKER_POLL
 
-        waiting, regular = set(self.workers), True
+        found: dict[int, Any] = {}
+        self.start(kind, job)
+        regular = True
+        try:
+            while (k := self.next(count)) is not None:
+                found[k] = mine(k)
+        except NotRegular:
+            regular = False
+        waiting = set(self.workers)
         while waiting:
             for k, got, payload in self.receive(WORKER_POLL):
                 if got == "irregular":
@@ -865,8 +873,8 @@ class _Pool:
                 elif got == "idle":
                     waiting.discard(k)
                 else:
-                    taken(k, payload)
-        return regular
+                    found[payload[0]] = payload[1]
+        return found if regular else None
 
     def close(self, ended: bool) -> None:
         """Stop the workers: asked to end when the run went well, ended otherwise."""
@@ -1063,20 +1071,8 @@ def _bills_in_pool(
     one pass here (which finds out whether the file itself is regular)."""
     spans = _spans(table, SPANS_PER_JOB * jobs)
     job = BillsJob(table, cols, spans, spill.for_range(""), owners)
-    found: dict[int, tuple[Any, ...]] = {}
-
-    def taken(_k: int, payload: Any) -> None:
-        found[payload[0]] = payload[1]
-
-    pool.start("bills", job)
-    regular = True
-    try:
-        while (k := pool.next(len(spans))) is not None:
-            found[k] = _bills_span(job, k, variants)
-    except NotRegular:
-        regular = False
-    regular = pool.finish(taken) and regular
-    if not regular:
+    found = pool.ranges("bills", job, len(spans), lambda k: _bills_span(job, k, variants))
+    if found is None:
         for path in spill.folder.glob("bills-*-b*.arrow"):
             path.unlink()
         return _partition_bills(table, cols, spill, fan)  # type: ignore[arg-type]
@@ -1170,20 +1166,8 @@ def _items_in_pool(
         passes.append((owners[k], path, list(lp.keys)))
     job = ItemsJob(table, cols, spans, spill, index.saved(folder), passes)
     spill.text = table.path
-    found: dict[int, tuple[int, list[dict[str, Any]]]] = {}
-
-    def taken(_k: int, payload: Any) -> None:
-        found[payload[0]] = payload[1]
-
-    pool.start("items", job)
-    regular = True
-    try:
-        while (k := pool.next(len(spans))) is not None:
-            found[k] = _items_span(job, k, variants)
-    except NotRegular:
-        regular = False
-    regular = pool.finish(taken) and regular
-    if regular:
+    found = pool.ranges("items", job, len(spans), lambda k: _items_span(job, k, variants))
+    if found is not None:
         before = 0
         for k in range(len(spans)):
             read, sums = found[k]
