@@ -19,6 +19,7 @@ from medins.errors import CaseError, t
 from medins.i18n import LABELS, Text
 from medins.loader import RuleSet, read_toml, resolve_rules_dir
 from medins.loader import load_rules as _load_rules
+from medins.plain import construct
 
 _CACHE: dict[Path, RuleSet] = {}
 
@@ -83,10 +84,12 @@ def parse_case(data: dict[str, Any], where: str = "case", notices: list[Text] | 
     quoting the value.
     """
     data = _in_vocabulary(data, where, notices)
-    try:
-        case = Case.model_validate(data)
-    except ValidationError as exc:
-        raise case_error(exc, where, data) from None
+    case = construct(Case, data)  # a well-formed case without building pydantic's validator
+    if case is None:
+        try:
+            case = Case.model_validate(data)
+        except ValidationError as exc:
+            raise case_error(exc, where, data) from None
     regions.require(case.person.insured_region, f"{where}: person.insured_region", CaseError)
     regions.require(case.visit.region, f"{where}: visit.region", CaseError)
     return case

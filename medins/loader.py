@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +48,7 @@ DRUG_LIST_DIR = "drug-lists"
 
 def shipped_rules_dir() -> Path:
     """The rules that travel inside the package (or, in a source checkout, the repository's rules/)."""
-    packaged = Path(str(resources.files("medins"))) / "_rules"
+    packaged = Path(__file__).resolve().parent / "_rules"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent / "rules"

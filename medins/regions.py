@@ -10,7 +10,7 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
+from pathlib import Path
 
 from medins.errors import MedinsError, RuleError, t
 from medins.i18n import Text
@@ -50,13 +50,19 @@ class Region:
 
 @cache
 def _table() -> str:
-    """The table's text, read once from the package data with importlib.resources.
+    """The table's text, read once from the package data (beside this module, as an installed package
+    has it; through importlib.resources, which costs more to import, when it is not).
 
     Each line after the header is one code; lines start with the code, so a lookup finds its line
     with one search instead of building a table of all 6,000-odd codes (which cost more than the
     rest of a quick estimate).
     """
-    return "\n" + (files("medins") / "data" / "regions.csv").read_text(encoding="utf-8")
+    path = Path(__file__).parent / "data" / "regions.csv"
+    if not path.is_file():  # pragma: no cover - a package that is not a folder of files
+        from importlib.resources import files
+
+        return "\n" + (files("medins") / "data" / "regions.csv").read_text(encoding="utf-8")
+    return "\n" + path.read_text(encoding="utf-8")
 
 
 @cache
