@@ -47,8 +47,9 @@ def _cached(root: Path) -> RuleSet:
     if folder is None:
         return _load_rules(root)
     digest = hashlib.sha256(f"{__version__} {CACHE_FORMAT} {root}".encode())
-    for file in sorted(p for p in root.rglob("*") if "drug-lists" not in p.relative_to(root).parts):
-        digest.update(str(file.relative_to(root)).encode() + b"\0")
+    for parts in sorted(_rule_paths(root)):
+        file = root.joinpath(*parts)
+        digest.update(os.path.join(*parts).encode() + b"\0")
         if file.is_file():
             digest.update(file.read_bytes() + b"\0")
     import pydantic
@@ -72,6 +73,16 @@ def _cached(root: Path) -> RuleSet:
     except OSError:  # a cache that cannot be written is only slower
         pass
     return rules
+
+
+def _rule_paths(root: Path) -> list[tuple[str, ...]]:
+    """Every folder and file under ``root`` but the drug lists (read on first use), as path parts."""
+    found: list[tuple[str, ...]] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "drug-lists"]
+        base = Path(folder).relative_to(root).parts
+        found += [(*base, name) for name in (*dirs, *files) if name != "drug-lists"]
+    return found
 
 
 def parse_case(data: dict[str, Any], where: str = "case", notices: list[Text] | None = None) -> Case:

@@ -14,7 +14,9 @@ What a case may not say, each refused with the keys and values at fault:
   carry past ``MAX_AMOUNT``.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Python evaluates each field's type as it defines
+# the class, instead of pydantic evaluating every annotation from its text (a sixth of the time
+# the models take to define, paid by every command that reads a case or the rules).
 
 import difflib
 import re
@@ -57,7 +59,7 @@ class Filing(Frozen):
     materials: list[str] | None = Field(None, description="Materials on file, by the insured place's ids.")
 
     @model_validator(mode="after")
-    def _end_after_start(self) -> Filing:
+    def _end_after_start(self) -> "Filing":
         if self.start and self.end and self.end < self.start:
             raise PydanticCustomError(
                 "end_before_start",
@@ -78,7 +80,7 @@ class Visit(Frozen):
     date_: Day | None = Field(None, alias="date")
 
     @model_validator(mode="after")
-    def _dates(self) -> Visit:
+    def _dates(self) -> "Visit":
         if self.admitted and self.discharged and self.discharged < self.admitted:
             raise PydanticCustomError(
                 "discharge_before_admission",
@@ -129,7 +131,7 @@ class Item(Frozen):
     restriction_met: bool | None = None
 
     @model_validator(mode="after")
-    def _consistent(self) -> Item:
+    def _consistent(self) -> "Item":
         if not self.code and not self.name:
             raise PydanticCustomError("item_unnamed", "give code or name")
         if self.unit_price is None and self.amount is None:
@@ -169,7 +171,7 @@ class Summary(Frozen):
     pre_self_pay: Amount | None = Field(None, description="Class-B pre-self-pay, when known exactly.")
 
     @model_validator(mode="after")
-    def _parts(self) -> Summary:
+    def _parts(self) -> "Summary":
         fixed = self.fully_self_paid + self.over_ceiling
         if fixed + self.class_b > self.total:
             raise PydanticCustomError(
@@ -216,7 +218,7 @@ class Accum(Frozen):
     above_cap: Amount = Decimal(0)
 
     @model_validator(mode="after")
-    def _fund_within_scope(self) -> Accum:
+    def _fund_within_scope(self) -> "Accum":
         if self.fund > self.in_scope:
             raise PydanticCustomError(
                 "ytd_fund_exceeds",
@@ -270,7 +272,7 @@ class Case(Frozen):
     ytd: YearToDate = Field(default_factory=YearToDate)
 
     @model_validator(mode="after")
-    def _one_bill(self) -> Case:
+    def _one_bill(self) -> "Case":
         if self.items is not None and self.summary is not None:
             raise PydanticCustomError("bill_twice", "give [[items]] or [summary], not both")
         if not self.items and self.summary is None:

@@ -4,7 +4,9 @@ Both files are TOML, read with exact decimals. Every section is dated (``effecti
 names its sources; every source says what it is and how far it can be trusted.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Python evaluates each field's type as it defines
+# the class, instead of pydantic evaluating every annotation from its text (a sixth of the time
+# the models take to define, paid by every command that reads a case or the rules).
 
 import json
 import re
@@ -88,7 +90,7 @@ class Source(Frozen):
     )
 
     @model_validator(mode="after")
-    def _complete(self) -> Source:
+    def _complete(self) -> "Source":
         if self.confidence == "illustrative":
             if not self.note:
                 raise PydanticCustomError(
@@ -299,7 +301,7 @@ class Scheme(Frozen):
     tier2: list[Tier2] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _complete(self, info: ValidationInfo) -> Scheme:
+    def _complete(self, info: ValidationInfo) -> "Scheme":
         require_keys(self, info, ("groups", "inpatient", "outpatient"))
         return self
 
@@ -318,7 +320,7 @@ class Adjustment(Frozen):
     visit_types: list[VisitType] = ["inpatient", "outpatient", "chronic_outpatient"]
 
     @model_validator(mode="after")
-    def _value_fits_mode(self) -> Adjustment:
+    def _value_fits_mode(self) -> "Adjustment":
         ctx = {"mode": repr(self.mode), "value": str(self.value)}
         if self.mode == "none" and self.value != 0:
             raise PydanticCustomError("adjustment_value", "mode 'none' takes no value", ctx)
@@ -442,7 +444,7 @@ class AssistanceStage(Frozen):
     cap: RuleMoney | None = Field(None, description="Annual cap on what the stage pays.")
 
     @model_validator(mode="after")
-    def _one_of_each(self) -> AssistanceStage:
+    def _one_of_each(self) -> "AssistanceStage":
         if self.deductible is not None and self.deductible_share is not None:
             raise _error_at(
                 "AssistanceStage",
@@ -501,7 +503,7 @@ class AssistanceTerms(Frozen):
     )
 
     @model_validator(mode="after")
-    def _one_deductible(self) -> AssistanceTerms:
+    def _one_deductible(self) -> "AssistanceTerms":
         if self.stages is not None:
             for key in ("deductible", "deductible_share", "ratio", "cap"):
                 value = getattr(self, key)
@@ -551,7 +553,7 @@ class AssistanceSection(Section):
     categories: dict[AssistanceCategory, AssistanceTerms]
 
     @model_validator(mode="after")
-    def _income_for_shares(self) -> AssistanceSection:
+    def _income_for_shares(self) -> "AssistanceSection":
         if self.income_reference is None:
             shares = [c for c, terms in self.categories.items() if terms.deductible_share is not None]
             for c, terms in self.categories.items():
@@ -590,7 +592,7 @@ class Standards(Frozen):
     assistance: list[AssistanceSection] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _complete(self, info: ValidationInfo) -> Standards:
+    def _complete(self, info: ValidationInfo) -> "Standards":
         require_keys(self, info, ("sources", "offsite", "filing"))
         return self
 
@@ -673,7 +675,7 @@ class Catalogue(Frozen):
     )
 
     @model_validator(mode="after")
-    def _complete(self, info: ValidationInfo) -> Catalogue:
+    def _complete(self, info: ValidationInfo) -> "Catalogue":
         require_keys(self, info, ("drug_list", "sources", "settings"))
         return self
 
@@ -716,6 +718,6 @@ class DrugList(Frozen):
     drugs: list[Drug]
 
     @model_validator(mode="after")
-    def _until_after_effective(self) -> DrugList:
+    def _until_after_effective(self) -> "DrugList":
         check_period(self.effective, self.until)
         return self

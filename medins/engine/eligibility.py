@@ -10,7 +10,6 @@ catalogue; nothing here reads files.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -43,7 +42,9 @@ def _months_later(day: date, months: int) -> date | None:
     month = month % 12 + 1
     if year > date.max.year:
         return None
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    # the month's length without the calendar module (and the locale module it imports)
+    days = 31 if month == 12 else (date(year, month + 1, 1) - date(year, month, 1)).days
+    return date(year, month, min(day.day, days))
 
 
 def add_months(day: date, months: int) -> date:
