@@ -85,6 +85,21 @@ def _rule_paths(root: Path) -> list[tuple[str, ...]]:
     return found
 
 
+_plain_tried = False
+
+
+def _first_case(data: Any) -> Case | None:
+    """The first case of a process, built by :func:`medins.plain.construct` when it is of the plain
+    form: a quick estimate reads one case, and building pydantic's validator costs more than the
+    whole estimate. Later cases (a batch, a year, a what-if) are left to pydantic, whose validator,
+    once built, is quicker than the plain path; so is a case it could not take."""
+    global _plain_tried
+    if _plain_tried or Case.__pydantic_complete__:
+        return None
+    _plain_tried = True
+    return construct(Case, data)
+
+
 def parse_case(data: dict[str, Any], where: str = "case", notices: list[Text] | None = None) -> Case:
     """Validate a case given as a mapping (as read from TOML), with region codes checked.
 
@@ -95,7 +110,7 @@ def parse_case(data: dict[str, Any], where: str = "case", notices: list[Text] | 
     quoting the value.
     """
     data = _in_vocabulary(data, where, notices)
-    case = construct(Case, data)  # a well-formed case without building pydantic's validator
+    case = _first_case(data)
     if case is None:
         try:
             case = Case.model_validate(data)

@@ -9,6 +9,7 @@ and a mapping pydantic refuses is always left to it, so its message is the one t
 from __future__ import annotations
 
 import copy
+import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -140,3 +141,22 @@ def test_any_case_mapping_is_built_the_same_or_left_to_pydantic(data: dict[str, 
 @given(data=well_typed())
 def test_any_well_typed_case_is_built_the_same_or_left_to_pydantic(data: dict[str, Any]) -> None:
     _same_or_declined(data)
+
+
+def test_a_quick_estimate_builds_no_validator() -> None:
+    """A fresh process settling the story builds no pydantic validator and never imports
+    importlib.metadata (pydantic's plugin loader): the case takes the plain path, the rules come from
+    the cache (written by the first run)."""
+    story = HERE.parent / "examples" / "shijiazhuang-resident-beijing.toml"
+    code = (
+        "import sys, medins\n"
+        f"case = medins.load_case({str(story)!r})\n"
+        "medins.estimate(case, medins.load_rules())\n"
+        "from medins.case_model import Case\n"
+        "print(Case.__pydantic_complete__, 'importlib.metadata' in sys.modules)\n"
+        f"print(medins.load_case({str(story)!r}) == case, Case.__pydantic_complete__)\n"
+    )
+    for _ in range(2):  # the first run may write the rules cache
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # the second case of a process is validated by pydantic, to the same case
+    assert out.split() == ["False", "False", "True", "True"]
