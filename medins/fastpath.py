@@ -74,6 +74,10 @@ from medins.errors import MedinsError, SettlementBug
 from medins.loader import RuleSet
 from medins.tabular import MAX_CELL, CsvTable
 
+# polars imports numpy's array interface the first time it gives a column as an array: done here,
+# not at a moment a Ctrl-C may interrupt it (polars then panics instead of letting the run stop)
+pl.Series([0], dtype=pl.Int64).to_numpy()
+
 # the characters Python's str.strip() removes (Rust's trim differs on \x1c-\x1f)
 PY_SPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
@@ -89,7 +93,7 @@ _QUANTITY = r"^\d{1,5}(?:\.\d{1,4})?$"
 # ----------------------------------------------------------------------------- read
 
 
-CHUNK_BYTES = 1 << 21
+CHUNK_BYTES = 4 << 20
 """BILLS is read this many bytes at a time (whole records)."""
 
 ITEM_CHUNK_BYTES = 6 << 20
