@@ -602,7 +602,7 @@ def _settle_columns(  # type: ignore[no-untyped-def]
     except NotRegular:
         return None
     if pool is not None:
-        pool.close(True)  # the workers end before OUT is merged: less memory held at once
+        pool.stop()  # the workers end while OUT is merged: less memory held, no wait for them
     for v, (outs, _) in zip(variants, outputs, strict=True):
         _write_in_order(v.writer, outs)
     return [_total(outcomes, v.settler.agg) for v, (_, outcomes) in zip(variants, outputs, strict=True)]
@@ -779,7 +779,7 @@ class _Pool:
 
         ctx = multiprocessing.get_context("spawn")
         self.parent = os.getpid()
-        self.closed = False
+        self.closed = self.stopping = False
         self.counter = _Counter(spool / "next")
         writer = variants[0].writer
         lines = Lines(writer.kind, writer._text)
@@ -880,6 +880,13 @@ class _Pool:
                     found[payload[0]] = payload[1]
         return found if regular else None
 
+    def stop(self) -> None:
+        """Ask the workers to end (:meth:`close` waits for them)."""
+        if not self.stopping:
+            self.stopping = True
+            for k in self.to:
+                self._send(k, ("stop", None))
+
     def close(self, ended: bool) -> None:
         """Stop the workers: asked to end when the run went well, ended otherwise."""
         from medins import procs
@@ -891,8 +898,7 @@ class _Pool:
         stopped = False
         try:
             if ended:
-                for k in self.to:
-                    self._send(k, ("stop", None))
+                self.stop()
                 for w in self.workers.values():
                     w.join()
                 stopped = True
