@@ -266,29 +266,7 @@ def record_chunks(
                     data, arr = data[:keep], arr[:keep]
                     lines = int(closed[-1]) + 1
                     ends, q_line, open_at_end = ends[:lines], q_line[:lines], open_at_end[:lines]
-                line_starts = np.r_[0, ends[:-1] + 1]
-                record_end = ~open_at_end
-                record_of_line = np.cumsum(np.r_[0, record_end[:-1].astype(np.int64)])
-                quotes_in_record = (
-                    np.bincount(record_of_line, weights=q_line, minlength=int(record_of_line[-1]) + 1) > 0
-                )
-                first_line = np.flatnonzero(np.r_[True, record_end[:-1]])
-                count = len(first_line)
-                plain_seps = data.count(sep_byte)
-                for r in np.flatnonzero(quotes_in_record).tolist():
-                    lo = int(line_starts[first_line[r]])
-                    hi = int(ends[first_line[r + 1] - 1]) + 1 if r + 1 < count else len(data)
-                    plain_seps -= data.count(sep_byte, lo, hi)
-                    try:
-                        values = next(
-                            csv.reader([data[lo:hi].decode("utf-8", errors="replace")], delimiter=table.delimiter), []
-                        )
-                    except csv.Error:  # a line break outside quotes: a span that began inside a record
-                        raise NotRegular from None
-                    if len(values) != width:
-                        raise NotRegular
-                    quoted[r] = values
-                starts = np.r_[line_starts[first_line], len(data)]
+                count, quoted, starts, plain_seps = _records(data, ends, open_at_end, q_line, table.delimiter, width)
             if plain_seps != (count - len(quoted)) * (width - 1):
                 raise NotRegular  # a record without a quote has another cell count than the header
             # a record with a quote is checked by its cells as the csv module reads them, the others
@@ -310,6 +288,36 @@ def _blank_line(data: bytes, seps: bytes) -> bool:
     """Whether a line of ``data`` is only delimiters: a record of empty cells. (It may say yes of
     such bytes inside a quoted cell, which only sends the file to the careful reader.)"""
     return any(data.startswith(seps + end) or (b"\n" + seps + end) in data for end in (b"\n", b"\r\n"))
+
+
+def _records(
+    data: bytes, ends: np.ndarray, open_at_end: np.ndarray, quotes: np.ndarray, delimiter: str, width: int
+) -> tuple[int, dict[int, list[str]], np.ndarray, int]:
+    """Whole lines of a chunk that holds quotes, grouped into records (a line whose quote is left open
+    goes on into the next): how many records, the cells of those with a quote as the csv module reads
+    them (each must have ``width``), where each record starts (and ``len(data)`` last), and how many
+    delimiters the records without a quote hold."""
+    line_starts = np.r_[0, ends[:-1] + 1]
+    record_end = ~open_at_end
+    record_of_line = np.cumsum(np.r_[0, record_end[:-1].astype(np.int64)])
+    quotes_in_record = np.bincount(record_of_line, weights=quotes, minlength=int(record_of_line[-1]) + 1) > 0
+    first_line = np.flatnonzero(np.r_[True, record_end[:-1]])
+    count = len(first_line)
+    sep = delimiter.encode()
+    plain_seps = data.count(sep)
+    quoted: dict[int, list[str]] = {}
+    for r in np.flatnonzero(quotes_in_record).tolist():
+        lo = int(line_starts[first_line[r]])
+        hi = int(ends[first_line[r + 1] - 1]) + 1 if r + 1 < count else len(data)
+        plain_seps -= data.count(sep, lo, hi)
+        try:
+            values = next(csv.reader([data[lo:hi].decode("utf-8", errors="replace")], delimiter=delimiter), [])
+        except csv.Error:  # a line break outside quotes: a span that began inside a record
+            raise NotRegular from None
+        if len(values) != width:
+            raise NotRegular
+        quoted[r] = values
+    return count, quoted, np.r_[line_starts[first_line], len(data)], plain_seps
 
 
 def read_chunk(table: CsvTable, chunk: Chunk, row: str) -> pl.DataFrame:

@@ -119,19 +119,24 @@ def test_many_partitions_in_two_processes_settle_the_same(month: Path, tmp_path:
     _same(one, parts)
 
 
-def test_a_month_in_two_halves_carries_the_year_to_date(month: Path, tmp_path: Path) -> None:
-    """The first half's --ytd-out read by the second half, on both paths."""
+def month_halves(month: Path, folder: Path) -> Path:
+    """The month's bills split at the median service day into ``first.csv`` and ``second.csv`` in
+    ``folder`` (returned)."""
     frame = pl.read_csv(month / "bills.csv", infer_schema=False).fill_null("")
     day = pl.coalesce(
         [pl.col(c).replace("", None).str.replace_all("/", "-").str.to_date(strict=False) for c in ("admitted", "date")]
     )
     frame = frame.with_columns(day.alias("_day"))
     cut = frame["_day"].drop_nulls().sort()[frame.height // 2]
-    halves = tmp_path / "halves"
-    halves.mkdir()
-    first, second = frame.filter(pl.col("_day") < cut), frame.filter(pl.col("_day") >= cut)
-    first.drop("_day").write_csv(halves / "first.csv")
-    second.drop("_day").write_csv(halves / "second.csv")
+    folder.mkdir()
+    frame.filter(pl.col("_day") < cut).drop("_day").write_csv(folder / "first.csv")
+    frame.filter(pl.col("_day") >= cut).drop("_day").write_csv(folder / "second.csv")
+    return folder
+
+
+def test_a_month_in_two_halves_carries_the_year_to_date(month: Path, tmp_path: Path) -> None:
+    """The first half's --ytd-out read by the second half, on both paths."""
+    halves = month_halves(month, tmp_path / "halves")
     for engine in ("records", "columns"):
         _run(halves / "first.csv", month / "items.csv", tmp_path / engine / "1", engine=engine)
     # the items of the first half's bills would be orphans in the second: the second half is by summary

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from test_columns_engine import BILLS, SEED, _change, _run
+from test_columns_engine import BILLS, SEED, _change, _run, month_halves
 
 from medins.cli import EXIT_ERROR, EXIT_USAGE, cli
 from medins.errors import MedinsError
@@ -121,17 +121,8 @@ def test_spark_settles_the_month_as_the_local_engine(spark: Any, month: Path, tm
 def test_a_second_half_from_parquet_with_the_first_halfs_ytd(spark: Any, month: Path, tmp_path: Path) -> None:
     """YTD in: the second half of the month read with the first half's --ytd-out, from a Parquet
     folder, written as Parquet; the local engine reads the same rows as CSV."""
-    frame = pl.read_csv(month / "bills.csv", infer_schema=False).fill_null("")
-    day = pl.coalesce(
-        [pl.col(c).replace("", None).str.replace_all("/", "-").str.to_date(strict=False) for c in ("admitted", "date")]
-    )
-    frame = frame.with_columns(day.alias("_day"))
-    cut = frame["_day"].drop_nulls().sort()[frame.height // 2]
-    halves = tmp_path / "halves"
-    halves.mkdir()
-    first, second = frame.filter(pl.col("_day") < cut).drop("_day"), frame.filter(pl.col("_day") >= cut).drop("_day")
-    first.write_csv(halves / "first.csv")
-    second.write_csv(halves / "second.csv")
+    halves = month_halves(month, tmp_path / "halves")
+    second = pl.read_csv(halves / "second.csv", infer_schema=False).fill_null("")
     (halves / "second").mkdir()
     second.write_parquet(halves / "second" / "part-0.parquet")
     one = _local(halves / "first.csv", month / "items.csv", tmp_path / "one")
