@@ -47,7 +47,7 @@ import re
 import traceback
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -1103,9 +1103,11 @@ def _settle_all(
     progress: Callable[[int], Any] | None,
     rejects: list[Reject],
     reform: ReformRun | None = None,
+    pool: Any = None,
 ) -> list[Outcome]:
     """Settle every bill: over columns, or bill by bill where the input is not plainly regular; with
     ``reform``, under the reformed rules too (over columns in the same pass over the input).
+    ``pool``: the ``--jobs`` workers :func:`_workers` started, if any (the columns take them over).
 
     OUT rows go to ``writer`` (not closed here), rejected rows to ``rejects``; the reform's to its
     own. One :class:`Outcome` per set of rules."""
@@ -1134,6 +1136,7 @@ def _settle_all(
                 opts.jobs,
                 progress,
                 (settlers[1], settlers[1].rules, reform.writer) if reform else None,
+                pool,
             )
         finally:
             for settler in settlers:
@@ -1218,6 +1221,7 @@ def _settle_with_reform(
     spool_dir: Path,
     progress: Callable[[int], Any] | None,
     rejects: list[Reject],
+    pool: Any = None,
 ) -> tuple[Outcome, dict[str, Any]]:
     """Settle every bill under the rules and under the reformed rules (in one pass over the input
     where the columns take the run), and write OUT with the reformed amounts and their changes beside
@@ -1233,7 +1237,7 @@ def _settle_with_reform(
         replace(cfg, reform=opts.reform, want_state=False),
         TableWriter(reform_out, reform_out, out_columns, kinds, "settled"),
     )
-    base, changed = _settle_all(opts, cfg, rules, tables, ytd_in, own, spool_dir, progress, rejects, theirs)
+    base, changed = _settle_all(opts, cfg, rules, tables, ytd_in, own, spool_dir, progress, rejects, theirs, pool)
     own.close()
     theirs.writer.close()
     _write_with_reform(writer, base_out, reform_out, theirs.rejects)
@@ -1457,6 +1461,27 @@ class _Nowhere:
         pass
 
 
+@contextmanager
+def _workers(opts: BatchOptions, spool: Path) -> Iterator[Any]:
+    """``--jobs N``: the workers, started before the inputs are opened (their start-up overlaps the
+    main process's) when the inputs' size says the run is settled in partitions; stopped on leaving
+    if the run ended before the columns took them over."""
+    pool = None
+    if opts.jobs > 1 and opts.engine != "records":
+        from medins import fastpath
+
+        inputs = [p for p in (opts.bills, opts.items) if p is not None]
+        try:
+            pool = fastpath.start_pool(opts.jobs, spool, inputs, opts.memory)
+        except OSError:  # not a file whose size is known: the columns start them if need be
+            pool = None
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.close(False)
+
+
 @procs.interruptible
 def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) -> BatchReport:
     """Settle every bill of BILLS (with ITEMS) and write OUT, REJECTS and the asked-for reports.
@@ -1471,7 +1496,12 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
     ytd_in = _load_ytd(opts.ytd_in) if opts.ytd_in else {}
     rejects: list[Reject] = []
     targets = [p for p in (opts.out, opts.rejects_path, opts.summary, opts.clearing, opts.ytd_out) if p]
-    with procs.output_lock(targets), procs.spool_folder("medins-batch-") as spool, Outputs() as outputs:
+    with (
+        procs.output_lock(targets),
+        procs.spool_folder("medins-batch-") as spool,
+        Outputs() as outputs,
+        _workers(opts, Path(spool)) as pool,
+    ):
         spool_dir = Path(spool)
         tables, cfg = _inputs(opts, rules_root, spool_dir)
         bills_table, bill_cols, items_table, item_cols = tables
@@ -1491,10 +1521,10 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
         writer = TableWriter(outputs.temp_for(opts.out), opts.out, columns, column_kinds, "settled")
         comparison = None
         if opts.reform is None:
-            (done,) = _settle_all(opts, cfg, rules, tables, ytd_in, writer, spool_dir, progress, rejects)
+            (done,) = _settle_all(opts, cfg, rules, tables, ytd_in, writer, spool_dir, progress, rejects, None, pool)
         else:
             done, comparison = _settle_with_reform(
-                opts, cfg, rules, tables, ytd_in, writer, out_columns, kinds, spool_dir, progress, rejects
+                opts, cfg, rules, tables, ytd_in, writer, out_columns, kinds, spool_dir, progress, rejects, pool
             )
         n, items_input, persons_input, reordered = done.bills, done.items_input, done.persons, done.reordered
         agg, finals, accepted, items_ok, settled_persons = (

@@ -513,6 +513,7 @@ def settle_columns(
     jobs: int = 1,
     progress: Callable[[int], Any] | None = None,
     reformed: tuple[Any, RuleSet, Any] | None = None,
+    pool: _Pool | None = None,
 ) -> list[Outcome] | None:
     """Settle the run over columns: one outcome per set of rules (the rules, then the reform's when
     ``reformed`` gives its settler, rules and OUT writer); None (nothing written) when the careful
@@ -520,11 +521,10 @@ def settle_columns(
     changes a catalogue.
 
     ``progress(n)`` gives a progress bar (a context manager with ``update(k)``) for ``n`` bills; it
-    moves as partitions are settled."""
+    moves as partitions are settled. ``pool``: the ``--jobs`` workers if :func:`start_pool` has
+    started them (closed here, however the run ends); else they are started here when needed."""
     size = bills_table.path.stat().st_size + (items_table.path.stat().st_size if items_table else 0)
-    parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
-    if parts > 1 and jobs > 1:
-        parts = max(parts, PARTS_PER_JOB * jobs)  # smaller partitions share out more evenly
+    parts = partitions(size, memory, jobs)
     spill = Spill(spool, parts)
     variants = [Variant(settler, rules, writer, want_state)]
     if reformed is not None:
@@ -542,9 +542,14 @@ def settle_columns(
             owners.append(k)
     passes = [variants[k].lines for k in owners]
     fan = _Fan(passes)
-    pool = _Pool(jobs, variants, spool) if parts > 1 and jobs > 1 else None
     ended = False
     try:
+        if parts > 1 and jobs > 1:
+            pool = pool or _Pool(jobs, spool)
+            pool.configure(variants)
+        elif pool is not None:  # started for a larger input than this one turned out to be
+            pool.close(True)
+            pool = None
         try:
             if pool is not None and bills_table.encoding == "utf-8":
                 index = _bills_in_pool(pool, jobs, bills_table, bill_cols, spill, fan, owners, variants)
@@ -572,6 +577,23 @@ def settle_columns(
 
 PARTS_PER_JOB = 3
 """With ``--jobs N``, at least this many partitions per process."""
+
+
+def partitions(size: int, memory: int, jobs: int) -> int:
+    """How many partitions an input of ``size`` bytes is settled in, within ``memory`` bytes."""
+    parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
+    if parts > 1 and jobs > 1:
+        parts = max(parts, PARTS_PER_JOB * jobs)  # smaller partitions share out more evenly
+    return parts
+
+
+def start_pool(jobs: int, spool: Path, inputs: list[Path], memory: int) -> _Pool | None:
+    """The ``--jobs`` workers, started before the inputs are opened so that their start-up (a
+    process, its imports) overlaps the main process's; None when the inputs' size says the run is
+    settled in one partition (then there is nothing to share). The caller closes it if the run
+    ends before :func:`settle_columns`, which takes it over."""
+    size = sum(p.stat().st_size for p in inputs)
+    return _Pool(jobs, spool) if jobs > 1 and partitions(size, memory, jobs) > 1 else None
 
 
 def _settle_columns(  # type: ignore[no-untyped-def]
@@ -780,7 +802,7 @@ class _Pool:
     partition from a shared counter as it finishes its last. However the run ends (an error, a
     signal, a worker that died), no worker outlives it."""
 
-    def __init__(self, jobs: int, variants: list[Variant], spool: Path) -> None:
+    def __init__(self, jobs: int, spool: Path) -> None:
         import multiprocessing
 
         from medins import procs
@@ -789,9 +811,6 @@ class _Pool:
         self.parent = os.getpid()
         self.closed = self.stopping = False
         self.counter = _Counter(spool / "next")
-        writer = variants[0].writer
-        lines = Lines(writer.kind, writer._text)
-        cfgs = [v.settler.cfg for v in variants]
         self.to: dict[int, Any] = {}
         self.back: dict[Any, int] = {}
         self.workers: dict[int, Any] = {}
@@ -800,7 +819,7 @@ class _Pool:
             inbox, to = ctx.Pipe(duplex=False)
             back, outbox = ctx.Pipe(duplex=False)
             self.workers[k] = ctx.Process(
-                target=_pool_worker, args=(cfgs, lines, inbox, outbox, self.counter, k, self.parent), daemon=True
+                target=_pool_worker, args=(inbox, outbox, self.counter, k, self.parent), daemon=True
             )
             self.to[k], self.back[back] = to, k
             ends += [inbox, outbox]
@@ -816,6 +835,13 @@ class _Pool:
                 del os.environ["POLARS_MAX_THREADS"]
         for end in ends:
             end.close()
+
+    def configure(self, variants: list[Variant]) -> None:
+        """Tell the workers the run's sets of rules (one config each) and how OUT's rows are written."""
+        writer = variants[0].writer
+        rules = ([v.settler.cfg for v in variants], Lines(writer.kind, writer._text))
+        for k in self.to:
+            self._send(k, ("rules", rules))
 
     def next(self, count: int) -> int | None:
         """The next range or partition to take, of ``count``; None when all are taken."""
@@ -918,12 +944,10 @@ class _Pool:
                 conn.close()
 
 
-def _pool_worker(
-    cfgs: list[Any], lines: Lines, inbox: Any, outbox: Any, counter: Any, number: int, parent: int
-) -> None:
-    """A ``--jobs`` process: load the rules (and a reform's: one config per set of rules), then take
-    ranges of ITEMS or partitions from ``counter`` as the main process says, sending each result and
-    then ``idle`` when none is left."""
+def _pool_worker(inbox: Any, outbox: Any, counter: Any, number: int, parent: int) -> None:
+    """A ``--jobs`` process: once told the run's configs, load the rules (and a reform's: one config
+    per set of rules), then take ranges of BILLS or ITEMS or partitions from ``counter`` as the main
+    process says, sending each result and then ``idle`` when none is left."""
     from medins import procs
     from medins.batch import Settler
 
@@ -933,9 +957,6 @@ def _pool_worker(
 
     try:
         variants = []
-        for cfg in cfgs:
-            settler = Settler(cfg)
-            variants.append(Variant(settler, settler.rules, lines, cfg.want_state))
         while True:
             while not inbox.poll(procs.PARENT_CHECK):
                 if procs.parent_gone(parent):
@@ -943,6 +964,12 @@ def _pool_worker(
             kind, job = inbox.recv()
             if kind == "stop":
                 return
+            if kind == "rules":
+                cfgs, lines = job
+                for cfg in cfgs:
+                    settler = Settler(cfg)
+                    variants.append(Variant(settler, settler.rules, lines, cfg.want_state))
+                continue
             try:
                 if kind == "bills":
                     while (k := take(len(job.spans))) is not None:
