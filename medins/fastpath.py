@@ -564,9 +564,10 @@ def settle_columns(
                     _partition_items(items_table, item_cols, index, spill, fan)  # type: ignore[arg-type]
         except NotRegular:
             return None
+        part_of = index.partition_of(len(passes[0].ctx)) if parts > 1 else None
         del index
         outcome = _settle_columns(
-            spill, parts, bill_cols, items_table, item_cols, ytd_in, variants, passes, spool, pool, progress
+            spill, parts, part_of, bill_cols, items_table, item_cols, ytd_in, variants, passes, spool, pool, progress
         )
         ended = outcome is not None
         return outcome
@@ -597,10 +598,19 @@ def start_pool(jobs: int, spool: Path, inputs: list[Path], memory: int) -> _Pool
 
 
 def _settle_columns(  # type: ignore[no-untyped-def]
-    spill, parts, bill_cols, items_table, item_cols, ytd_in, variants, passes, spool, pool, progress
+    spill, parts, part_of, bill_cols, items_table, item_cols, ytd_in, variants, passes, spool, pool, progress
 ) -> list[Outcome] | None:
-    """The second half of :func:`settle_columns`: every partition settled, OUT written in input order."""
-    views = {id(lp): lp.view() for lp in passes}
+    """The second half of :func:`settle_columns`: every partition settled, OUT written in input order.
+
+    With partitions (``part_of``: each bill's), the line passes' sums are cut into a file per
+    partition and let go: what the run holds while it settles does not grow with BILLS."""
+    bills_total = len(passes[0].ctx)
+    if parts == 1:
+        views = {id(lp): lp.view() for lp in passes}
+    else:
+        views = {id(lp): lp.view().split(spool, part_of, parts, f"{k}") for k, lp in enumerate(passes)}
+        for lp in passes:
+            lp.drop_sums()
     for v in variants:
         v.view = views[id(v.lines)]
     # the checks that need a person's bills together (one name per person, nothing older than
@@ -627,7 +637,7 @@ def _settle_columns(  # type: ignore[no-untyped-def]
             spool,
             pool,
             progress,
-            len(passes[0].ctx),
+            bills_total,
         )
     except NotRegular:
         return None
@@ -678,7 +688,6 @@ def _settle_parts(  # type: ignore[no-untyped-def]
         delimiter = items_table.delimiter if items_table else None
         job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, delimiter, [v.view for v in variants])
         if pool is not None:
-            job.lines = [view.saved(spool, f"{k}") for k, view in enumerate(job.lines)]
             for results in _settle_in_pool(pool, job, variants, advance):
                 keep(results)
         for p in range(parts if pool is None else 0):
@@ -737,7 +746,7 @@ def _settle_part(job: Parts, p: int, variants: list[Any]) -> list[tuple[Any, Out
     out = []
     for k, v in enumerate(variants):
         read = _file_lines(job.spill, p, job.items_delimiter)
-        view = job.lines[k].loaded()
+        view = job.lines[k].part(p)
         run = _Run(bills, prepared.S, job.bill_cols, read, job.item_cols, v.settler, v.rules, v.shared, view)
         rows, outcome = run.settle(prepared, job.ytd_in, v.want_state)
         del run
@@ -1407,6 +1416,12 @@ class BillIndex:
             setattr(index, name, np.load(path, mmap_mode="r"))
         return index
 
+    def partition_of(self, bills: int) -> np.ndarray:
+        """Each bill's partition, by record number in BILLS (``bills`` of them)."""
+        part = np.zeros(bills, dtype=np.int32)
+        part[self.rows] = self.parts
+        return part
+
     def find(self, ids: pl.Series) -> tuple[np.ndarray, np.ndarray]:
         """Each id's bill row and partition; raises :class:`NotRegular` for an id not in BILLS."""
         h = ids.hash(seed=0).to_numpy()
@@ -1664,6 +1679,11 @@ class LinePass:
             raise NotRegular  # past what the warnings' positions hold: the careful path reads it
         self.first[at] = np.minimum(self.first[at], first.astype(np.int32))
 
+    def drop_sums(self) -> None:
+        """Let the arrays go once a view of them has been split by partition."""
+        for name in self.ARRAYS:
+            setattr(self, name, None)
+
     def view(self) -> LineView:
         """What a partition reads: the arrays, and per context what the bills need of it."""
         return LineView(
@@ -1871,29 +1891,50 @@ class LinePass:
 
 @dataclass
 class LineView:
-    """The line pass as a partition reads it: arrays by bill record number (or the ``.npy`` files
-    that hold them, for a ``--jobs`` worker to map), and per context its drug ratio and whether its
-    settings and drug list are illustrative."""
+    """The line pass as a partition reads it: arrays by bill, and per context its drug ratio and
+    whether its settings and drug list are illustrative.
 
-    arrays: dict[str, Any]
+    The arrays are indexed by record number in BILLS; or, in a partition's view (:meth:`part`), they
+    hold that partition's bills only, whose record numbers ``rows`` gives in ascending order. A view
+    :meth:`split` by partition holds no arrays, only the files of each partition's (picklable: sent to
+    ``--jobs`` workers)."""
+
+    arrays: dict[str, np.ndarray]
     contexts: list[tuple[int, bool, bool]]
+    rows: np.ndarray | None = None
+    files: list[Path] | None = None
 
-    def saved(self, folder: Path, prefix: str = "") -> LineView:
-        paths = {}
-        for name, array in self.arrays.items():
-            path = folder / f"lines{prefix}-{name}.npy"
-            np.save(path, array)
-            paths[name] = path
-        return LineView(paths, self.contexts)
+    def split(self, folder: Path, part_of: np.ndarray, parts: int, prefix: str = "") -> LineView:
+        """The arrays cut by partition (``part_of``: each bill's), a file of the spool each."""
+        order = np.argsort(part_of, kind="stable")  # by partition, then record number
+        bounds = np.searchsorted(part_of[order], np.arange(parts + 1))
+        files = []
+        for p in range(parts):
+            rows = order[bounds[p] : bounds[p + 1]]
+            path = folder / f"lines{prefix}-{p}.pickle"
+            with path.open("wb") as f:
+                pickle.dump((rows, {k: v[rows] for k, v in self.arrays.items()}), f, protocol=pickle.HIGHEST_PROTOCOL)
+            files.append(path)
+        return LineView({}, self.contexts, files=files)
 
-    def loaded(self) -> LineView:
-        if all(isinstance(v, np.ndarray) for v in self.arrays.values()):
+    def part(self, p: int) -> LineView:
+        """What partition ``p`` reads: this view, or its file when the view was split."""
+        if self.files is None:
             return self
-        return LineView({k: np.load(v, mmap_mode="r") for k, v in self.arrays.items()}, self.contexts)
+        with self.files[p].open("rb") as f:
+            rows, arrays = pickle.load(f)
+        return LineView(arrays, self.contexts, rows=rows)
 
     def take(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """The arrays for these bills (``rows``: record numbers in BILLS)."""
-        return {k: np.asarray(v[rows]) for k, v in self.arrays.items()}
+        if self.rows is None:
+            return {k: np.asarray(v[rows]) for k, v in self.arrays.items()}
+        at = np.searchsorted(self.rows, rows)
+        if len(rows) and (
+            (at >= len(self.rows)).any() or (self.rows[np.minimum(at, len(self.rows) - 1)] != rows).any()
+        ):
+            raise SettlementBug("a bill's line sums are not in its partition's file")
+        return {k: v[at] for k, v in self.arrays.items()}
 
 
 def _resolve(ctx: Any, code: str, name: str, form: str, spec: str, Item: Any) -> Any:
