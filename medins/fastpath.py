@@ -848,7 +848,7 @@ class _Pool:
     def configure(self, variants: list[Variant]) -> None:
         """Tell the workers the run's sets of rules (one config each) and how OUT's rows are written."""
         writer = variants[0].writer
-        rules = ([v.settler.cfg for v in variants], Lines(writer.kind, writer._text))
+        rules = ([v.settler.cfg for v in variants], Lines(writer.kind, writer.text))
         for k in self.to:
             self._send(k, ("rules", rules))
 
@@ -1267,8 +1267,10 @@ def _spill_output(writer: Any, out: pl.DataFrame, path: Path, size: int) -> tupl
     (for an XLSX, or a cell holding a line break) as frames of ``size`` rows in IPC files."""
     rows = out["_row"].to_numpy()
     body = out.drop("_row")
-    breaks = pl.all().str.contains("\n", literal=True) | pl.all().str.contains("\r", literal=True)
-    if writer.kind == "csv" and not body.select(pl.any_horizontal(breaks).any()).item():
+    # only a text column can hold a line break: the others are numbers, dates and flags formatted here
+    text = [body.columns[i] for i in writer.text]
+    breaks = [pl.col(c).str.contains("\n", literal=True) | pl.col(c).str.contains("\r", literal=True) for c in text]
+    if writer.kind == "csv" and not (text and body.select(pl.any_horizontal(breaks).any()).item()):
         with path.open("wb") as f:
             for start in range(0, body.height, 20_000):  # formatted a slice at a time: less held at once
                 f.write(writer.csv_lines(body.slice(start, 20_000)))
@@ -1778,13 +1780,9 @@ class LinePass:
             return items[icol[name]] if name in icol else pl.Series([""] * items.height)
 
         # numbers, parsed as columns
-        q_text = ic("quantity")
-        q = _units_col(q_text, _QUANTITY, 4, 10**4)
-        p_text = ic("unit_price")
-        p = _units_col(p_text, _PRICE, 4, -1)
+        q_text, p_text, a_text = ic("quantity"), ic("unit_price"), ic("amount")
+        q, p, a = _units_cols([(q_text, _QUANTITY, 4, 10**4), (p_text, _PRICE, 4, -1), (a_text, _AMOUNT, 2, -1)])
         has_p = (p_text != "").to_numpy()
-        a_text = ic("amount")
-        a = _units_col(a_text, _AMOUNT, 2, -1)
         has_a = (a_text != "").to_numpy()
         bad = (q <= 0) | (has_p & (p < 0)) | (has_a & (a < 0)) | (~has_p & ~has_a)
         qp = np.where(has_p & ~bad, q * np.maximum(p, 0), 0)  # 10^-8 yuan: < 10^18 by the patterns
@@ -2024,6 +2022,22 @@ class FrameLines(ItemLines):
         return [(int(line[j]) + 2, list(self.cells.row(j))) for j in self._at(bill).tolist()]
 
 
+class _Coded(dict):  # type: ignore[type-arg]
+    """A partition's columns as :func:`_codes` gives them (``part`` 0: each bill's code, 1: the
+    distinct values), each column's computed when first asked for: most runs never ask for some
+    (the bill ids, the dates), whose codes would cost the most."""
+
+    def __init__(self, S: dict[str, pl.Series], part: int, coded: dict[str, tuple[np.ndarray, list[str]]]) -> None:
+        super().__init__()
+        self.S, self.part, self.coded = S, part, coded
+
+    def __missing__(self, c: str) -> Any:
+        if c not in self.coded:
+            self.coded[c] = _codes(self.S[c])
+        value = self[c] = self.coded[c][self.part]
+        return value
+
+
 class _Run:
     def __init__(
         self,
@@ -2049,10 +2063,9 @@ class _Run:
         self.lines = lines
         self.line_of = lines.take(self.row) if lines is not None else None
         self.alone = np.zeros(n, dtype=bool)
-        self.code: dict[str, np.ndarray] = {}
-        self.uniq: dict[str, list[str]] = {}
-        for c, series in S.items():
-            self.code[c], self.uniq[c] = _codes(series)
+        coded: dict[str, tuple[np.ndarray, list[str]]] = {}
+        self.code: dict[str, np.ndarray] = _Coded(S, 0, coded)
+        self.uniq: dict[str, list[str]] = _Coded(S, 1, coded)
 
     # -- one bill by the case model and the per-bill engine
     def one(self, i: int, ytd_json: str | None) -> tuple[Any, ...]:
@@ -3043,10 +3056,28 @@ def _units_col(u: pl.Series, pattern: str, places: int, empty: int) -> np.ndarra
 
     The pattern is checked first: polars' cast to Decimal would silently cut "12.345" to 12.34.
     """
-    value = u.cast(pl.Decimal(18, places), strict=False).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
-    ok = u.str.contains(pattern).to_numpy()
-    blank = (u == "").to_numpy()
-    return np.where(blank, empty, np.where(ok, value, -1)).astype(np.int64)
+    return _units_cols([(u, pattern, places, empty)])[0]
+
+
+def _units_cols(specs: list[tuple[pl.Series, str, int, int]]) -> list[np.ndarray]:
+    """:func:`_units_col` of several columns (``(column, pattern, places, empty)`` each), in one
+    polars query: the columns are parsed side by side, on as many threads as polars has."""
+    frame = pl.DataFrame({f"u{k}": spec[0] for k, spec in enumerate(specs)})
+    exprs = []
+    for k, (_, pattern, places, _empty) in enumerate(specs):
+        u = pl.col(f"u{k}")
+        exprs += [
+            u.cast(pl.Decimal(18, places), strict=False).to_physical().cast(pl.Int64).fill_null(-1).alias(f"v{k}"),
+            u.str.contains(pattern).alias(f"ok{k}"),
+            (u == "").alias(f"blank{k}"),
+        ]
+    got = frame.select(exprs)
+    return [
+        np.where(
+            got[f"blank{k}"].to_numpy(), empty, np.where(got[f"ok{k}"].to_numpy(), got[f"v{k}"].to_numpy(), -1)
+        ).astype(np.int64)
+        for k, (_, _, _, empty) in enumerate(specs)
+    ]
 
 
 def _codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:

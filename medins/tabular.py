@@ -1024,6 +1024,11 @@ class TableWriter:
         for start in range(0, frame.height, 100_000):
             self.write_lines(self.csv_lines(frame.slice(start, 100_000)))
 
+    @property
+    def text(self) -> list[int]:
+        """The numbers of the text columns (the others are numbers, dates and flags)."""
+        return self._text
+
     def csv_lines(self, frame: Any) -> bytes:
         """The CSV lines :meth:`write_frame` would write for ``frame`` (no header), as UTF-8."""
         return csv_lines(frame, self._text)
