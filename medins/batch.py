@@ -42,6 +42,7 @@ import difflib
 import json
 import multiprocessing
 import os
+import pickle
 import queue
 import re
 import traceback
@@ -1081,6 +1082,8 @@ class Outcome:
     settled_persons: int
     reordered: int
     rejects: list[Any]
+    final_files: list[Path] = field(default_factory=list)
+    """More final states, in spool files (:func:`write_finals`): a partition's, sorted by key."""
 
 
 @dataclass
@@ -1563,7 +1566,7 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
             temp = outputs.temp_for(opts.summary)
             temp.write_text(json.dumps(report.summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         if opts.ytd_out:
-            _write_ytd(outputs.temp_for(opts.ytd_out), ytd_in, finals)
+            _write_ytd(outputs.temp_for(opts.ytd_out), ytd_in, finals, done.final_files)
         outputs.commit()
     return report
 
@@ -2234,16 +2237,59 @@ def _write_clearing(outputs: Outputs, path: Path, agg: Aggregates) -> None:
     w.close()
 
 
-def _write_ytd(temp: Path, ytd_in: dict[YtdKey, tuple[int, str, str]], finals: list[tuple[YtdKey, str, str]]) -> None:
-    """The year-to-date state: per key the amounts after its last settled bill, and that bill's date."""
-    state = {key: (last, ytd) for key, (_, last, ytd) in ytd_in.items()}
-    for key, last, ytd in finals:
-        state[key] = (last, ytd)
+FINALS_CHUNK = 1_000
+"""Final states are pickled this many at a time in a partition's file, and read back as many."""
+
+
+def write_finals(finals: list[tuple[YtdKey, str, str]], path: Path) -> None:
+    """A partition's final year-to-date states, sorted by key, to a file :func:`_write_ytd` merges."""
+    finals = sorted(finals, key=lambda entry: entry[0])
+    with path.open("wb") as f:
+        for start in range(0, len(finals), FINALS_CHUNK):
+            pickle.dump(finals[start : start + FINALS_CHUNK], f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _read_finals(path: Path) -> Iterator[tuple[YtdKey, str, str]]:
+    with path.open("rb") as f:
+        while True:
+            try:
+                chunk = pickle.load(f)
+            except EOFError:
+                return
+            yield from chunk
+
+
+def _write_ytd(
+    temp: Path,
+    ytd_in: dict[YtdKey, tuple[int, str, str]],
+    finals: list[tuple[YtdKey, str, str]],
+    files: list[Path] | None = None,
+) -> None:
+    """The year-to-date state: per key the amounts after its last settled bill, and that bill's date;
+    the keys of ``--ytd-in`` no bill settled as they came. ``files``: more final states, each file
+    sorted by key, merged as they are read (the run never holds them all)."""
+    import heapq
+
+    runs: list[Iterable[tuple[YtdKey, int, str, str]]] = [
+        sorted((key, 0, last, ytd) for key, (_, last, ytd) in ytd_in.items()),
+        sorted(((key, 1, last, ytd) for key, last, ytd in finals), key=lambda e: e[0]),
+        *(((key, 1, last, ytd) for key, last, ytd in _read_finals(path)) for path in files or []),
+    ]
+    merged = heapq.merge(*runs, key=lambda e: (e[0], e[1]))
+
+    def latest() -> Iterator[tuple[YtdKey, str, str]]:  # a settled key's state, not --ytd-in's
+        held = None
+        for entry in merged:
+            if held is not None and held[0] != entry[0]:
+                yield held[0], held[2], held[3]
+            held = entry
+        if held is not None:
+            yield held[0], held[2], held[3]
+
     with temp.open("w", encoding="utf-8") as f:
         f.write(f'{{"format": "{YTD_FORMAT}", "version": {YTD_VERSION}, "entries": [')
-        for k, key in enumerate(sorted(state)):
+        for k, (key, last, ytd) in enumerate(latest()):
             pid, region, scheme, year = key
-            last, ytd = state[key]
             names = ", ".join(
                 f'"{n}": {json.dumps(v, ensure_ascii=False)}'
                 for n, v in (("person_id", pid), ("insured_region", region), ("scheme", scheme))

@@ -750,6 +750,11 @@ def _settle_part(job: Parts, p: int, variants: list[Any]) -> list[tuple[Any, Out
         run = _Run(bills, prepared.S, job.bill_cols, read, job.item_cols, v.settler, v.rules, v.shared, view)
         rows, outcome = run.settle(prepared, job.ytd_in, v.want_state)
         del run
+        if outcome.finals:  # the final states wait in a file, not in memory, until YTD is written
+            from medins.batch import write_finals
+
+            write_finals(outcome.finals, job.spool / f"ytd-{p}-{k}.pickle")
+            outcome.finals, outcome.final_files = [], [job.spool / f"ytd-{p}-{k}.pickle"]
         path = job.spool / f"out-{p}-{k}.csv"
         out.append((_spill_output(v.writer, rows, path, max(2_000, OUT_STEP // job.parts)), outcome))
     return out
@@ -1244,6 +1249,7 @@ def _total(outcomes: list[Outcome], agg: Any) -> Outcome:
     total = Outcome(agg, [], 0, 0, 0, 0, 0, 0, 0, [])
     for o in outcomes:
         total.finals += o.finals
+        total.final_files += o.final_files
         total.rejects += o.rejects
         total.bills += o.bills
         total.items_input += o.items_input
@@ -2169,10 +2175,12 @@ class _Run:
         self._aggregate(settler.agg, v, visit_type, insured, treated, settle_day, total, results, elig, g)
         finals: list[tuple[Any, str, str]] = []
         if want_state:
-            for k in np.nonzero(last_bill >= 0)[0].tolist():
+            keys = np.nonzero(last_bill >= 0)[0]
+            texts = self._states_json(state, keys)
+            for k, text in zip(keys.tolist(), texts, strict=True):
                 i = int(last_bill[k])
                 day = one_day.get(i) or date.fromordinal(int(service[i])).isoformat()
-                ytd = self.key_alone[k] if k in self.key_alone else self._state_json(state, k)
+                ytd = self.key_alone.get(k, text)
                 finals.append((key_tuples[k], day, ytd))
         accepted_mask = vector_done.copy()
         for i, res in from_one.items():
@@ -2941,6 +2949,61 @@ class _Run:
                 agg.merge(part)
 
     # -- year-to-date state as the case file's JSON
+    def _states_json(self, state: State, keys: np.ndarray) -> list[str | None]:
+        """:meth:`_state_json` of these keys, the same texts, formatted as columns."""
+        if not len(keys):
+            return []
+
+        def amount(v: np.ndarray, e: np.ndarray) -> pl.Expr:  # decimal_text over columns
+            whole = pl.lit(pl.Series(v // 100)).cast(pl.String)
+            part = pl.lit(pl.Series(v % 100))
+            exp = pl.lit(pl.Series(e.astype(np.int64)))
+            return (
+                pl.when(exp >= 0)
+                .then(whole)
+                .when(exp == -1)
+                .then(pl.concat_str([whole, pl.lit("."), (part // 10).cast(pl.String)]))
+                .otherwise(pl.concat_str([whole, pl.lit("."), part.cast(pl.String).str.zfill(2)]))
+            )
+
+        def accum(slots: np.ndarray) -> pl.Expr:
+            pieces: list[pl.Expr] = []
+            for j, f in enumerate(State.SLOT_FIELDS):
+                pieces += [pl.lit(("{" if j == 0 else ",") + f'"{f}":"'), amount(state.s[f][slots], state.se[f][slots])]
+                pieces.append(pl.lit('"'))
+            return pl.concat_str([*pieces, pl.lit("}")])
+
+        slot_text = pl.select(accum(np.arange(len(state.s["fund"])))).to_series().to_list()
+        chronic = []
+        for k in keys.tolist():
+            order = self.chronic_order.get(k, [])
+            chronic.append(
+                ",".join(f"{json.dumps(d, ensure_ascii=False)}:{slot_text[self.chronic_slots[(k, d)]]}" for d in order)
+            )
+        year = state.year[keys]
+        pieces = [
+            pl.lit('{"year":'),
+            pl.when(pl.lit(pl.Series(year >= 0)))
+            .then(pl.lit(pl.Series(year)).cast(pl.String))
+            .otherwise(pl.lit("null")),
+            pl.lit(',"admissions":'),
+            pl.lit(pl.Series(state.admissions[keys])).cast(pl.String),
+            pl.lit(',"inpatient":'),
+            pl.lit(pl.Series([slot_text[s] for s in (2 * keys).tolist()], dtype=pl.String)),
+            pl.lit(',"outpatient":'),
+            pl.lit(pl.Series([slot_text[s] for s in (2 * keys + 1).tolist()], dtype=pl.String)),
+            pl.lit(',"chronic":{'),
+            pl.lit(pl.Series(chronic, dtype=pl.String)),
+            pl.lit("}"),
+        ]
+        for f in State.KEY_FIELDS:
+            pieces += [pl.lit(f',"{f}":"'), amount(state.k[f][keys], state.ke[f][keys]), pl.lit('"')]
+        texts = pl.select(pl.concat_str([*pieces, pl.lit("}")])).to_series().to_list()
+        none = (year < 0) & np.array(
+            [not self.chronic_order.get(k) and k not in self.loaded for k in keys.tolist()], dtype=bool
+        )
+        return [None if n else t for n, t in zip(none.tolist(), texts, strict=True)]
+
     def _state_json(self, state: State, k: int) -> str | None:
         if state.year[k] < 0 and not self.chronic_order.get(k) and k not in self.loaded:
             return None

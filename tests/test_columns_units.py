@@ -223,3 +223,77 @@ def test_ranges_of_a_file_read_the_same_records_as_the_whole(tmp_path: Path) -> 
         with pytest.raises(NotRegular):
             for chunk in record_chunks(table, span=span):
                 read_chunk(table, chunk, "_r")
+
+
+# ----------------------------------------------------------------------------- year-to-date texts
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_year_to_date_texts_formatted_as_columns_are_the_per_key_texts(data: st.DataObject) -> None:
+    """``_states_json`` (every key of a partition at once) gives, key for key, ``_state_json``'s text."""
+    from medins.engine.population import State
+    from medins.fastpath import _Run
+
+    keys = data.draw(st.integers(1, 6))
+    diseases = ["hypertension", "糖尿病", 'a "quoted" one']
+    chronic = {
+        (k, d)
+        for k in range(keys)
+        for d in diseases
+        if data.draw(st.booleans())  # which keys have a chronic slot for which disease
+    }
+    state = State(keys, 2 * keys + len(chronic))
+    amount = st.integers(0, 10**12)
+    exponent = st.sampled_from([0, -1, -2])
+    for f in State.SLOT_FIELDS:
+        for s in range(len(state.s[f])):
+            state.s[f][s], state.se[f][s] = data.draw(amount), data.draw(exponent)
+    for f in State.KEY_FIELDS:
+        for k in range(keys):
+            state.k[f][k], state.ke[f][k] = data.draw(amount), data.draw(exponent)
+    for k in range(keys):
+        state.year[k] = data.draw(st.sampled_from([-1, 2025]))
+        state.admissions[k] = data.draw(st.integers(0, 99))
+    run = _Run.__new__(_Run)
+    run.chronic_slots = {kd: 2 * keys + j for j, kd in enumerate(sorted(chronic))}
+    run.chronic_order = {}
+    for k, d in sorted(chronic):
+        run.chronic_order.setdefault(k, []).append(d)
+    run.loaded = {k for k in range(keys) if data.draw(st.booleans())}
+    chosen = np.array(sorted(data.draw(st.sets(st.integers(0, keys - 1), min_size=1))), dtype=np.int64)
+    assert run._states_json(state, chosen) == [run._state_json(state, int(k)) for k in chosen]
+
+
+def test_year_to_date_file_merges_partition_files_and_ytd_in(tmp_path: Path) -> None:
+    """The partitions' final states, each file sorted by key, merged with --ytd-in's entries: the
+    same file as when every state was held in one dict (a settled key's state replaces its
+    --ytd-in entry; keys in order)."""
+    from medins.batch import _write_ytd, write_finals
+
+    def key(p: str) -> tuple[str, str, str, int]:
+        return (p, "110000", "employee", 2025)
+
+    ytd_in = {key(p): (0, "2025-01-31", '{"from":"in-' + p + '"}') for p in ("a", "c", "e", "g")}
+    held = [(key("f"), "2025-03-01", '{"held":"f"}')]
+    first = [(key("e"), "2025-03-02", '{"settled":"e"}'), (key("b"), "2025-03-03", '{"settled":"b"}')]
+    second = [(key(p), "2025-03-04", '{"settled":"' + p + '"}') for p in ("d", "a", "h")]
+    write_finals(first, tmp_path / "one.pickle")
+    write_finals(second, tmp_path / "two.pickle")
+    _write_ytd(tmp_path / "merged.json", ytd_in, held, [tmp_path / "one.pickle", tmp_path / "two.pickle"])
+    text = (tmp_path / "merged.json").read_text("utf-8")
+    entries = [line for line in text.splitlines() if '"person_id"' in line]
+    # a, b, … h in key order; a and e as settled (not as --ytd-in had them), c and g as --ytd-in had them
+    assert [line.split('"person_id": "')[1][0] for line in entries] == list("abcdefgh")
+    states = [line.split('"ytd": ')[1].rstrip(",").removesuffix("}") for line in entries]
+    assert states == [
+        '{"settled":"a"}',
+        '{"settled":"b"}',
+        '{"from":"in-c"}',
+        '{"settled":"d"}',
+        '{"settled":"e"}',
+        '{"held":"f"}',
+        '{"from":"in-g"}',
+        '{"settled":"h"}',
+    ]
+    assert '"last_service_date": "2025-01-31"' in entries[2] and '"last_service_date": "2025-03-04"' in entries[0]
