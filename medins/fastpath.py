@@ -50,7 +50,6 @@ import polars as pl
 
 from medins import regions
 from medins.batch import Outcome
-from medins.case_model import YearToDate
 from medins.engine.columns import LIMIT, SCALE, decimal_text, fen_units, half_up, ratio_units
 from medins.engine.eligibility import LOCAL_STANDARD, visit_place
 from medins.engine.lines import catalogue_index, resolve_item
@@ -2226,16 +2225,24 @@ class _Run:
             if sl is None:
                 sl = chronic_slots[kd] = 2 * nkeys + len(chronic_slots)
             slot[i] = sl
+        # the keys --ytd-in has amounts for, and a slot for each chronic disease they name (a disease
+        # none of this run's bills is for is carried to --ytd-out as it came)
+        found = [(k, ytd_in[kt][2]) for k, kt in enumerate(key_tuples) if kt in ytd_in] if ytd_in else []
+        # as _load_ytd wrote them from the checked model (trusted), read in one go
+        datas = json.loads("[" + ",".join(text for _, text in found) + "]")
+        for (k, _), data in zip(found, datas, strict=True):
+            for d in data["chronic"]:
+                if (k, d) not in chronic_slots:
+                    chronic_slots[(k, d)] = 2 * nkeys + len(chronic_slots)
         state = State(nkeys, 2 * nkeys + len(chronic_slots))
         self.chronic_order: dict[int, list[str]] = {}
         self.chronic_slots = chronic_slots
         self.loaded: set[int] = set()
         self.key_alone: dict[int, str | None] = {}  # keys kept as JSON, settled one bill at a time
-        if ytd_in:
-            for k, kt in enumerate(key_tuples):
-                entry = ytd_in.get(kt)
-                if entry is not None and not self._load_state(state, k, kt, entry[2]):
-                    self.key_alone[k] = entry[2]
+        kept = self._load_states(state, [k for k, _ in found], key_tuples, datas)
+        for (k, text), ok in zip(found, kept, strict=True):
+            if not ok:
+                self.key_alone[k] = text
         return state, slot
 
     def _in_waves(self, g, key, service, years, slot, visit_code, disease_of, amounts, state):  # type: ignore[no-untyped-def]
@@ -3032,19 +3039,64 @@ class _Run:
             parts.append(f'"{f}":"{decimal_text(int(state.k[f][k]), int(state.ke[f][k]))}"')
         return "{" + ",".join(parts) + "}"
 
-    def _load_state(self, state: State, k: int, kt: Any, ytd_json: str) -> bool:
-        ytd = YearToDate.model_validate_json(ytd_json)
-        if ytd.year is not None and ytd.year != kt[3]:
-            return False
-        if not self._store(state, k, ytd):
-            return False
-        if ytd.year is None:
-            state.year[k] = -1
-        self.loaded.add(k)
-        return True
+    def _load_states(self, state: State, keys: list[int], key_tuples: list[Any], datas: list[Any]) -> list[bool]:
+        """Put the keys' year-to-date records (``datas``: the JSON of a checked :class:`YearToDate`
+        each, as ``_load_ytd`` writes it, every amount a Decimal's text) into the arrays, as columns;
+        per key, False (nothing stored) when the arrays cannot hold its record exactly, or it is
+        another year's."""
+        ok = [
+            (d["year"] is None or d["year"] == key_tuples[k][3])
+            and not d.get("assistance_stage_base")
+            and not d.get("assistance_stage_fund")
+            for k, d in zip(keys, datas, strict=True)
+        ]
+        # every amount, field by field: the key fields' per key, the accumulators' per slot
+        good = [j for j in range(len(keys)) if ok[j]]
+        key_of = np.array([keys[j] for j in good], dtype=np.int64)
+        slots: list[int] = []
+        owners: list[int] = []
+        accs: list[dict[str, str]] = []
+        for g, j in enumerate(good):
+            k, d = keys[j], datas[j]
+            slots += [2 * k, 2 * k + 1]
+            accs += [d["inpatient"], d["outpatient"]]
+            for name, acc in d["chronic"].items():
+                slots.append(self.chronic_slots[(k, name)])
+                accs.append(acc)
+            owners += [g] * (len(accs) - len(owners))
+        slot_of, owner_of = np.array(slots, dtype=np.int64), np.array(owners, dtype=np.int64)
+        read = {}
+        fails = np.zeros(len(good), dtype=bool)
+        for f in State.KEY_FIELDS:
+            value, exp, bad = _fen_texts([datas[j][f] for j in good])
+            read[("k", f)] = (value, exp)
+            fails |= bad
+        for f in State.SLOT_FIELDS:
+            value, exp, bad = _fen_texts([acc[f] for acc in accs])
+            read[("s", f)] = (value, exp)
+            fails[owner_of[bad]] = True
+        stored = ~fails
+        for f in State.KEY_FIELDS:
+            value, exp = read[("k", f)]
+            state.k[f][key_of[stored]], state.ke[f][key_of[stored]] = value[stored], exp[stored]
+        in_stored = stored[owner_of] if len(owner_of) else np.zeros(0, dtype=bool)
+        for f in State.SLOT_FIELDS:
+            value, exp = read[("s", f)]
+            state.s[f][slot_of[in_stored]], state.se[f][slot_of[in_stored]] = value[in_stored], exp[in_stored]
+        for g, j in enumerate(good):
+            if fails[g]:
+                ok[j] = False
+                continue
+            k, d = keys[j], datas[j]
+            state.admissions[k] = d["admissions"]
+            state.year[k] = d["year"] if d["year"] is not None else -1
+            self.chronic_order[k] = list(d["chronic"])
+            self.loaded.add(k)
+        return ok
 
-    def _store(self, state: State, k: int, ytd: YearToDate) -> bool:
-        """Put a year-to-date record into the arrays; False when they cannot hold it exactly."""
+    def _store(self, state: State, k: int, ytd: Any) -> bool:
+        """Put a year-to-date record (a :class:`YearToDate` the per-bill engine gave) into the arrays;
+        False when they cannot hold it exactly."""
         if ytd.assistance_stage_base or ytd.assistance_stage_fund:
             return False
         values: list[tuple[dict, dict, str, int, Decimal]] = []
@@ -3111,6 +3163,31 @@ def _dated_groups(std: Any) -> list[list[Any]]:
 def _units(values: list[str], pattern: str, places: int, empty: int) -> np.ndarray:
     """:func:`_units_col` for a list of texts (the distinct values of a column)."""
     return _units_col(pl.Series(values, dtype=pl.String), pattern, places, empty)
+
+
+def _fen_texts(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`fen_units` of Decimal texts, as columns: each one's fen and exponent, and whether it
+    has more than two places (then its fen and exponent are 0). A plain text (digits, then at most
+    two places) is read as columns; any other form by ``fen_units`` itself."""
+    n = len(texts)
+    if not n:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    s = pl.Series(texts, dtype=pl.String)
+    plain = s.str.contains(r"^\d{1,15}(?:\.\d{1,2})?$").to_numpy()
+    whole = s.str.extract(r"^(\d{1,15})", 1).cast(pl.Int64, strict=False).fill_null(0).to_numpy()
+    frac = s.str.extract(r"\.(\d{1,2})$", 1).fill_null("")
+    places = frac.str.len_chars().cast(pl.Int64).to_numpy()
+    cents = frac.str.pad_end(2, "0").cast(pl.Int64, strict=False).fill_null(0).to_numpy()
+    value = np.where(plain, whole * 100 + cents, 0)
+    exp = np.where(plain, -places, 0)
+    bad = np.zeros(n, dtype=bool)
+    for i in np.flatnonzero(~plain).tolist():
+        u = fen_units(Decimal(texts[i]))
+        if u is None:
+            bad[i] = True
+        else:
+            value[i], exp[i] = u
+    return value, exp, bad
 
 
 def _units_col(u: pl.Series, pattern: str, places: int, empty: int) -> np.ndarray:

@@ -297,3 +297,29 @@ def test_year_to_date_file_merges_partition_files_and_ytd_in(tmp_path: Path) -> 
         '{"settled":"h"}',
     ]
     assert '"last_service_date": "2025-01-31"' in entries[2] and '"last_service_date": "2025-03-04"' in entries[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.decimals(min_value=0, max_value=10**10, places=2, allow_nan=False).map(str),
+            st.decimals(min_value=0, max_value=10**6, places=1, allow_nan=False).map(str),
+            st.integers(0, 10**15).map(str),
+            st.decimals(min_value=-(10**6), max_value=10**6, places=4, allow_nan=False).map(str),
+            st.sampled_from(["1E+2", "5E-1", "0E-2", "0.000", "7.10", "007", "1E+1"]),
+        ),
+        max_size=30,
+    )
+)
+def test_amount_texts_read_as_columns_are_fen_units(texts: list[str]) -> None:
+    """``_fen_texts`` (a --ytd-in record's amounts, all at once) reads each text as ``fen_units`` of
+    its Decimal does: the same fen and exponent, or more than two places."""
+    from medins.fastpath import _fen_texts
+
+    value, exp, bad = _fen_texts(texts)
+    for i, text in enumerate(texts):
+        want = fen_units(Decimal(text))
+        assert bool(bad[i]) == (want is None), text
+        if want is not None:
+            assert (int(value[i]), int(exp[i])) == want, text
