@@ -18,6 +18,7 @@ and must write the same OUT, REJECTS, SUMMARY, CLEARING and YTD, byte for byte:
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 from collections import Counter
@@ -150,6 +151,39 @@ def test_a_month_in_two_halves_carries_the_year_to_date(month: Path, tmp_path: P
             ytd_in=tmp_path / engine / "1" / "ytd.json",
         )
     _same(outs["records"], outs["columns"])
+
+
+def test_carried_chronic_amounts_stay_on_the_columns(
+    month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person whose --ytd-in record names a chronic disease that none of the run's bills is for is
+    still settled over columns, that disease's amounts carried to --ytd-out as they came: only what
+    the arrays cannot hold (assistance stages, another year's record) is left to the per-bill engine."""
+    from medins import fastpath
+
+    halves = month_halves(month, tmp_path / "halves")
+    _run(halves / "first.csv", month / "items.csv", tmp_path / "1")
+    ytd = json.loads((tmp_path / "1" / "ytd.json").read_text("utf-8"))
+    carried = {e["person_id"] for e in ytd["entries"] if e["ytd"]["chronic"]}
+    second = pl.read_csv(halves / "second.csv", infer_schema=False).fill_null("")
+    chronic_now = set(second.filter(pl.col("visit_type") == "chronic_outpatient")["person_id"].to_list())
+    assert carried - chronic_now, "the month has persons whose chronic amounts are only carried"
+    unheld = sum(
+        1
+        for e in ytd["entries"]
+        if e["ytd"].get("assistance_stage_base") or e["ytd"].get("assistance_stage_fund")
+    )
+    alone: list[int] = []
+    state = fastpath._Run._state
+
+    def counted(self, *args):  # type: ignore[no-untyped-def]
+        got = state(self, *args)
+        alone.append(len(self.key_alone))
+        return got
+
+    monkeypatch.setattr(fastpath._Run, "_state", counted)
+    _run(halves / "second.csv", None, tmp_path / "2", ytd_in=tmp_path / "1" / "ytd.json")
+    assert alone and sum(alone) <= unheld
 
 
 def test_settle_table_gives_the_batch_rows(month: Path, tmp_path: Path) -> None:
