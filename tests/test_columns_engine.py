@@ -169,9 +169,7 @@ def test_carried_chronic_amounts_stay_on_the_columns(
     chronic_now = set(second.filter(pl.col("visit_type") == "chronic_outpatient")["person_id"].to_list())
     assert carried - chronic_now, "the month has persons whose chronic amounts are only carried"
     unheld = sum(
-        1
-        for e in ytd["entries"]
-        if e["ytd"].get("assistance_stage_base") or e["ytd"].get("assistance_stage_fund")
+        1 for e in ytd["entries"] if e["ytd"].get("assistance_stage_base") or e["ytd"].get("assistance_stage_fund")
     )
     alone: list[int] = []
     state = fastpath._Run._state
