@@ -11,6 +11,7 @@ import codecs
 import difflib
 import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -1867,6 +1868,23 @@ import medins.cli_whatif  # noqa: E402, F401  registers `compare` and `year` on 
 
 
 def main() -> None:
-    """Entry point of the ``medins`` console script."""
+    """Entry point of the ``medins`` console script (and ``python -m medins``).
+
+    The process ends without Python's clean-up of every object it still holds: each output is
+    closed and in its place by then, and a batch holds hundreds of MB of frames and arrays, whose
+    freeing one by one takes a few tenths of a second before the shell gets its prompt back."""
     _console_fallback()
-    cli.main(prog_name="medins")
+    try:
+        cli.main(prog_name="medins")
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is not None and not isinstance(code, int):  # SystemExit("message"): as Python prints it
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe or stream: Python's own exit says so, as always
+        raise SystemExit(code) from None
+    os._exit(code or 0)
