@@ -1464,20 +1464,51 @@ class _Nowhere:
         pass
 
 
+BYTES_PER_INPUT_BYTE = 10
+"""Memory a partition takes per byte of its input text, measured (the frames, their codes and the
+engine's arrays): the number of partitions is the input's size times this over ``--memory``."""
+
+PARTS_PER_JOB = 3
+"""With ``--jobs N``, at least this many partitions per process."""
+
+
+def partitions(size: int, memory: int, jobs: int) -> int:
+    """How many partitions an input of ``size`` bytes is settled in, within ``memory`` bytes."""
+    parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
+    if parts > 1 and jobs > 1:
+        parts = max(parts, PARTS_PER_JOB * jobs)  # smaller partitions share out more evenly
+    return parts
+
+
+def start_pool_workers(jobs: int, spool: Path) -> Any:
+    """The ``--jobs`` processes of a columns run whose spool is ``spool`` (:func:`procs.start_workers`:
+    the columns engine is imported by them, not needed here). They take ranges and partitions from
+    the counter file ``next`` of the spool, once the run's ``_Pool`` has made it and told them."""
+    return procs.start_workers(jobs, "medins.fastpath:_pool_worker", str(spool / "next"))
+
+
 @contextmanager
 def _workers(opts: BatchOptions, spool: Path) -> Iterator[Any]:
-    """``--jobs N``: the workers, started before the inputs are opened (their start-up overlaps the
-    main process's) when the inputs' size says the run is settled in partitions; stopped on leaving
-    if the run ended before the columns took them over."""
+    """``--jobs N``: the workers, started before the inputs are opened and before this process
+    imports the columns engine (their start-up overlaps this process's), when the inputs' size says
+    the run is settled in partitions; stopped on leaving if the run ended before the columns took
+    them over."""
     pool = None
     if opts.jobs > 1 and opts.engine != "records":
-        from medins import fastpath
-
-        inputs = [p for p in (opts.bills, opts.items) if p is not None]
         try:
-            pool = fastpath.start_pool(opts.jobs, spool, inputs, opts.memory)
+            size = sum(p.stat().st_size for p in (opts.bills, opts.items) if p is not None)
         except OSError:  # not a file whose size is known: the columns start them if need be
-            pool = None
+            size = 0
+        if partitions(size, opts.memory, opts.jobs) > 1:
+            started = start_pool_workers(opts.jobs, spool)
+            try:
+                from medins import fastpath
+
+                pool = fastpath._Pool(opts.jobs, spool, started)
+            except BaseException:
+                with procs.critical():
+                    _stop_workers(list(started.workers.values()), [])
+                raise
     try:
         yield pool
     finally:

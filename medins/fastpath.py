@@ -49,7 +49,7 @@ os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 import polars as pl
 
 from medins import regions
-from medins.batch import Outcome
+from medins.batch import Outcome, partitions
 from medins.engine.columns import LIMIT, SCALE, decimal_text, fen_units, half_up, ratio_units
 from medins.engine.eligibility import LOCAL_STANDARD, visit_place
 from medins.engine.lines import catalogue_index, resolve_item
@@ -366,11 +366,6 @@ def read_chunk(table: CsvTable, chunk: Chunk, row: str) -> pl.DataFrame:
 # ----------------------------------------------------------------------------- the run
 
 
-BYTES_PER_INPUT_BYTE = 10
-"""Memory a partition takes per byte of its input text, measured (the frames, their codes and the
-engine's arrays): the number of partitions is the input's size times this over ``--memory``."""
-
-
 LOCATION = np.dtype([("pos", "<i8"), ("len", "<i4"), ("bill", "<i4"), ("line", "<i8")])
 """Where an item line is: its record's offset and length in the UTF-8 text of ITEMS, its bill's
 record number in BILLS and its own in ITEMS."""
@@ -575,27 +570,6 @@ def settle_columns(
             pool.close(ended)
 
 
-PARTS_PER_JOB = 3
-"""With ``--jobs N``, at least this many partitions per process."""
-
-
-def partitions(size: int, memory: int, jobs: int) -> int:
-    """How many partitions an input of ``size`` bytes is settled in, within ``memory`` bytes."""
-    parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
-    if parts > 1 and jobs > 1:
-        parts = max(parts, PARTS_PER_JOB * jobs)  # smaller partitions share out more evenly
-    return parts
-
-
-def start_pool(jobs: int, spool: Path, inputs: list[Path], memory: int) -> _Pool | None:
-    """The ``--jobs`` workers, started before the inputs are opened so that their start-up (a
-    process, its imports) overlaps the main process's; None when the inputs' size says the run is
-    settled in one partition (then there is nothing to share). The caller closes it if the run
-    ends before :func:`settle_columns`, which takes it over."""
-    size = sum(p.stat().st_size for p in inputs)
-    return _Pool(jobs, spool) if jobs > 1 and partitions(size, memory, jobs) > 1 else None
-
-
 def _settle_columns(  # type: ignore[no-untyped-def]
     spill, parts, part_of, bill_cols, items_table, item_cols, ytd_in, variants, passes, spool, pool, progress
 ) -> list[Outcome] | None:
@@ -781,6 +755,13 @@ class _Counter:
         self.path = path
         self.reset()
 
+    @classmethod
+    def at(cls, path: Path) -> _Counter:
+        """The counter of a file that is, or is about to be, made (not reset)."""
+        counter = cls.__new__(cls)
+        counter.path = path
+        return counter
+
     def reset(self) -> None:
         self.path.write_bytes(b"0")
 
@@ -815,39 +796,17 @@ class _Pool:
     partition from a shared counter as it finishes its last. However the run ends (an error, a
     signal, a worker that died), no worker outlives it."""
 
-    def __init__(self, jobs: int, spool: Path) -> None:
-        import multiprocessing
+    def __init__(self, jobs: int, spool: Path, started: Any = None) -> None:
+        """The workers ``started`` (:func:`medins.batch.start_pool_workers`), or started here."""
+        from medins.batch import start_pool_workers
 
-        from medins import procs
-
-        ctx = multiprocessing.get_context("spawn")
         self.parent = os.getpid()
         self.closed = self.stopping = False
         self.counter = _Counter(spool / "next")
-        self.to: dict[int, Any] = {}
-        self.back: dict[Any, int] = {}
-        self.workers: dict[int, Any] = {}
-        ends = []
-        for k in range(1, jobs):
-            inbox, to = ctx.Pipe(duplex=False)
-            back, outbox = ctx.Pipe(duplex=False)
-            self.workers[k] = ctx.Process(
-                target=_pool_worker, args=(inbox, outbox, self.counter, k, self.parent), daemon=True
-            )
-            self.to[k], self.back[back] = to, k
-            ends += [inbox, outbox]
-        # each worker's polars works on one thread: the processes are the parallelism
-        threads = os.environ.get("POLARS_MAX_THREADS")
-        os.environ["POLARS_MAX_THREADS"] = threads or "1"
-        try:
-            with procs.signals_blocked():
-                for w in self.workers.values():
-                    w.start()
-        finally:
-            if threads is None:
-                del os.environ["POLARS_MAX_THREADS"]
-        for end in ends:
-            end.close()
+        started = started or start_pool_workers(jobs, spool)
+        self.to: dict[int, Any] = started.to
+        self.back: dict[Any, int] = started.back
+        self.workers: dict[int, Any] = started.workers
 
     def configure(self, variants: list[Variant]) -> None:
         """Tell the workers the run's sets of rules (one config each) and how OUT's rows are written."""
@@ -957,7 +916,7 @@ class _Pool:
                 conn.close()
 
 
-def _pool_worker(inbox: Any, outbox: Any, counter: Any, number: int, parent: int) -> None:
+def _pool_worker(inbox: Any, outbox: Any, counter_path: str, number: int, parent: int) -> None:
     """A ``--jobs`` process: once told the run's configs, load the rules (and a reform's: one config
     per set of rules), then take ranges of BILLS or ITEMS or partitions from ``counter`` as the main
     process says, sending each result and then ``idle`` when none is left."""
@@ -966,7 +925,7 @@ def _pool_worker(inbox: Any, outbox: Any, counter: Any, number: int, parent: int
 
     procs.worker_started(parent)
 
-    take = counter.take
+    take = _Counter.at(Path(counter_path)).take
 
     try:
         variants = []

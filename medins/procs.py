@@ -197,6 +197,55 @@ def _die_with_parent() -> None:
         pass  # the parent check in ``receive`` still ends the worker
 
 
+class Started:
+    """Worker processes started by :func:`start_workers`: the pipe to each and the pipe back from
+    each (by worker number, from 1), and the processes."""
+
+    def __init__(self, to: dict[int, Any], back: dict[Any, int], workers: dict[int, Any]) -> None:
+        self.to, self.back, self.workers = to, back, workers
+
+
+def start_workers(jobs: int, target: str, *args: Any) -> Started:
+    """Start ``jobs`` − 1 fresh processes (spawned: polars' threads do not survive a fork), each
+    running ``target`` (``"module:function"``, imported there) with a pipe in, a pipe out, ``args``,
+    its number and this process's id. The module is imported by the worker only: this process need
+    not have imported it, so the workers' start-up overlaps its own. Each worker's polars works on
+    one thread: the processes are the parallelism."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    parent = os.getpid()
+    to: dict[int, Any] = {}
+    back: dict[Any, int] = {}
+    workers: dict[int, Any] = {}
+    ends = []
+    for k in range(1, jobs):
+        inbox, to_k = ctx.Pipe(duplex=False)
+        back_k, outbox = ctx.Pipe(duplex=False)
+        workers[k] = ctx.Process(target=_run_worker, args=(target, inbox, outbox, *args, k, parent), daemon=True)
+        to[k], back[back_k] = to_k, k
+        ends += [inbox, outbox]
+    threads = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = threads or "1"
+    try:
+        with signals_blocked():
+            for w in workers.values():
+                w.start()
+    finally:
+        if threads is None:
+            del os.environ["POLARS_MAX_THREADS"]
+    for end in ends:
+        end.close()
+    return Started(to, back, workers)
+
+
+def _run_worker(target: str, *args: Any) -> None:
+    import importlib
+
+    module, name = target.split(":")
+    getattr(importlib.import_module(module), name)(*args)
+
+
 def worker_started(parent: int) -> None:
     """First thing in a worker: end with the parent, leave Ctrl-C to the parent, die on SIGTERM."""
     _die_with_parent()
