@@ -1473,8 +1473,9 @@ PARTS_PER_JOB = 3
 
 
 def partitions(size: int, memory: int, jobs: int) -> int:
-    """How many partitions an input of ``size`` bytes is settled in, within ``memory`` bytes."""
-    parts = max(1, -(-size * BYTES_PER_INPUT_BYTE // memory))
+    """How many partitions an input of ``size`` bytes is settled in, within ``memory`` bytes for
+    all ``jobs`` processes together (each holds a partition at a time)."""
+    parts = max(1, -(-size * BYTES_PER_INPUT_BYTE * jobs // memory))
     if parts > 1 and jobs > 1:
         parts = max(parts, PARTS_PER_JOB * jobs)  # smaller partitions share out more evenly
     return parts

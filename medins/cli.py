@@ -1427,9 +1427,9 @@ def _table_path(help_text: str, *decls: str) -> Callable[..., Any]:
     type=MemorySize(),
     default="256M",
     show_default=True,
-    help="Memory for the bills and lines held at once (e.g. 128M, 2G; the program itself takes about "
-    "150 MB more): a larger input is split into partitions of persons, kept in temporary files and "
-    "settled one at a time.",
+    help="Memory for the bills and lines held at once, by all --jobs processes together (e.g. 128M, 2G; "
+    "the program itself takes about 150 MB more in each process): a larger input is split into "
+    "partitions of persons, kept in temporary files and settled one at a time.",
 )
 @click.option(
     "--reform",
