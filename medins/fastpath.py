@@ -515,7 +515,7 @@ def settle_columns(
     changes a catalogue.
 
     ``progress(n)`` gives a progress bar (a context manager with ``update(k)``) for ``n`` bills; it
-    moves as partitions are settled. ``pool``: the ``--jobs`` workers if :func:`start_pool` has
+    moves as partitions are settled. ``pool``: the ``--jobs`` workers if ``batch._workers`` has
     started them (closed here, however the run ends); else they are started here when needed."""
     size = bills_table.path.stat().st_size + (items_table.path.stat().st_size if items_table else 0)
     parts = partitions(size, memory, jobs)
@@ -918,8 +918,9 @@ class _Pool:
 
 def _pool_worker(inbox: Any, outbox: Any, counter_path: str, number: int, parent: int) -> None:
     """A ``--jobs`` process: once told the run's configs, load the rules (and a reform's: one config
-    per set of rules), then take ranges of BILLS or ITEMS or partitions from ``counter`` as the main
-    process says, sending each result and then ``idle`` when none is left."""
+    per set of rules), then take ranges of BILLS or ITEMS or partitions from the counter file
+    ``counter_path`` as the main process says, sending each result and then ``idle`` when none is
+    left."""
     from medins import procs
     from medins.batch import Settler
 
