@@ -200,8 +200,21 @@ def physical_lines(f: BinaryIO, newline: bytes) -> Iterator[bytes]:
         yield rest
 
 
-def decodes_strictly(path: Path, encoding: str, start: int) -> bool:
+_NOT_ASCII = bytes(range(0x80, 0x100))
+STRICT_BY_POLARS = 4 << 20
+"""A UTF-8 file of at least this many bytes is checked by polars (Rust's validation, about six times
+as fast as Python's decoder); a smaller one by Python's, sparing polars' import."""
+
+
+def decodes_strictly(path: Path, encoding: str, start: int, size: int = CHUNK) -> bool:
     """Whether the whole file decodes in ``encoding`` without a single invalid byte."""
+    if encoding == "utf-8":
+        try:
+            big = path.stat().st_size >= STRICT_BY_POLARS
+        except OSError:
+            big = False
+        if big:
+            return _utf8_by_polars(path, start, size)
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     try:
         with path.open("rb") as f:
@@ -212,6 +225,28 @@ def decodes_strictly(path: Path, encoding: str, start: int) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _utf8_by_polars(path: Path, start: int, size: int) -> bool:
+    """:func:`decodes_strictly` for UTF-8, by pieces that each end on an ASCII byte: such a byte is
+    never part of a longer character, so the file is valid UTF-8 if and only if every piece is."""
+    import polars as pl
+
+    rest = b""
+    with path.open("rb") as f:
+        f.seek(start)
+        while True:
+            more = f.read(size)
+            data = rest + more
+            cut = len(data.rstrip(_NOT_ASCII)) if more else len(data)
+            piece, rest = data[:cut], data[cut:]
+            if piece:
+                try:
+                    pl.Series([piece], dtype=pl.Binary).cast(pl.String, strict=True)
+                except pl.exceptions.ComputeError:  # polars' own words for a byte that is not UTF-8
+                    return False
+            if not more:
+                return True
 
 
 def utf8_kind(raw: bytes) -> int:

@@ -6,10 +6,14 @@ import csv
 import json
 import re
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from medins.batch import (
     BILL_COLUMNS,
@@ -31,6 +35,7 @@ from medins.tabular import (
     FORMULA_NO_VALUE,
     RangeReader,
     TableError,
+    _utf8_by_polars,
     cell_problem,
     neutralise,
     open_csv,
@@ -423,3 +428,205 @@ def test_ytd_in_of_version_1_is_refused_with_how_to_proceed(tmp_path: Path) -> N
     assert result.stderr.startswith(f"medins: error: {old}: this is a version-1 year-to-date file, keyed by person")
     assert "run this year's batches again in order from the first, with --ytd-out" in result.stderr
     assert "Traceback" not in result.output
+
+
+# pieces of UTF-8 and the bytes that break it: a lone continuation byte, a cut-off character, a
+# surrogate, an overlong form, a code point past U+10FFFF, an invalid lead byte
+_UTF8_BITS = st.lists(
+    st.sampled_from(
+        [
+            b"a",
+            b",",
+            b"\n",
+            "中".encode(),
+            "é".encode(),
+            "😀".encode(),
+            b"\x80",
+            b"\xe4\xb8",
+            b"\xed\xa0\x80",
+            b"\xc0\xaf",
+            b"\xf4\x90\x80\x80",
+            b"\xff",
+        ]
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(bits=_UTF8_BITS, size=st.integers(1, 9), skip=st.integers(0, 2))
+def test_utf8_check_by_polars_agrees_with_python(tmp_path_factory, bits: list[bytes], size: int, skip: int) -> None:
+    """The check a large file gets (polars, by pieces ending on an ASCII byte) says what Python's
+    strict decoder says of the whole file, wherever the pieces are cut; it fails if a piece is cut
+    inside a character (a valid file would then be refused)."""
+    path = tmp_path_factory.mktemp("u") / "f.csv"
+    data = b"".join(bits)
+    path.write_bytes(b"\xef\xbb\xbf"[:skip] + data)  # bytes before ``start`` are not looked at
+    start = skip
+    try:
+        data.decode("utf-8")
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    assert _utf8_by_polars(path, start, size) is expected
+
+
+# year-to-date records as --ytd-in reads them (json.loads with parse_float=Decimal): mostly as
+# --ytd-out writes them, with every kind of departure the case model has a word for
+_PLAIN = st.builds(
+    lambda whole, cents, places: f"{whole}.{cents:02d}"[: len(str(whole)) + (0 if places == 0 else 1 + places)],
+    st.one_of(st.integers(0, 999), st.integers(0, 9_999_999_999)),
+    st.integers(0, 99),
+    st.sampled_from([0, 1, 2]),
+)
+_ODD_AMOUNT = st.sampled_from(
+    [
+        "007",
+        "1e2",
+        "1.234",
+        "-1",
+        "1,000",
+        " 1",
+        "",
+        "10000000000",
+        "10000000000.00",
+        "10000000000.01",
+        "99999999999",
+        "0.000",
+        "¥5",
+        "1_0",
+    ]
+) | st.sampled_from([0, 5, Decimal("1.5"), Decimal("1E+2"), None, True, 1.5])
+_AMOUNT = st.integers(0, 29).flatmap(lambda n: _ODD_AMOUNT if n == 0 else _PLAIN)  # one in 30 odd
+
+
+def _keyed(keys: tuple[str, ...], values: st.SearchStrategy) -> st.SearchStrategy:
+    """A dict of ``keys`` in order, one time in ten one left out, one added or two swapped."""
+
+    def shape(vals: list[Any], change: int, at: int) -> dict[str, Any]:
+        pairs = list(zip(keys, vals, strict=True))
+        at %= len(pairs)
+        if change == 1:
+            del pairs[at]
+        elif change == 2:
+            pairs.append(("extra", vals[at]))
+        elif change == 3 and at + 1 < len(pairs):
+            pairs[at], pairs[at + 1] = pairs[at + 1], pairs[at]
+        return dict(pairs)
+
+    return st.builds(
+        shape,
+        st.tuples(*[values for _ in keys]).map(list),
+        st.integers(0, 29).map(lambda n: n if n <= 3 else 0),
+        st.integers(0, 20),
+    )
+
+
+def _fund_within(accum: dict[str, Any], keep: bool) -> dict[str, Any]:
+    """Mostly (``keep``) a fund no more than the in-scope amount, as a real record has."""
+    fund, in_scope = accum.get("fund"), accum.get("in_scope")
+    plain = _PLAIN_RE.fullmatch(str(fund)) and _PLAIN_RE.fullmatch(str(in_scope))
+    if keep and plain and Decimal(fund) > Decimal(in_scope):
+        accum["fund"], accum["in_scope"] = in_scope, fund
+    return accum
+
+
+_PLAIN_RE = re.compile(r"[0-9]+(\.[0-9]+)?")
+_ACCUM = st.integers(0, 29).flatmap(
+    lambda n: (
+        st.sampled_from([None, {}, [], "0"])
+        if n == 0
+        else st.builds(_fund_within, _keyed(("in_scope", "deductible", "fund", "above_cap"), _AMOUNT), st.just(n != 1))
+    )
+)
+_DISEASE = st.integers(0, 9).flatmap(
+    lambda n: (
+        st.sampled_from(['a"b', "a\\b", "tab\there", "line\nbreak"])
+        if n == 0
+        else st.sampled_from(["hypertension", "diabetes", "糖尿病", "", "é"])
+    )
+)
+
+
+def _ytd_value(key: str) -> st.SearchStrategy:
+    if key == "year":
+        return st.sampled_from([2025] * 6 + [None, 2024, "2025", True, 2025.0])
+    if key == "admissions":
+        return st.integers(0, 19).flatmap(
+            lambda n: st.sampled_from([367, -1, True, "3", 1.0]) if n == 0 else st.integers(0, 366)
+        )
+    if key in ("inpatient", "outpatient"):
+        return _ACCUM
+    if key == "chronic":
+        return st.integers(0, 19).flatmap(
+            lambda n: st.sampled_from([[], None]) if n == 0 else st.dictionaries(_DISEASE, _ACCUM, max_size=3)
+        )
+    return _AMOUNT
+
+
+@st.composite
+def _ytd_records(draw: st.DrawFn) -> dict[str, Any]:
+    from medins.batch import _YTD_KEYS
+
+    values = {k: draw(_ytd_value(k)) for k in _YTD_KEYS}
+    record = draw(_keyed(_YTD_KEYS, st.just(None)))  # the shape: keys left out, added, swapped
+    return {k: values.get(k, values["tier2_fund"]) for k in record}
+
+
+@settings(max_examples=1500, deadline=None)
+@given(record=_ytd_records())
+def test_plain_ytd_reading_agrees_with_the_case_model(record: dict[str, Any]) -> None:
+    """--ytd-in reads a record written as --ytd-out writes it without the case model
+    (``plain_ytd_json``): whenever it does, the case model accepts the record, for the entry's year,
+    and writes it as the same text. Records it does not take (None) are left to the case model, so
+    their messages are the case model's; the test fails if the plain reading takes one the case
+    model refuses (a fund above its in-scope amount, a third decimal, an extra key …) or writes one
+    digit otherwise."""
+    from medins.batch import plain_ytd_json
+    from medins.case_model import YearToDate
+
+    fast = plain_ytd_json(record, 2025)
+    if fast is None:
+        return
+    model = YearToDate.model_validate(record)
+    assert model.year in (None, 2025)
+    assert model.model_dump_json() == fast
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amounts=st.lists(_PLAIN, min_size=11, max_size=11),
+    diseases=st.lists(st.sampled_from(["hypertension", "diabetes", "糖尿病", "é"]), max_size=3, unique=True),
+    admissions=st.integers(0, 366),
+    year=st.sampled_from([2025, None]),
+)
+def test_what_ytd_out_writes_is_read_without_the_case_model(
+    amounts: list[str], diseases: list[str], admissions: int, year: int | None
+) -> None:
+    """A record as --ytd-out writes it (the case model's own JSON) takes the plain reading: the quick
+    way is the one files written by medins get, and it gives their text back unchanged."""
+    from medins.batch import plain_ytd_json
+    from medins.case_model import YearToDate
+
+    def accum(k: int) -> dict[str, str]:
+        in_scope, deductible, fund, above_cap = (Decimal(a) for a in amounts[k : k + 4])
+        fund = min(fund, in_scope)
+        return {
+            "in_scope": str(in_scope),
+            "deductible": str(deductible),
+            "fund": str(fund),
+            "above_cap": str(above_cap),
+        }
+
+    model = YearToDate(
+        year=year,
+        admissions=admissions,
+        inpatient=accum(0),
+        outpatient=accum(4),
+        chronic={d: accum(i % 4) for i, d in enumerate(diseases)},
+        tier2_base=amounts[8],
+        tier2_fund=amounts[9],
+        assistance_base=amounts[10],
+    )
+    written = model.model_dump_json()
+    assert plain_ytd_json(json.loads(written, parse_float=Decimal), 2025) == written
