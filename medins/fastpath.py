@@ -43,9 +43,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-# polars' allocator keeps freed pages for ten seconds by default, so a batch's peak memory would
-# count every chunk it has read; returned at once, the peak is what the run holds
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+from medins.tabular import POLARS_ALLOCATOR
+
+os.environ.setdefault("_RJEM_MALLOC_CONF", POLARS_ALLOCATOR)  # before polars is imported: see there
 import polars as pl
 
 from medins import regions

@@ -200,6 +200,20 @@ def physical_lines(f: BinaryIO, newline: bytes) -> Iterator[bytes]:
         yield rest
 
 
+POLARS_ALLOCATOR = "dirty_decay_ms:0,muzzy_decay_ms:0"
+"""polars' allocator keeps freed pages for ten seconds by default, so a batch's peak memory would
+count every chunk it has read; returned at once, the peak is what the run holds. Set (unless the
+user set it) before polars is first imported: the allocator reads it once."""
+
+
+def import_polars() -> Any:
+    """polars, with :data:`POLARS_ALLOCATOR` set first."""
+    os.environ.setdefault("_RJEM_MALLOC_CONF", POLARS_ALLOCATOR)
+    import polars
+
+    return polars
+
+
 _NOT_ASCII = bytes(range(0x80, 0x100))
 STRICT_BY_POLARS = 4 << 20
 """A UTF-8 file of at least this many bytes is checked by polars (Rust's validation, about six times
@@ -230,7 +244,7 @@ def decodes_strictly(path: Path, encoding: str, start: int, size: int = CHUNK) -
 def _utf8_by_polars(path: Path, start: int, size: int) -> bool:
     """:func:`decodes_strictly` for UTF-8, by pieces that each end on an ASCII byte: such a byte is
     never part of a longer character, so the file is valid UTF-8 if and only if every piece is."""
-    import polars as pl
+    pl = import_polars()
 
     rest = b""
     with path.open("rb") as f:
@@ -989,8 +1003,7 @@ def csv_lines(frame: Any, text: list[int]) -> bytes:
     ends; polars quotes an empty cell, so empty cells are written as missing ones)."""
     import io
 
-    import polars as pl
-
+    pl = import_polars()
     names = frame.columns
     frame = frame.with_columns(
         [
