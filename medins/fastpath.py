@@ -659,7 +659,18 @@ def _settle_parts(  # type: ignore[no-untyped-def]
     with bar_context as bar:
         advance = bar.update if hasattr(bar, "update") else (lambda k: None)
         delimiter = items_table.delimiter if items_table else None
-        job = Parts(spill, parts, bill_cols, item_cols, ytd_in, spool, delimiter, [v.view for v in variants])
+        ytd_files = _split_ytd(ytd_in, parts, spool) if parts > 1 else None
+        job = Parts(
+            spill,
+            parts,
+            bill_cols,
+            item_cols,
+            {} if ytd_files else ytd_in,
+            spool,
+            delimiter,
+            [v.view for v in variants],
+            ytd_files,
+        )
         if pool is not None:
             for results in _settle_in_pool(pool, job, variants, advance):
                 keep(results)
@@ -698,6 +709,36 @@ class Parts:
     """ITEMS' delimiter; None without ITEMS."""
     lines: list[LineView]
     """The line pass of each set of rules."""
+    ytd_files: list[Path] | None = None
+    """``--ytd-in``'s entries of each partition, in a file each (:func:`_split_ytd`); None: ``ytd_in``."""
+
+    def ytd_of(self, p: int) -> dict[Any, tuple[int, str, str]]:
+        """``--ytd-in``'s entries of partition ``p``'s persons (with ``ytd_files``, only theirs)."""
+        if self.ytd_files is None:
+            return self.ytd_in
+        with self.ytd_files[p].open("rb") as f:
+            return pickle.load(f)  # type: ignore[no-any-return]
+
+
+def _split_ytd(ytd_in: dict[Any, tuple[int, str, str]], parts: int, folder: Path) -> list[Path] | None:
+    """``--ytd-in``'s entries cut by partition, a file of the spool each: a key goes where its person's
+    bills go (:func:`_partition_bills`: the hash of ``person_id``), so a partition, or a ``--jobs``
+    worker, reads only its own persons' entries, never the whole file's."""
+    if not ytd_in:
+        return None
+    keys = list(ytd_in)
+    ids = pl.Series([k[0] for k in keys], dtype=pl.String)
+    part = (ids.hash(seed=0).to_numpy() % np.uint64(parts)).astype(np.int64)
+    buckets: list[dict[Any, tuple[int, str, str]]] = [{} for _ in range(parts)]
+    for key, p in zip(keys, part.tolist(), strict=True):
+        buckets[p][key] = ytd_in[key]
+    files = []
+    for p, bucket in enumerate(buckets):
+        path = folder / f"ytd-in-{p}.pickle"
+        with path.open("wb") as f:
+            pickle.dump(bucket, f, protocol=pickle.HIGHEST_PROTOCOL)
+        files.append(path)
+    return files
 
 
 def _file_lines(spill: Spill, p: int, delimiter: str | None) -> FileLines | None:
@@ -713,7 +754,8 @@ def _settle_part(job: Parts, p: int, variants: list[Any]) -> list[tuple[Any, Out
     bills = job.spill.get("bills", p)
     if bills is None:
         return None
-    prepared = _prepare(bills, job.bill_cols, job.ytd_in)
+    ytd_in = job.ytd_of(p)
+    prepared = _prepare(bills, job.bill_cols, ytd_in)
     if prepared is None:  # the careful path reads the run and says what is wrong
         raise NotRegular
     out = []
@@ -721,7 +763,7 @@ def _settle_part(job: Parts, p: int, variants: list[Any]) -> list[tuple[Any, Out
         read = _file_lines(job.spill, p, job.items_delimiter)
         view = job.lines[k].part(p)
         run = _Run(bills, prepared.S, job.bill_cols, read, job.item_cols, v.settler, v.rules, v.shared, view)
-        rows, outcome = run.settle(prepared, job.ytd_in, v.want_state)
+        rows, outcome = run.settle(prepared, ytd_in, v.want_state)
         del run
         if outcome.finals:  # the final states wait in a file, not in memory, until YTD is written
             from medins.batch import write_finals

@@ -132,6 +132,10 @@ def month_halves(month: Path, folder: Path) -> Path:
     folder.mkdir()
     frame.filter(pl.col("_day") < cut).drop("_day").write_csv(folder / "first.csv")
     frame.filter(pl.col("_day") >= cut).drop("_day").write_csv(folder / "second.csv")
+    items = pl.read_csv(month / "items.csv", infer_schema=False)
+    for half in ("first", "second"):  # each half's own item lines
+        ids = pl.read_csv(folder / f"{half}.csv", infer_schema=False)["bill_id"]
+        items.filter(pl.col("bill_id").is_in(ids.implode())).write_csv(folder / f"{half}-items.csv")
     return folder
 
 
@@ -139,18 +143,39 @@ def test_a_month_in_two_halves_carries_the_year_to_date(month: Path, tmp_path: P
     """The first half's --ytd-out read by the second half, on both paths."""
     halves = month_halves(month, tmp_path / "halves")
     for engine in ("records", "columns"):
-        _run(halves / "first.csv", month / "items.csv", tmp_path / engine / "1", engine=engine)
-    # the items of the first half's bills would be orphans in the second: the second half is by summary
+        _run(halves / "first.csv", halves / "first-items.csv", tmp_path / engine / "1", engine=engine)
     outs = {}
     for engine in ("records", "columns"):
         outs[engine] = _run(
             halves / "second.csv",
-            None,
+            halves / "second-items.csv",
             tmp_path / engine / "2",
             engine=engine,
             ytd_in=tmp_path / engine / "1" / "ytd.json",
         )
     _same(outs["records"], outs["columns"])
+
+
+def test_partitions_read_their_own_persons_year_to_date(month: Path, tmp_path: Path) -> None:
+    """In partitions, each of which reads only its own persons' --ytd-in entries (here and in a
+    worker), the second half settles as bill by bill does. The first half's amounts are raised so
+    that what is carried changes what the second half pays (the test fails if an entry is read in
+    another partition than its person's bills)."""
+    halves = month_halves(month, tmp_path / "halves")
+    _run(halves / "first.csv", halves / "first-items.csv", tmp_path / "1")
+    ytd = json.loads((tmp_path / "1" / "ytd.json").read_text("utf-8"))
+    spent = {"in_scope": "30000.00", "deductible": "1800.00", "fund": "20000.00", "above_cap": "0.00"}
+    for entry in ytd["entries"]:
+        entry["ytd"].update(inpatient=spent, outpatient=spent, tier2_base="30000.00")
+    carried = tmp_path / "carried.json"
+    carried.write_text(json.dumps(ytd, ensure_ascii=False), "utf-8")
+    second, items = halves / "second.csv", halves / "second-items.csv"
+    records = _run(second, items, tmp_path / "records", engine="records", ytd_in=carried)
+    fresh = _run(second, items, tmp_path / "fresh", engine="records")
+    assert records["out.csv"].count(b"\n") > BILLS * 0.4, "the second half is settled, not rejected"
+    assert records["out.csv"] != fresh["out.csv"], "the carried amounts change what is paid"
+    for jobs in (1, 2):
+        _same(records, _run(second, items, tmp_path / f"parts-{jobs}", memory=2**20, jobs=jobs, ytd_in=carried))
 
 
 def test_carried_chronic_amounts_stay_on_the_columns(
@@ -162,7 +187,7 @@ def test_carried_chronic_amounts_stay_on_the_columns(
     from medins import fastpath
 
     halves = month_halves(month, tmp_path / "halves")
-    _run(halves / "first.csv", month / "items.csv", tmp_path / "1")
+    _run(halves / "first.csv", halves / "first-items.csv", tmp_path / "1")
     ytd = json.loads((tmp_path / "1" / "ytd.json").read_text("utf-8"))
     carried = {e["person_id"] for e in ytd["entries"] if e["ytd"]["chronic"]}
     second = pl.read_csv(halves / "second.csv", infer_schema=False).fill_null("")
@@ -180,7 +205,7 @@ def test_carried_chronic_amounts_stay_on_the_columns(
         return got
 
     monkeypatch.setattr(fastpath._Run, "_state", counted)
-    _run(halves / "second.csv", None, tmp_path / "2", ytd_in=tmp_path / "1" / "ytd.json")
+    _run(halves / "second.csv", halves / "second-items.csv", tmp_path / "2", ytd_in=tmp_path / "1" / "ytd.json")
     assert alone and sum(alone) <= unheld
 
 

@@ -6,8 +6,10 @@ arrays must give the same amounts and, where a value reaches the year-to-date fi
 
 from __future__ import annotations
 
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -323,3 +325,58 @@ def test_amount_texts_read_as_columns_are_fen_units(texts: list[str]) -> None:
         assert bool(bad[i]) == (want is None), text
         if want is not None:
             assert (int(value[i]), int(exp[i])) == want, text
+
+
+def test_ytd_in_as_ytd_out_writes_it_is_read_line_by_line_and_the_same(tmp_path: Path) -> None:
+    """A file --ytd-out wrote is read a line at a time: the same keys, days and texts as reading it
+    whole. A file laid out otherwise (pretty-printed, CRLF, text after the end) is read whole, with the
+    same result; a fault in an entry gets the message reading the file whole gives."""
+    from datetime import date
+
+    from medins.batch import _load_ytd, _write_ytd, _ytd_by_lines, _ytd_whole
+    from medins.case_model import YearToDate
+    from medins.tabular import TableError
+
+    def entry(day: str, **amounts: Any) -> tuple[int, str, str]:
+        d = date.fromisoformat(day)
+        return (d.toordinal(), day, YearToDate(year=d.year, **amounts).model_dump_json())
+
+    ytd_in = {
+        ("110101199001011234", "110000", "employee", 2025): entry("2025-03-01", admissions=1),
+        ('id "quoted" 张三', "130100", "resident", 2025): entry(
+            "2025-02-01", chronic={"高血压": {"in_scope": "12.50", "fund": "10"}}, tier2_base="99.9"
+        ),
+        ("3", "310000", "employee", 2025): entry(
+            "2025-01-02", assistance_base="5", assistance_stage_base=["1.00"], assistance_stage_fund=["0.50"]
+        ),
+    }
+    path = tmp_path / "ytd.json"
+    _write_ytd(path, ytd_in, [])
+    assert _ytd_by_lines(path) == _ytd_whole(path) == _load_ytd(path) == ytd_in
+    assert list(_ytd_by_lines(path) or {}) == sorted(ytd_in)  # in the file's order
+
+    empty = tmp_path / "empty.json"
+    _write_ytd(empty, {}, [])
+    assert _ytd_by_lines(empty) == {} and _load_ytd(empty) == {}
+
+    text = path.read_text("utf-8")
+    for other in (
+        json.dumps(json.loads(text), indent=2, ensure_ascii=False),
+        text.replace("\n", "\r\n"),
+        text + "\n",
+    ):
+        path.write_text(other, "utf-8", newline="")
+        assert _ytd_by_lines(path) is None
+        assert _load_ytd(path) == ytd_in
+
+    path.write_text(
+        text.replace(
+            '"year": 2025, "last_service_date": "2025-02-01"', '"year": "2025", "last_service_date": "2025-02-01"'
+        ),
+        "utf-8",
+    )
+    with pytest.raises(TableError) as by_lines:
+        _load_ytd(path)
+    with pytest.raises(TableError) as whole:
+        _ytd_whole(path)
+    assert str(by_lines.value) == str(whole.value) and "entries[2].year" in str(whole.value)  # the third in key order
