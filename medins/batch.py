@@ -974,11 +974,73 @@ def _ytd_by_lines(path: Path) -> dict[YtdKey, tuple[int, str, str]] | None:
             if not line.startswith("  {") or not line.endswith(("}\n", "},\n")):
                 return None
             more = line.endswith(",\n")
-            entry = decoder.decode(line[2 : -2 if more else -1])
-            _ytd_entry(state, entry, f"{path}: entries[{k}]", shared)
+            if not _plain_ytd_line(state, line, shared):
+                entry = decoder.decode(line[2 : -2 if more else -1])
+                _ytd_entry(state, entry, f"{path}: entries[{k}]", shared)
             if not more:  # the last entry
                 return None if f.readline() != "]}\n" or f.readline() else state
     return None
+
+
+_TEXT = r'"([^"\\\x00-\x1f]+)"'  # a JSON string with nothing escaped
+_SUM = r'"((?:0|[1-9][0-9]{0,9})(?:\.[0-9]{1,2})?)"'  # as _PLAIN_AMOUNT
+_ACCUM = r'\{"in_scope":' + _SUM + r',"deductible":' + _SUM + r',"fund":' + _SUM + r',"above_cap":' + _SUM + r"\}"
+_YTD_LINE = re.compile(
+    r'  \{"person_id": '
+    + _TEXT
+    + r', "insured_region": '
+    + _TEXT
+    + r', "scheme": '
+    + _TEXT
+    + r', "year": ([1-9][0-9]{3}), "last_service_date": "([0-9]{4}-[0-9]{2}-[0-9]{2})", "ytd": '
+    + r'(\{"year":(null|[1-9][0-9]{3}),"admissions":(0|[1-9][0-9]{0,2}),"inpatient":'
+    + _ACCUM
+    + r',"outpatient":'
+    + _ACCUM
+    + r',"chronic":\{\},"tier2_base":'
+    + _SUM
+    + r',"tier2_fund":'
+    + _SUM
+    + r',"assistance_base":'
+    + _SUM
+    + r',"assistance_fund":'
+    + _SUM
+    + r"\})\},?\n"
+)
+"""An entry's line as :func:`_write_ytd` writes one whose record :func:`plain_ytd_json` takes and that
+names no chronic disease (ids with nothing escaped): its groups are the values, the record's text
+is one of them."""
+
+
+def _plain_ytd_line(state: dict[YtdKey, tuple[int, str, str]], line: str, shared: dict[Any, Any]) -> bool:
+    """Add the entry of ``line`` to ``state`` without decoding its JSON, when the line is of the form
+    :data:`_YTD_LINE` matches and the entry is valid and new; False for any other line, which is then
+    decoded and checked (:func:`_ytd_entry`), with its messages. A test holds the two to the same
+    entries."""
+    m = _YTD_LINE.fullmatch(line)
+    if m is None:
+        return False
+    pid, region, scheme, year_text, last, text, ytd_year, admissions = m.group(1, 2, 3, 4, 5, 6, 7, 8)
+    year = int(year_text)
+    if year < 1900 or not (pid.strip() and region.strip() and scheme.strip()) or int(admissions) > MAX_ADMISSIONS:
+        return False
+    if ytd_year != "null" and int(ytd_year) != year:
+        return False
+    in_scope, fund = m.group(9, 11)
+    out_scope, out_fund = m.group(13, 15)
+    if Decimal(fund) > Decimal(in_scope) or Decimal(out_fund) > Decimal(out_scope):
+        return False
+    try:
+        day = date.fromisoformat(last)
+    except ValueError:
+        return False
+    if day.year != year:
+        return False
+    key = (pid, shared.setdefault(region, region), shared.setdefault(scheme, scheme), shared.setdefault(year, year))
+    if key in state:
+        return False  # a second entry: refused where it is decoded
+    state[key] = (day.toordinal(), last, text)
+    return True
 
 
 def _ytd_whole(path: Path) -> dict[YtdKey, tuple[int, str, str]]:

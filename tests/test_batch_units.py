@@ -630,3 +630,89 @@ def test_what_ytd_out_writes_is_read_without_the_case_model(
     )
     written = model.model_dump_json()
     assert plain_ytd_json(json.loads(written, parse_float=Decimal), 2025) == written
+
+
+def _mostly(valid: st.SearchStrategy, *odd: Any) -> st.SearchStrategy:
+    """``valid`` nine times in ten, else one of ``odd``."""
+    return st.integers(0, 9).flatmap(lambda n: st.sampled_from(odd) if n == 0 else valid)
+
+
+@st.composite
+def _plain_records(draw: st.DrawFn) -> dict[str, Any]:
+    """A record as --ytd-out writes one with no chronic disease, now and then one value made odd."""
+
+    def accum() -> dict[str, Any]:
+        in_scope, deductible, fund, above_cap = (draw(_PLAIN) for _ in range(4))
+        if Decimal(fund) > Decimal(in_scope):
+            fund, in_scope = in_scope, fund
+        return {
+            "in_scope": in_scope,
+            "deductible": draw(_mostly(st.just(deductible), "1.234", "007", 5)),
+            "fund": draw(_mostly(st.just(fund), "99999999.99")),
+            "above_cap": above_cap,
+        }
+
+    return {
+        "year": draw(_mostly(st.sampled_from([2025, None]), 2024, "2025", 1899)),
+        "admissions": draw(_mostly(st.integers(0, 366), 367, 999, -1)),
+        "inpatient": accum(),
+        "outpatient": accum(),
+        "chronic": draw(
+            _mostly(st.just({}), {"高血压": {"in_scope": "1", "deductible": "0", "fund": "0", "above_cap": "0"}})
+        ),
+        "tier2_base": draw(_PLAIN),
+        "tier2_fund": draw(_mostly(_PLAIN, "1e2", "")),
+        "assistance_base": draw(_PLAIN),
+        "assistance_fund": draw(_PLAIN),
+    }
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    pid=_mostly(
+        st.sampled_from(["110101199001011234", "A 1", "张三", "é", "x\u2028y"]), " ", 'q"uote', "b\\s", "t\tab"
+    ),
+    region=_mostly(st.sampled_from(["110000", "130100"]), '1"0', "", " "),
+    scheme=_mostly(st.sampled_from(["employee", "resident"]), " ", "e\\"),
+    year=_mostly(st.just(2025), 1899, 1000, 2024),
+    last=_mostly(st.sampled_from(["{y}-03-07", "{y}-12-31"]), "2024-12-31", "{y}-02-30", "{y}-3-7", "{y}0307"),
+    record=_plain_records(),
+    more=st.booleans(),
+)
+def test_ytd_lines_read_by_pattern_agree_with_decoding(
+    pid: str, region: str, scheme: str, year: int, last: str, record: dict[str, Any], more: bool
+) -> None:
+    """An --ytd-in line as --ytd-out writes it is read by one pattern (``_plain_ytd_line``) when it
+    can be: whenever it is, decoding the line and checking it as any entry (``_ytd_entry``) accepts
+    it and gives the same key, day, date and text. It fails if the pattern takes an entry the checks
+    refuse (a year before 1900, a date not in the year, a fund above its in-scope amount …) or reads
+    one value otherwise."""
+    from medins.batch import _plain_ytd_line, _ytd_entry
+
+    last = last.format(y=year)  # mostly a date of the entry's year
+    names = ", ".join(
+        f'"{n}": {json.dumps(v, ensure_ascii=False)}'
+        for n, v in (("person_id", pid), ("insured_region", region), ("scheme", scheme))
+    )
+    ytd = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    line = f'  {{{names}, "year": {year}, "last_service_date": "{last}", "ytd": {ytd}}}' + ("," if more else "") + "\n"
+    by_pattern: dict[Any, Any] = {}
+    taken = _plain_ytd_line(by_pattern, line, {})
+    if not taken:
+        return
+    decoded: dict[Any, Any] = {}
+    _ytd_entry(decoded, json.loads(line[2 : -2 if more else -1], parse_float=Decimal), "ytd.json", {})
+    assert decoded == by_pattern
+
+
+def test_a_plain_ytd_line_is_read_by_the_pattern() -> None:
+    """The quick reading is the one the lines --ytd-out writes get (the hypothesis test above only
+    holds it to the decoding where it is taken)."""
+    from medins.batch import _plain_ytd_line
+    from medins.case_model import YearToDate
+
+    text = YearToDate(year=2025, admissions=2, inpatient={"in_scope": "12.50", "fund": "3"}).model_dump_json()
+    line = f'  {{"person_id": "张三 1", "insured_region": "110000", "scheme": "employee", "year": 2025, "last_service_date": "2025-03-07", "ytd": {text}}},\n'
+    state: dict[Any, Any] = {}
+    assert _plain_ytd_line(state, line, {})
+    assert state == {("张三 1", "110000", "employee", 2025): (date(2025, 3, 7).toordinal(), "2025-03-07", text)}
