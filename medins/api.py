@@ -38,41 +38,18 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> RuleSet:
 
 def _cached(root: Path) -> RuleSet:
     import hashlib
-    import pickle
 
-    from medins import __version__
-    from medins.loader import CACHE_FORMAT, rules_cache
+    from medins.loader import cached
 
-    folder = rules_cache()
-    if folder is None:
-        return _load_rules(root)
-    digest = hashlib.sha256(f"{__version__} {CACHE_FORMAT} {root}".encode())
+    digest = hashlib.sha256(str(root).encode())
     for parts in sorted(_rule_paths(root)):
         file = root.joinpath(*parts)
         digest.update(os.path.join(*parts).encode() + b"\0")
         if file.is_file():
             digest.update(file.read_bytes() + b"\0")
-    import pydantic
-
-    digest.update(pydantic.VERSION.encode())
-    path = folder / f"rules-{digest.hexdigest()[:32]}.pickle"
-    try:
-        with path.open("rb") as f:
-            found = pickle.load(f)
-        if isinstance(found, RuleSet) and found.root == root:
-            return found
-    except Exception:  # no cache yet, or one this version cannot read: load the files
-        pass
-    rules = _load_rules(root)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with temp.open("wb") as f:
-            pickle.dump(rules, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temp, path)
-    except OSError:  # a cache that cannot be written is only slower
-        pass
-    return rules
+    return cached(  # type: ignore[no-any-return]
+        "rules", digest, lambda: _load_rules(root), lambda found: isinstance(found, RuleSet) and found.root == root
+    )
 
 
 def _rule_paths(root: Path) -> list[tuple[str, ...]]:

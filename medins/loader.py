@@ -7,6 +7,7 @@ A rules directory holds one folder per pooling region, named by its 6-digit code
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import errno
 import json
@@ -67,6 +68,58 @@ def rules_cache() -> Path | None:
         return None if chosen.strip().lower() in ("", "off", "0", "no") else Path(chosen)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "medins"
+
+
+def cached(name: str, digest: Any, build: Callable[[], Any], valid: Callable[[Any], bool]) -> Any:
+    """``build()``, or what it gave before for the same ``digest`` (a ``hashlib`` object of every
+    input's bytes; this version, the cache format and pydantic's version are added here), read back
+    from :func:`rules_cache` as ``{name}-….pickle``. A cache that cannot be read or written is only
+    slower; a value that fails ``valid`` is built again."""
+    import pickle
+
+    import pydantic
+
+    from medins import __version__
+
+    folder = rules_cache()
+    if folder is None:
+        return build()
+    digest.update(f"\0{__version__} {CACHE_FORMAT} {pydantic.VERSION}".encode())
+    path = folder / f"{name}-{digest.hexdigest()[:32]}.pickle"
+    try:
+        with path.open("rb") as f:
+            found = pickle.load(f)
+        if valid(found):
+            return found
+    except Exception:  # no cache yet, or one this version cannot read: build it
+        pass
+    value = build()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with temp.open("wb") as f:
+            pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temp, path)
+        _prune(folder, name)
+    except OSError:
+        pass
+    return value
+
+
+CACHE_KEEP = 32
+"""How many cached values of each kind the cache keeps: the most recently made."""
+
+
+def _prune(folder: Path, name: str) -> None:
+    """Remove all but the :data:`CACHE_KEEP` newest ``{name}-*.pickle`` files: every edit of a rules
+    directory makes a new one, and the old ones are never read again."""
+    files = []
+    for path in folder.glob(f"{name}-*.pickle"):
+        with contextlib.suppress(OSError):  # removed meanwhile by another run
+            files.append((path.stat().st_mtime, path))
+    for _, path in sorted(files, reverse=True)[CACHE_KEEP:]:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def resolve_rules_dir(option: str | os.PathLike[str] | None) -> Path:
@@ -766,8 +819,21 @@ class RuleSet:
         return self.pack(code, "catalogue", where).catalogue  # type: ignore[return-value]
 
     def drugs(self, edition: str) -> DrugIndex:
+        """A drug list, validated once: later runs read it back from the cache (:func:`cached`)."""
         if edition not in self._drug_lists:
-            self._drug_lists[edition] = DrugIndex.build(load_drug_list(self.root / DRUG_LIST_DIR / f"{edition}.json"))
+            path = self.root / DRUG_LIST_DIR / f"{edition}.json"
+
+            def build() -> DrugIndex:
+                return DrugIndex.build(load_drug_list(path))
+
+            try:
+                import hashlib
+
+                digest = hashlib.sha256(path.read_bytes())
+            except OSError:  # missing or unreadable: load_drug_list says so
+                self._drug_lists[edition] = build()
+            else:
+                self._drug_lists[edition] = cached("drugs", digest, build, lambda d: isinstance(d, DrugIndex))
         return self._drug_lists[edition]
 
     @cached_property

@@ -419,6 +419,42 @@ def test_the_rules_cache_sees_a_change_of_the_parent(tmp_path: Path, monkeypatch
     assert len(list((tmp_path / "cache").glob("rules-*.pickle"))) == 2
 
 
+def test_a_drug_list_is_validated_once_and_again_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drug list a run reads is validated the first time and read back from the cache after;
+    a changed list (another byte) is validated again; a missing one is still refused by name."""
+    from medins import loader
+
+    monkeypatch.setenv("MEDINS_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "rules"
+    shutil.copytree(shipped_rules_dir(), root)
+    edition = next((root / "drug-lists").glob("*.json")).stem
+    validated: list[Path] = []
+    load = loader.load_drug_list
+
+    def counted(path: Path) -> Any:
+        validated.append(path)
+        return load(path)
+
+    monkeypatch.setattr(loader, "load_drug_list", counted)
+    api._CACHE.clear()
+    first = api.load_rules(root).drugs(edition)
+    api._CACHE.clear()  # a new run
+    again = api.load_rules(root).drugs(edition)
+    assert len(validated) == 1 and len(list((tmp_path / "cache").glob("drugs-*.pickle"))) == 1
+    assert again.by_code.keys() == first.by_code.keys() and again.drug_list == first.drug_list
+    path = root / "drug-lists" / f"{edition}.json"
+    path.write_text(path.read_text("utf-8") + "\n", "utf-8")
+    api._CACHE.clear()
+    api.load_rules(root).drugs(edition)
+    assert len(validated) == 2
+    path.unlink()
+    api._CACHE.clear()
+    with pytest.raises(RuleError, match="drug list file not found"):
+        api.load_rules(root).drugs(edition)
+
+
 def test_a_reform_of_a_province_pack_reaches_its_cities(tmp_path: Path) -> None:
     from medins.reform import load_reform
 
@@ -498,3 +534,27 @@ def test_a_catalogue_extends_a_complete_catalogue(tmp_path: Path) -> None:
     came = json.loads(_run("rules", "show", "130100", "--rules", str(root), "--format", "json").stdout)["from"]
     assert came["catalogue"]["settings"] == "130100/catalogue.toml"
     assert came["catalogue"]["items"] == came["catalogue"]["drug_list"] == "110000/catalogue.toml"
+
+
+def test_the_cache_keeps_the_newest_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each edit of a rules directory writes a new cached rule set; beyond ``CACHE_KEEP`` of a kind
+    the oldest are removed, the other kind's left alone."""
+    import hashlib
+    import os
+
+    from medins import loader
+
+    monkeypatch.setenv("MEDINS_CACHE", str(tmp_path))
+    monkeypatch.setattr(loader, "CACHE_KEEP", 3)
+    (tmp_path / "drugs-old.pickle").write_bytes(b"")
+    for k in range(5):
+        assert loader.cached("rules", hashlib.sha256(bytes([k])), lambda k=k: k, lambda v: True) == k
+        newest = max(tmp_path.glob("rules-*.pickle"), key=os.path.getmtime)
+        os.utime(newest, (1000 + k, 1000 + k))  # made in this order
+    kept = sorted(tmp_path.glob("rules-*.pickle"), key=os.path.getmtime)
+    assert len(kept) == 3 and (tmp_path / "drugs-old.pickle").exists()
+    assert [loader.cached("rules", hashlib.sha256(bytes([k])), lambda: "again", lambda v: True) for k in (2, 3, 4)] == [
+        2,
+        3,
+        4,
+    ]
