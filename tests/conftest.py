@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Iterator
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,17 +16,25 @@ import pytest
 GENERATE = Path(__file__).parent.parent / "benchmarks" / "generate.py"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The tests' rule sets (many made for one test) are cached in the session's folder, not in the
-    cache of the user who runs them."""
-    before = os.environ.get("MEDINS_CACHE")
-    os.environ["MEDINS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if before is None:
-        os.environ.pop("MEDINS_CACHE", None)
-    else:
-        os.environ["MEDINS_CACHE"] = before
+_CACHE: dict[str, str | None] = {}  # the user's MEDINS_CACHE and the session's folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests' rule sets (many made for one test) are cached in the session's own folder, not in
+    the cache of the user who runs them; set before any test module is collected (some load the
+    rules as they are imported)."""
+    _CACHE["before"] = os.environ.get("MEDINS_CACHE")
+    _CACHE["folder"] = os.environ["MEDINS_CACHE"] = tempfile.mkdtemp(prefix="medins-test-cache-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder, before = _CACHE.pop("folder", None), _CACHE.pop("before", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        if before is None:
+            os.environ.pop("MEDINS_CACHE", None)
+        else:
+            os.environ["MEDINS_CACHE"] = before
 
 
 @pytest.fixture(autouse=True)

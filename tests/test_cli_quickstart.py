@@ -51,6 +51,7 @@ def test_readme_quick_start_runs_as_written_in_a_clean_directory(tmp_path: Path)
     env["PATH"] = os.pathsep.join(dict.fromkeys([str(Path(python).parent), "/usr/bin", "/bin"]))
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["MEDINS_LANG"] = "zh"
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")  # a fresh user's cache, not this one's
     done = subprocess.run(
         ["sh", "-c", command], cwd=checkout, env=env, capture_output=True, text=True, encoding="utf-8", timeout=600
     )
