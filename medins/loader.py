@@ -821,14 +821,14 @@ class RuleSet:
     def drugs(self, edition: str) -> DrugIndex:
         """A drug list, validated once: later runs read it back from the cache (:func:`cached`)."""
         if edition not in self._drug_lists:
+            import hashlib
+
             path = self.root / DRUG_LIST_DIR / f"{edition}.json"
 
             def build() -> DrugIndex:
                 return DrugIndex.build(load_drug_list(path))
 
             try:
-                import hashlib
-
                 digest = hashlib.sha256(path.read_bytes())
             except OSError:  # missing or unreadable: load_drug_list says so
                 self._drug_lists[edition] = build()
