@@ -982,8 +982,11 @@ def _ytd_by_lines(path: Path) -> dict[YtdKey, tuple[int, str, str]] | None:
     return None
 
 
+_PLAIN_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,9})(?:\.[0-9]{1,2})?")
+"""An amount as ``--ytd-out`` writes one: below 10^10 yuan (``MAX_AMOUNT``), at most two decimals, no
+leading zero, no exponent; its Decimal's text is the text itself."""
 _TEXT = r'"([^"\\\x00-\x1f]+)"'  # a JSON string with nothing escaped
-_SUM = r'"((?:0|[1-9][0-9]{0,9})(?:\.[0-9]{1,2})?)"'  # as _PLAIN_AMOUNT
+_SUM = f'"({_PLAIN_AMOUNT.pattern})"'  # an amount as plain_ytd_json takes it
 _ACCUM_TEXT = r'\{"in_scope":' + _SUM + r',"deductible":' + _SUM + r',"fund":' + _SUM + r',"above_cap":' + _SUM + r"\}"
 _YTD_LINE = re.compile(
     r'  \{"person_id": '
@@ -1140,9 +1143,6 @@ def _ytd_entry(state: dict[YtdKey, tuple[int, str, str]], entry: Any, where: str
     state[key] = (day, date.fromordinal(day).isoformat(), text)
 
 
-_PLAIN_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,9})(?:\.[0-9]{1,2})?")
-"""An amount as ``--ytd-out`` writes one: below 10^10 yuan (``MAX_AMOUNT``), at most two decimals, no
-leading zero, no exponent; its Decimal's text is the text itself."""
 _YTD_KEYS = (
     "year",
     "admissions",

@@ -720,15 +720,21 @@ class Parts:
             return pickle.load(f)  # type: ignore[no-any-return]
 
 
+def partition_of_persons(person_ids: pl.Series, parts: int) -> np.ndarray:
+    """Each person's partition, by the hash of ``person_id``: a person's bills, and their ``--ytd-in``
+    entries, always go to the same one."""
+    return (person_ids.hash(seed=0).to_numpy() % np.uint64(parts)).astype(np.int64)
+
+
 def _split_ytd(ytd_in: dict[Any, tuple[int, str, str]], parts: int, folder: Path) -> list[Path] | None:
     """``--ytd-in``'s entries cut by partition, a file of the spool each: a key goes where its person's
-    bills go (:func:`_partition_bills`: the hash of ``person_id``), so a partition, or a ``--jobs``
+    bills go (:func:`partition_of_persons`), so a partition, or a ``--jobs``
     worker, reads only its own persons' entries, never the whole file's."""
     if not ytd_in:
         return None
     keys = list(ytd_in)
     ids = pl.Series([k[0] for k in keys], dtype=pl.String)
-    part = (ids.hash(seed=0).to_numpy() % np.uint64(parts)).astype(np.int64)
+    part = partition_of_persons(ids, parts)
     buckets: list[dict[Any, tuple[int, str, str]]] = [{} for _ in range(parts)]
     for key, p in zip(keys, part.tolist(), strict=True):
         buckets[p][key] = ytd_in[key]
@@ -1372,7 +1378,7 @@ def _read_bills(
                     days[v] = B.day_number(v)
                     if not days[v]:
                         raise NotRegular
-        part = (df[ip].hash(seed=0).to_numpy() % np.uint64(spill.parts)).astype(np.int64)
+        part = partition_of_persons(df[ip], spill.parts)
         day = {
             c: _day_numbers(df[f"c{cols.index[c]}"], days) if c in cols.index else np.zeros(df.height, dtype=np.int64)
             for c in ("admitted", "date", "discharged")
