@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from medins.api import check, estimate, load_case, load_rules
-    from medins.fastpath import settle_table
+    from medins.batch.waves import settle_table
 
 __all__ = ["__version__", "check", "estimate", "load_case", "load_rules", "settle_table"]
 
@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name == "settle_table":
-        from medins.fastpath import settle_table
+        from medins.batch.waves import settle_table
 
         return settle_table
     raise AttributeError(f"module 'medins' has no attribute {name!r}")

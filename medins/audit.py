@@ -38,19 +38,12 @@ import polars as pl
 from medins import audit_compare as C
 from medins import platform, procs
 from medins.audit_compare import amounts
-from medins.batch import (
-    BILL_COLUMNS,
-    BatchOptions,
-    ColumnMap,
-    _check_paths,
-    _open_table,
-    day_number,
-    explain_bill,
-    id_problem,
-    run_batch,
-)
+from medins.batch import BILL_COLUMNS, BatchOptions, explain_bill, run_batch
+from medins.batch.read import PY_SPACE, NotRegular, read_chunk, record_chunks
+from medins.batch.schema import ColumnMap
+from medins.batch.tables import _check_paths, _open_table
+from medins.batch.values import day_number, id_problem
 from medins.errors import MedinsError, t
-from medins.fastpath import PY_SPACE, NotRegular, read_chunk, record_chunks
 from medins.i18n import Lang, Text
 from medins.tabular import (
     FORMULA_NO_VALUE,
@@ -256,7 +249,7 @@ def read_extract(opts: AuditOptions, spool_dir: Path, rejects: list[_Reject]) ->
 
 
 def read_plain(table: CsvTable) -> pl.DataFrame | None:
-    """A plain UTF-8 table read at once, as :func:`medins.fastpath.read_chunk` reads each chunk of it
+    """A plain UTF-8 table read at once, as :func:`medins.batch.read.read_chunk` reads each chunk of it
     (text columns ``c0, c1, …``, cells stripped, the record number in ``_record``); None when the
     table is not that plain: a quote or a lone carriage return anywhere, a line without the header's cell
     count, a cell too long, a record of empty cells. Those are read by chunks, or record by record."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from medins.batch import _fen_of
+from medins.batch.compare import _fen_of
 from medins.errors import t
 from medins.i18n import Lang
 from medins.tabular import TableWriter

@@ -4,10 +4,10 @@ The same settlement as ``medins batch``, where the data already lives: bills, it
 year-to-date entries are put into one frame keyed by the person (an item line by its bill's person),
 repartitioned by that key so that each Spark partition holds whole persons, sorted within partitions
 into the files' order, and settled over Arrow (``mapInArrow``) by
-:func:`medins.fastpath.settle_partition`, the code the local engine runs on each of its partitions.
+:func:`medins.batch.waves.settle_partition`, the code the local engine runs on each of its partitions.
 The partitions give OUT rows, rejects and each key's final year-to-date state as DataFrames; the
 summary and the clearing statement are Spark aggregations of the OUT rows (exact decimal sums),
-shown by the batch's own definitions (:func:`medins.batch.group_stats`, ``_write_clearing``).
+shown by the batch's own definitions (:func:`medins.batch.summary.group_stats`, ``_write_clearing``).
 
 pyspark is an optional extra (``pip install 'medins[spark]'``); only ``--engine spark`` imports this
 module. The steps: :func:`read_table` (read), :func:`settle` (partition, settle), :class:`Settled`
@@ -30,9 +30,26 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from medins import batch as B
+from medins.batch.bill import GROUP_AMOUNTS, Aggregates
+from medins.batch.clearing import _write_clearing
+from medins.batch.options import BatchOptions, BatchReport
+from medins.batch.read import _SCIENTIFIC_PATTERN, PY_SPACE, _first_day
+from medins.batch.schema import (
+    BILL_COLUMNS,
+    DATE_COLUMNS,
+    ITEM_COLUMNS,
+    ITEM_REQUIRED,
+    OUT_AMOUNTS,
+    OUT_HEAD,
+    OUT_TAIL,
+    bill_required,
+    map_columns,
+)
+from medins.batch.summary import _summary
+from medins.batch.values import date_problem, day_number, id_problem
+from medins.batch.waves import settle_partition
+from medins.batch.ytd import _load_ytd, _write_ytd
 from medins.errors import MedinsError, SettlementBug, t
-from medins.fastpath import _SCIENTIFIC, PY_SPACE, _first_day, settle_partition
 
 INSTALL = t(
     "请安装 spark 扩展：pip install 'medins[spark]'（另需 Java 17 或更新版本）",
@@ -165,7 +182,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def ytd_frame(spark: Any, entries: dict[Any, tuple[int, str, str]]) -> Any:
-    """``--ytd-in`` entries (as :func:`medins.batch._load_ytd` reads them) as a DataFrame."""
+    """``--ytd-in`` entries (as :func:`medins.batch.ytd._load_ytd` reads them) as a DataFrame."""
     from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
     schema = StructType([StructField(c, IntegerType() if c == "year" else StringType(), False) for c in YTD_COLUMNS])
@@ -232,17 +249,17 @@ def settle(
     spark = bills.sparkSession
     bills = _numbered(bills, "bills")
     bill_headers = tuple(c for c in bills.columns if c not in ("_file", "_row"))
-    bill_cols = B.map_columns(list(bill_headers), B.BILL_COLUMNS, "BILLS", B.bill_required(items is not None), "bills")
+    bill_cols = map_columns(list(bill_headers), BILL_COLUMNS, "BILLS", bill_required(items is not None), "bills")
     item_cols = None
     item_headers: tuple[str, ...] | None = None
     if items is not None:
         items = _numbered(items, "items")
         item_headers = tuple(c for c in items.columns if c not in ("_file", "_row"))
-        item_cols = B.map_columns(list(item_headers), B.ITEM_COLUMNS, "ITEMS", B.ITEM_REQUIRED, "items")
-    out_columns = list(B.OUT_HEAD)
+        item_cols = map_columns(list(item_headers), ITEM_COLUMNS, "ITEMS", ITEM_REQUIRED, "items")
+    out_columns = list(OUT_HEAD)
     if "person_name" in bill_cols.index:
         out_columns.insert(2, "person_name")
-    out_columns += [*B.OUT_AMOUNTS, "fund_ratio", *B.OUT_TAIL]
+    out_columns += [*OUT_AMOUNTS, "fund_ratio", *OUT_TAIL]
     plan = Plan(bill_headers, item_headers, str(rules) if rules else None, lang, True, tuple(out_columns))
 
     def stripped(c: str) -> Any:
@@ -340,7 +357,7 @@ def _refuse_shared_ids(bills: Any, bid: Any, column: str) -> None:
 
 def settle_arrow(plan: Plan, batches: Iterator[Any]) -> Iterator[Any]:
     """The partition function: one partition's bills, item lines and year-to-date entries (Arrow
-    batches) settled by :func:`medins.fastpath.settle_partition`; yields OUT rows, rejects, final
+    batches) settled by :func:`medins.batch.waves.settle_partition`; yields OUT rows, rejects, final
     states and counts as Arrow batches of the result schema."""
     frames = [pl.from_arrow(b) for b in batches]
     frames = [f for f in frames if isinstance(f, pl.DataFrame) and f.height]
@@ -398,7 +415,7 @@ def _settle_frame(plan: Plan, frame: pl.DataFrame) -> list[pl.DataFrame]:
     if "y_person_id" in frame.columns:
         for r in frame.filter(pl.col("_kind") == KIND_YTD).iter_rows(named=True):
             key = (r["y_person_id"], r["y_insured_region"], r["y_scheme"], int(r["y_year"]))
-            ytd[key] = (B.day_number(r["y_last_service_date"]), r["y_last_service_date"], r["y_ytd"])
+            ytd[key] = (day_number(r["y_last_service_date"]), r["y_last_service_date"], r["y_ytd"])
     got: list[pl.DataFrame] = []
     orphans = frame.filter(pl.col("_kind") == KIND_ORPHAN)
     if orphans.height:
@@ -472,7 +489,7 @@ def _counts(counts: dict[str, int]) -> pl.DataFrame:
 def _orphan_rejects(plan: Plan, orphans: pl.DataFrame) -> pl.DataFrame:
     """Item lines whose bill_id no bill has: rejected with the batch's reasons."""
     assert plan.item_headers is not None
-    cols = B.map_columns(list(plan.item_headers), B.ITEM_COLUMNS, "ITEMS", [], "items")
+    cols = map_columns(list(plan.item_headers), ITEM_COLUMNS, "ITEMS", [], "items")
     ids = orphans["_person"].to_list()  # the line's bill_id, stripped
     missing = t("缺少单据号", "bill_id missing")
     reasons = [
@@ -496,13 +513,13 @@ def _orphan_rejects(plan: Plan, orphans: pl.DataFrame) -> pl.DataFrame:
 def _months(bills: pl.DataFrame, plan: Plan) -> np.ndarray:
     """Each bill's settlement month (discharge date, else date, else admission), as the clearing
     statement groups it; empty without a date."""
-    cols = B.map_columns(list(plan.bill_headers), B.BILL_COLUMNS, "BILLS", [], "bills")
+    cols = map_columns(list(plan.bill_headers), BILL_COLUMNS, "BILLS", [], "bills")
     zero = np.zeros(bills.height, dtype=np.int64)
     days = {}
     for c in ("discharged", "date", "admitted"):
         if c in cols.index:
             texts = bills[plan.bill_headers[cols.index[c]]].str.strip_chars(PY_SPACE)
-            known = {v: B.day_number(v) if v else 0 for v in texts.unique().to_list()}
+            known = {v: day_number(v) if v else 0 for v in texts.unique().to_list()}
             days[c] = np.array([known[v] for v in texts.to_list()], dtype=np.int64)
     day = _first_day(days.get("discharged", zero), days.get("date", zero), days.get("admitted", zero))
     shown = {d: date.fromordinal(int(d)).strftime("%Y-%m") if d else "" for d in np.unique(day).tolist()}
@@ -515,12 +532,12 @@ def _rejects(
     """A partition's rejects with their files: a bill's by its bill_id, an item line's by its bill_id
     and row (the rows are the files' own already)."""
     bid = bills[
-        plan.bill_headers[B.map_columns(list(plan.bill_headers), B.BILL_COLUMNS, "BILLS", [], "bills").index["bill_id"]]
+        plan.bill_headers[map_columns(list(plan.bill_headers), BILL_COLUMNS, "BILLS", [], "bills").index["bill_id"]]
     ]
     bill_file = dict(zip(bid.str.strip_chars(PY_SPACE).to_list(), b_src["_file"].to_list(), strict=True))
     line_file: dict[tuple[str, int], str] = {}
     if items is not None and plan.item_headers is not None:
-        icols = B.map_columns(list(plan.item_headers), B.ITEM_COLUMNS, "ITEMS", [], "items")
+        icols = map_columns(list(plan.item_headers), ITEM_COLUMNS, "ITEMS", [], "items")
         ibid = items[plan.item_headers[icols.index["bill_id"]]].str.strip_chars(PY_SPACE).to_list()
         line_file = dict(zip(zip(ibid, i_src["_row"].to_list(), strict=True), i_src["_file"].to_list(), strict=True))
     files = [bill_file.get(r[3], "bills") if r[0] == 0 else line_file.get((r[3], r[1] - 2), "items") for r in rejects]
@@ -541,24 +558,24 @@ def _rejects(
 def _irregular(plan: Plan, bills: pl.DataFrame, src: pl.DataFrame) -> pl.DataFrame | None:
     """The first cell the local engine's columns would send to its careful path (a missing or
     scientific-notation ID, a date that is not a date), as an IRREGULAR row; None when none."""
-    cols = B.map_columns(list(plan.bill_headers), B.BILL_COLUMNS, "BILLS", [], "bills")
+    cols = map_columns(list(plan.bill_headers), BILL_COLUMNS, "BILLS", [], "bills")
     lang = plan.lang
-    checks = [("bill_id", "id"), ("person_id", "id")] + [(c, "date") for c in sorted(B.DATE_COLUMNS) if c in cols.index]
+    checks = [("bill_id", "id"), ("person_id", "id")] + [(c, "date") for c in sorted(DATE_COLUMNS) if c in cols.index]
     for name, kind in checks:
         header = plan.bill_headers[cols.index[name]]
         cells = bills[header].str.strip_chars(PY_SPACE)
         if kind == "id":
-            bad = (cells == "") | cells.str.contains(_SCIENTIFIC)
+            bad = (cells == "") | cells.str.contains(_SCIENTIFIC_PATTERN)
         else:
-            known = {v: bool(v) and not B.day_number(v) for v in cells.unique().to_list()}
+            known = {v: bool(v) and not day_number(v) for v in cells.unique().to_list()}
             bad = pl.Series([known[v] for v in cells.to_list()], dtype=pl.Boolean)
         if bad.any():
             at = int(np.nonzero(bad.to_numpy())[0][0])
             value = cells[at]
             if kind == "date":
-                reason = B.date_problem(value)(lang)  # type: ignore[arg-type]
+                reason = date_problem(value)(lang)  # type: ignore[arg-type]
             elif value:
-                reason = (B.id_problem(value) or t(f"无效的编号：{value!r}", f"not a valid ID: {value!r}"))(lang)  # type: ignore[arg-type]
+                reason = (id_problem(value) or t(f"无效的编号：{value!r}", f"not a valid ID: {value!r}"))(lang)  # type: ignore[arg-type]
             else:
                 reason = t(f"缺少 {cols.shown(name)}", f"{cols.shown(name)} missing")(lang)  # type: ignore[arg-type]
             return _irregular_row(src, at, cols.shown(name), reason)
@@ -567,7 +584,7 @@ def _irregular(plan: Plan, bills: pl.DataFrame, src: pl.DataFrame) -> pl.DataFra
 
 def _irregular_person(plan: Plan, bills: pl.DataFrame, src: pl.DataFrame, ytd: dict[Any, Any]) -> pl.DataFrame:
     """The first bill of a person written with two names, or dated before the person's --ytd-in entry."""
-    cols = B.map_columns(list(plan.bill_headers), B.BILL_COLUMNS, "BILLS", [], "bills")
+    cols = map_columns(list(plan.bill_headers), BILL_COLUMNS, "BILLS", [], "bills")
     lang = plan.lang
     pid = bills[plan.bill_headers[cols.index["person_id"]]].str.strip_chars(PY_SPACE)
     if "person_name" in cols.index:
@@ -677,7 +694,7 @@ class Settled:
         return finals.unionByName(kept)
 
     def aggregates(self) -> Any:
-        """The summary's groups and the clearing statement's sums (:class:`medins.batch.Aggregates`),
+        """The summary's groups and the clearing statement's sums (:class:`medins.batch.bill.Aggregates`),
         as Spark aggregations of OUT: exact decimal sums of the amounts as written."""
         if self._agg is not None:
             return self._agg
@@ -698,19 +715,19 @@ class Settled:
             out.select(
                 dims,
                 (F.col("settlement") == "direct").cast("int").alias("direct"),
-                *[F.col(a).cast(money).alias(a) for a in B.GROUP_AMOUNTS],
+                *[F.col(a).cast(money).alias(a) for a in GROUP_AMOUNTS],
             )
             .groupBy("g.d", "g.k")
             .agg(
                 F.count("*").alias("count"),
                 F.sum("direct").alias("direct"),
-                *[F.sum(a).alias(a) for a in B.GROUP_AMOUNTS],
+                *[F.sum(a).alias(a) for a in GROUP_AMOUNTS],
             )
             .collect()
         )
-        agg = B.Aggregates()
+        agg = Aggregates()
         for r in groups:
-            agg.groups[(r["d"], r["k"])] = [r["count"], r["direct"], *[r[a] for a in B.GROUP_AMOUNTS]]
+            agg.groups[(r["d"], r["k"])] = [r["count"], r["direct"], *[r[a] for a in GROUP_AMOUNTS]]
         deferred = F.split(F.col("deferred"), ";")
 
         def paid(amount: Any, part: str) -> Any:
@@ -751,7 +768,7 @@ class Settled:
 
     def report(
         self, bills_name: str, items_name: str | None, encodings: tuple[str, str] = ("utf-8", "utf-8")
-    ) -> B.BatchReport:
+    ) -> BatchReport:
         """The batch's report: the counts (summed from the partitions' own, and Spark counts of OUT and
         REJECTS) and the summary, naming the inputs and what they were read as (``encodings`` of
         bills and items: ``utf-8``, or ``parquet``)."""
@@ -768,10 +785,10 @@ class Settled:
         if n["_bills"] - rejected[0] != accepted:
             raise SettlementBug("input rows do not equal accepted + rejected rows")
         persons, settled, reordered = n["_persons"], n["_settled"], n["_reordered"]
-        report = B.BatchReport(n["_bills"], rejected[0], n["_items"], rejected[1])
-        opts = B.BatchOptions(Path(bills_name), Path("out"), Path(items_name) if items_name else None)
+        report = BatchReport(n["_bills"], rejected[0], n["_items"], rejected[1])
+        opts = BatchOptions(Path(bills_name), Path("out"), Path(items_name) if items_name else None)
         tables = _Encoding(encodings[0]), _Encoding(encodings[1])
-        report.summary = B._summary(
+        report.summary = _summary(
             opts,
             report,
             self.aggregates(),
@@ -839,7 +856,7 @@ def run(
     rules_dir: Path | None = None,
     lang: str = "zh",
     master: str | None = None,
-) -> B.BatchReport:
+) -> BatchReport:
     """``medins batch --engine spark``: read, settle and write as :func:`medins.batch.run_batch`
     does. OUT and REJECTS are folders Spark writes (CSV, or Parquet when the name ends with
     .parquet), in the files' order; SUMMARY, CLEARING and YTD are single files written here, as the
@@ -848,7 +865,7 @@ def run(
     from medins.tabular import Outputs
 
     rules = resolve_rules_dir(rules_dir).resolve()
-    entries = B._load_ytd(ytd_in) if ytd_in else None
+    entries = _load_ytd(ytd_in) if ytd_in else None
     rejects = rejects or _rejects_path(out)
     for p in (out, rejects):
         if "://" not in p:
@@ -866,12 +883,12 @@ def run(
         _writer(done.rejects.orderBy("_order", "file", "row").drop("_order"), rejects).save(rejects)
         with Outputs() as outputs:
             if clearing:
-                B._write_clearing(outputs, clearing, done.aggregates())
+                _write_clearing(outputs, clearing, done.aggregates())
             if summary:
                 temp = outputs.temp_for(summary)
                 temp.write_text(json.dumps(report.summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             if ytd_out:
-                B._write_ytd(outputs.temp_for(ytd_out), {}, done.ytd_entries())
+                _write_ytd(outputs.temp_for(ytd_out), {}, done.ytd_entries())
             outputs.commit()
     finally:
         done.result.unpersist()
@@ -881,7 +898,7 @@ def run(
 def _rejects_path(out: str) -> str:
     """OUT with ``.rejects`` before its extension, as the batch names REJECTS."""
     return (
-        str(B.BatchOptions(Path("bills"), Path(out)).rejects_path)
+        str(BatchOptions(Path("bills"), Path(out)).rejects_path)
         if "://" not in out
         else re.sub(r"(\.[^./]+)?/*$", lambda m: ".rejects" + (m.group(1) or ""), out, count=1)
     )

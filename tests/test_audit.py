@@ -274,7 +274,7 @@ def test_a_plain_extract_read_at_once_as_the_batch_reads_it_by_chunks(tmp_path: 
     import polars as pl
 
     from medins.audit import read_plain
-    from medins.fastpath import NotRegular, read_chunk, record_chunks
+    from medins.batch.read import NotRegular, read_chunk, record_chunks
     from medins.tabular import open_csv
 
     path = tmp_path / "setl.csv"

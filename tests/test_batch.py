@@ -17,9 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
-from medins import batch as batch_module
 from medins.api import estimate, parse_case
 from medins.batch import OUT_AMOUNTS, BatchOptions, run_batch
+from medins.batch.bill import Settler
 from medins.cli import EXIT_ERROR, EXIT_OK, EXIT_REJECTS, cli
 from medins.loader import resolve_rules_dir
 from medins.procs import Interrupted
@@ -480,7 +480,7 @@ def test_reasons_in_chinese(tmp_path: Path) -> None:
 
 def test_an_interrupted_run_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    real = batch_module.Settler.settle
+    real = Settler.settle
 
     def settle(self: Any, task: Any) -> Any:
         calls.append(task)
@@ -488,7 +488,7 @@ def test_an_interrupted_run_leaves_no_file(tmp_path: Path, monkeypatch: pytest.M
             raise KeyboardInterrupt
         return real(self, task)
 
-    monkeypatch.setattr(batch_module.Settler, "settle", settle)
+    monkeypatch.setattr(Settler, "settle", settle)
     opts = BatchOptions(FIX / "bills.csv", tmp_path / "out.csv", items=FIX / "items.csv", summary=tmp_path / "s.json")
     with pytest.raises(Interrupted) as caught:
         run_batch(opts)

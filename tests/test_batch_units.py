@@ -15,21 +15,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medins.batch import (
-    BILL_COLUMNS,
-    ITEM_COLUMNS,
-    _scan_bills,
-    clearing_dates,
-    date_problem,
-    error_column,
-    header_key,
-    id_problem,
-    map_columns,
-    norm_bool,
-    norm_choice,
-    norm_date,
-    norm_level,
-)
+from medins.batch import BILL_COLUMNS, ITEM_COLUMNS
+from medins.batch.check import _scan_bills
+from medins.batch.clearing import clearing_dates
+from medins.batch.schema import header_key, map_columns
+from medins.batch.values import date_problem, error_column, id_problem, norm_bool, norm_choice, norm_date, norm_level
 from medins.cli import EXIT_REJECTS, cli
 from medins.tabular import (
     FORMULA_NO_VALUE,
@@ -566,7 +556,7 @@ def _ytd_value(key: str) -> st.SearchStrategy:
 
 @st.composite
 def _ytd_records(draw: st.DrawFn) -> dict[str, Any]:
-    from medins.batch import _YTD_KEYS
+    from medins.batch.ytd import _YTD_KEYS
 
     values = {k: draw(_ytd_value(k)) for k in _YTD_KEYS}
     record = draw(_keyed(_YTD_KEYS, st.just(None)))  # the shape: keys left out, added, swapped
@@ -582,7 +572,7 @@ def test_plain_ytd_reading_agrees_with_the_case_model(record: dict[str, Any]) ->
     their messages are the case model's; the test fails if the plain reading takes one the case
     model refuses (a fund above its in-scope amount, a third decimal, an extra key …) or writes one
     digit otherwise."""
-    from medins.batch import plain_ytd_json
+    from medins.batch.ytd import plain_ytd_json
     from medins.case_model import YearToDate
 
     fast = plain_ytd_json(record, 2025)
@@ -605,7 +595,7 @@ def test_what_ytd_out_writes_is_read_without_the_case_model(
 ) -> None:
     """A record as --ytd-out writes it (the case model's own JSON) takes the plain reading: the quick
     way is the one files written by medins get, and it gives their text back unchanged."""
-    from medins.batch import plain_ytd_json
+    from medins.batch.ytd import plain_ytd_json
     from medins.case_model import YearToDate
 
     def accum(k: int) -> dict[str, str]:
@@ -687,7 +677,7 @@ def test_ytd_lines_read_by_pattern_agree_with_decoding(
     it and gives the same key, day, date and text. It fails if the pattern takes an entry the checks
     refuse (a year before 1900, a date not in the year, a fund above its in-scope amount …) or reads
     one value otherwise."""
-    from medins.batch import _plain_ytd_line, _ytd_entry
+    from medins.batch.ytd import _plain_ytd_line, _ytd_entry
 
     last = last.format(y=year)  # mostly a date of the entry's year
     names = ", ".join(
@@ -708,7 +698,7 @@ def test_ytd_lines_read_by_pattern_agree_with_decoding(
 def test_a_plain_ytd_line_is_read_by_the_pattern() -> None:
     """The quick reading is the one the lines --ytd-out writes get (the hypothesis test above only
     holds it to the decoding where it is taken)."""
-    from medins.batch import _plain_ytd_line
+    from medins.batch.ytd import _plain_ytd_line
     from medins.case_model import YearToDate
 
     text = YearToDate(year=2025, admissions=2, inpatient={"in_scope": "12.50", "fund": "3"}).model_dump_json()

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from medins import api
-from medins.batch import norm_choice
+from medins.batch.values import norm_choice
 from medins.cli import cli
 from medins.codes import NATIONAL_CHRONIC
 from medins.i18n import LABELS

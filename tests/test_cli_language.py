@@ -339,7 +339,7 @@ def test_zh_and_en_estimates_keep_to_their_language(lang: str) -> None:
 
 def test_batch_value_aliases_mean_what_the_shared_vocabulary_says() -> None:
     from medins import vocab
-    from medins.batch import VALUE_ALIASES
+    from medins.batch.values import VALUE_ALIASES
 
     kinds = {"scheme": "scheme", "status": "status", "assistance": "assistance", "filing_category": "category"}
     kinds |= {"visit_type": "visit_type", "disease": "disease", "chronic_diseases": "disease"}

@@ -184,7 +184,7 @@ def test_carried_chronic_amounts_stay_on_the_columns(
     """A person whose --ytd-in record names a chronic disease that none of the run's bills is for is
     still settled over columns, that disease's amounts carried to --ytd-out as they came: only what
     the arrays cannot hold (assistance stages, another year's record) is left to the per-bill engine."""
-    from medins import fastpath
+    from medins.batch import waves
 
     halves = month_halves(month, tmp_path / "halves")
     _run(halves / "first.csv", halves / "first-items.csv", tmp_path / "1")
@@ -197,14 +197,14 @@ def test_carried_chronic_amounts_stay_on_the_columns(
         1 for e in ytd["entries"] if e["ytd"].get("assistance_stage_base") or e["ytd"].get("assistance_stage_fund")
     )
     alone: list[int] = []
-    state = fastpath._Run._state
+    state = waves._Run._state
 
     def counted(self, *args):  # type: ignore[no-untyped-def]
         got = state(self, *args)
         alone.append(len(self.key_alone))
         return got
 
-    monkeypatch.setattr(fastpath._Run, "_state", counted)
+    monkeypatch.setattr(waves._Run, "_state", counted)
     _run(halves / "second.csv", halves / "second-items.csv", tmp_path / "2", ytd_in=tmp_path / "1" / "ytd.json")
     assert alone and sum(alone) <= unheld
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from medins.batch.read import _codes, _groups
 from medins.engine.columns import (
     SCALE,
     Bands,
@@ -31,7 +32,6 @@ from medins.engine.columns import (
 )
 from medins.engine.population import waves
 from medins.engine.tiers import pay_through_bands
-from medins.fastpath import _codes, _groups
 from medins.rules_model import Band
 
 FEN = Decimal("0.01")
@@ -191,7 +191,7 @@ def test_a_chunk_is_stripped_exactly_when_a_cell_has_space_at_an_end(
     """The byte scan says yes exactly when a cell has a character ``str.strip`` removes at an end
     (cells of white space, look-alike characters such as U+2030 and U+200B, Chinese around them; a
     tab that separates cells is not white space of a cell)."""
-    from medins.fastpath import _spaced
+    from medins.batch.read import _spaced
 
     if delimiter == "\t":
         rows = [[c.replace("\t", " ") for c in r] for r in rows]
@@ -203,7 +203,7 @@ def test_ranges_of_a_file_read_the_same_records_as_the_whole(tmp_path: Path) -> 
     """``--jobs`` splits ITEMS in byte ranges at line ends: the ranges' records, one after another, are
     the whole file's; a range that ends inside a quoted cell holding a line break is refused (the run
     then reads the file in one pass), and so is one that begins inside it."""
-    from medins.fastpath import NotRegular, _spans, read_chunk, record_chunks
+    from medins.batch.read import NotRegular, _spans, read_chunk, record_chunks
     from medins.tabular import open_csv
 
     rows = [["a", "b", "c"]] + [[f"x{k}", f'"q{k}"' if k % 5 == 0 else "", str(k)] for k in range(400)]
@@ -234,8 +234,8 @@ def test_ranges_of_a_file_read_the_same_records_as_the_whole(tmp_path: Path) -> 
 @given(st.data())
 def test_year_to_date_texts_formatted_as_columns_are_the_per_key_texts(data: st.DataObject) -> None:
     """``_states_json`` (every key of a partition at once) gives, key for key, ``_state_json``'s text."""
+    from medins.batch.waves import _Run
     from medins.engine.population import State
-    from medins.fastpath import _Run
 
     keys = data.draw(st.integers(1, 6))
     diseases = ["hypertension", "糖尿病", 'a "quoted" one']
@@ -271,7 +271,7 @@ def test_year_to_date_file_merges_partition_files_and_ytd_in(tmp_path: Path) -> 
     """The partitions' final states, each file sorted by key, merged with --ytd-in's entries: the
     same file as when every state was held in one dict (a settled key's state replaces its
     --ytd-in entry; keys in order)."""
-    from medins.batch import _write_ytd, write_finals
+    from medins.batch.ytd import _write_ytd, write_finals
 
     def key(p: str) -> tuple[str, str, str, int]:
         return (p, "110000", "employee", 2025)
@@ -317,7 +317,7 @@ def test_year_to_date_file_merges_partition_files_and_ytd_in(tmp_path: Path) -> 
 def test_amount_texts_read_as_columns_are_fen_units(texts: list[str]) -> None:
     """``_fen_texts`` (a --ytd-in record's amounts, all at once) reads each text as ``fen_units`` of
     its Decimal does: the same fen and exponent, or more than two places."""
-    from medins.fastpath import _fen_texts
+    from medins.batch.read import _fen_texts
 
     value, exp, bad = _fen_texts(texts)
     for i, text in enumerate(texts):
@@ -333,7 +333,7 @@ def test_ytd_in_as_ytd_out_writes_it_is_read_line_by_line_and_the_same(tmp_path:
     same result; a fault in an entry gets the message reading the file whole gives."""
     from datetime import date
 
-    from medins.batch import _load_ytd, _write_ytd, _ytd_by_lines, _ytd_whole
+    from medins.batch.ytd import _load_ytd, _write_ytd, _ytd_by_lines, _ytd_whole
     from medins.case_model import YearToDate
     from medins.tabular import TableError
 

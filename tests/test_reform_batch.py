@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from medins.batch import REFORM_AMOUNTS, BatchOptions, run_batch
+from medins.batch import BatchOptions, run_batch
+from medins.batch.compare import REFORM_AMOUNTS
 from medins.cli import cli
 
 ROOT = Path(__file__).parent.parent

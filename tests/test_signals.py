@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from medins import batch as batch_module
 from medins import procs, tabular
+from medins.batch import tables as batch_tables
 from medins.cli import cli
 from medins.procs import Interrupted
 
@@ -458,7 +458,7 @@ def test_disk_full_while_copying_a_workbook(tmp_path: Path, monkeypatch: pytest.
     def spool(*args: Any, **kwargs: Any) -> Path:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(batch_module, "spool_xlsx", spool)
+    monkeypatch.setattr(batch_tables, "spool_xlsx", spool)
     result = _batch(tmp_path / "bills.xlsx", "-o", tmp_path / "out.csv")
     assert result.exit_code == 1
     assert result.stderr == (
