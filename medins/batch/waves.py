@@ -6,42 +6,36 @@ partitions of persons.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from medins import regions
+from medins.batch.carry import _Carry
+from medins.batch.eligibility import _Eligibility
 from medins.batch.lines import NEVER, WARNING_CODES, FileLines, FrameLines, ItemLines, LinePass, LineView, Shared
 from medins.batch.options import Outcome
 from medins.batch.partition import Parts, Spill
-from medins.batch.read import _AMOUNT, PY_SPACE, NotRegular, _codes, _fen_texts, _first_day, _groups, _units, _years
-from medins.batch.write import LINE_SLICE, OUT_STEP, _spill_output
-from medins.engine.columns import LIMIT, SCALE, decimal_text, fen_units, half_up
-from medins.engine.eligibility import LOCAL_STANDARD, visit_place
+from medins.batch.read import _AMOUNT, PY_SPACE, NotRegular, _codes, _first_day, _groups, _units, _years
+from medins.batch.write import LINE_SLICE, OUT_STEP, _Rows, _spill_output
+from medins.engine.columns import LIMIT, SCALE, half_up
+from medins.engine.eligibility import visit_place
 from medins.engine.population import (
     CHRONIC,
-    INPATIENT,
     NO_CELL,
     OUTPATIENT,
     VISIT_CODES,
     Cell,
-    State,
-    Static,
     apply_wave,
     gather_cells,
     resolve_cell,
     settle_wave,
-    static_eligibility,
     waves,
 )
-from medins.errors import MedinsError, SettlementBug
+from medins.errors import SettlementBug
 from medins.loader import RuleSet
 
 
@@ -103,10 +97,6 @@ def _prepare(bills: pl.DataFrame, cols: Any, ytd_in: dict[Any, tuple[int, str, s
     return Prepared(S, key, key_tuples, service, settle_day, years, scheme, day_of)
 
 
-def _index(values: list[str], value: str) -> int:
-    return values.index(value) if value in values else -1
-
-
 def _table(values: list[Any], codes: np.ndarray, dtype: Any = object) -> np.ndarray:
     return np.array(values, dtype=dtype)[codes]
 
@@ -127,7 +117,10 @@ class _Coded(dict):  # type: ignore[type-arg]
         return value
 
 
-class _Run:
+class _Run(_Eligibility, _Carry, _Rows):
+    """One partition settled: the steps of :meth:`settle` in the policy's order; the eligibility
+    columns, the year-to-date state and the OUT rows in mixins of their own modules."""
+
     def __init__(
         self,
         bills: pl.DataFrame,
@@ -297,38 +290,6 @@ class _Run:
             g_sig[gi] = sigs.setdefault(sig, len(sigs))
         return g_sig[grp]
 
-    def _state(self, key, key_tuples, visit_code, disease_of, ytd_in):  # type: ignore[no-untyped-def]
-        """The year-to-date arrays (from ``--ytd-in``) and each bill's slot in them: inpatient and
-        outpatient per key, and one per key and chronic disease."""
-        nkeys = len(key_tuples)
-        slot = np.where(visit_code == INPATIENT, 2 * key, 2 * key + 1)
-        chronic_slots: dict[tuple[int, str], int] = {}
-        for i in np.nonzero(visit_code == CHRONIC)[0].tolist():
-            kd = (int(key[i]), disease_of[i])
-            sl = chronic_slots.get(kd)
-            if sl is None:
-                sl = chronic_slots[kd] = 2 * nkeys + len(chronic_slots)
-            slot[i] = sl
-        # the keys --ytd-in has amounts for, and a slot for each chronic disease they name (a disease
-        # none of this run's bills is for is carried to --ytd-out as it came)
-        found = [(k, ytd_in[kt][2]) for k, kt in enumerate(key_tuples) if kt in ytd_in] if ytd_in else []
-        # as _load_ytd wrote them from the checked model (trusted), read in one go
-        datas = json.loads("[" + ",".join(text for _, text in found) + "]")
-        for (k, _), data in zip(found, datas, strict=True):
-            for d in data["chronic"]:
-                if (k, d) not in chronic_slots:
-                    chronic_slots[(k, d)] = 2 * nkeys + len(chronic_slots)
-        state = State(nkeys, 2 * nkeys + len(chronic_slots))
-        self.chronic_order: dict[int, list[str]] = {}
-        self.chronic_slots = chronic_slots
-        self.loaded: set[int] = set()
-        self.key_alone: dict[int, str | None] = {}  # keys kept as JSON, settled one bill at a time
-        kept = self._load_states(state, [k for k, _ in found], key_tuples, datas)
-        for (k, text), ok in zip(found, kept, strict=True):
-            if not ok:
-                self.key_alone[k] = text
-        return state, slot
-
     def _in_waves(self, g, key, service, years, slot, visit_code, disease_of, amounts, state):  # type: ignore[no-untyped-def]
         """Settle wave after wave: the arrays' bills together, then the wave's bills left to the per-bill
         engine, each from the year-to-date amounts the arrays carried to it."""
@@ -386,112 +347,6 @@ class _Run:
     )
     VISIT = ("visit_region", "hospital_level", "hospital", "visit_type", "disease", "admitted", "discharged", "date")
 
-    def _check_fields(self, day_of: dict[str, np.ndarray], has_lines: np.ndarray) -> tuple[list[Any], np.ndarray]:
-        """The case model's verdict on each bill's fields, checked once per distinct person, filing and
-        visit (dates stand in by whether they are given; their order is checked over the arrays).
-
-        Returns the information the next steps need per distinct combination of the three parts, and
-        each bill's combination; a bill whose fields the case model refuses is left to one-at-a-time.
-        """
-        from medins.batch.schema import DATE_COLUMNS
-        from medins.case_model import Filing, Person, Visit
-
-        C, U = self.code, self.uniq
-
-        def part_codes(cols: tuple[str, ...]) -> list[np.ndarray]:
-            return [(day_of[c] > 0).astype(np.int64) if c in DATE_COLUMNS else C[c] for c in cols]
-
-        def values(cols: tuple[str, ...], i: int) -> dict[str, str]:
-            v = {c: ("2025-01-01" if day_of[c][i] > 0 else "") if c in DATE_COLUMNS else U[c][C[c][i]] for c in cols}
-            return {c: x for c, x in v.items() if x}
-
-        def check(model: Any, cols: tuple[str, ...], section: str) -> tuple[np.ndarray, list[Any]]:
-            grp, first = _groups(*part_codes(cols))
-            out = []
-            cache = self.shared.parts
-            for i in first.tolist():
-                v = values(cols, i)
-                if section == "visit":
-                    v["scheme"], v["insured_region"] = (
-                        U["scheme"][C["scheme"][i]],
-                        U["insured_region"][C["insured_region"][i]],
-                    )
-                k = (section, *sorted(v.items()))
-                if k in cache:
-                    out.append(cache[k])
-                    continue
-                try:
-                    data = self.settler._case_data(v).get(section)
-                    got = None if data is None else model.model_validate(data)
-                except (MedinsError, ValueError):
-                    got = False
-                except Exception:  # a pydantic refusal
-                    got = False
-                cache[k] = got
-                out.append(got)
-            return grp, out
-
-        p_grp, persons = check(Person, self.PERSON, "person")
-        f_grp, filings = check(Filing, self.FILING, "filing")
-        v_grp, visits = check(Visit, self.VISIT, "visit")
-        self.p_grp, self.f_grp, self.v_grp = p_grp, f_grp, v_grp
-        self.models = (persons, filings, visits)
-        combo_of, first = _groups(
-            p_grp, f_grp, v_grp, has_lines.astype(np.int64), (C["total"] != _index(U["total"], "")).astype(np.int64)
-        )
-        info: list[Any] = []
-        combos: dict[tuple, Any] = {}  # a partition's own: most combinations hold one person's values
-        for i in first.tolist():
-            person, filing, visit = persons[p_grp[i]], filings[f_grp[i]], visits[v_grp[i]]
-            billed = bool(has_lines[i]) or U["total"][C["total"][i]] != ""
-            k = (id(person), id(filing), id(visit), billed)
-            if k not in combos:
-                combos[k] = self._combine(person, filing, visit, billed)
-            info.append(combos[k])
-        self.alone |= ~np.array([x is not None for x in info], dtype=bool)[combo_of]
-        return info, combo_of
-
-    def _combine(self, person: Any, filing: Any, visit: Any, billed: bool) -> dict[str, Any] | None:
-        """One combination's information, or None when the case model or the pack would refuse it."""
-        if person is None or person is False or filing is False or visit is None or visit is False or not billed:
-            return None
-        try:
-            regions.require(person.insured_region, "", MedinsError)
-            regions.require(visit.region, "", MedinsError)
-            std = self.rules.standards(person.insured_region)
-        except MedinsError:
-            return None
-        part = getattr(std, person.scheme)
-        if part is None:
-            return None
-        status = person.status
-        if status is None:
-            if len(part.groups) != 1:
-                return None
-            status = part.groups[0]
-        elif status not in part.groups:
-            return None
-        if visit.type == "chronic_outpatient":
-            known = {d for section in part.chronic for d in section.diseases}
-            if visit.disease not in known or any(c not in known for c in person.chronic_diseases):
-                return None
-        return {
-            "group": status,
-            "chronic": tuple(person.chronic_diseases),
-            "assistance": person.assistance,
-            "filing": None
-            if filing is None
-            else (
-                filing.category,
-                filing.destination,
-                tuple(filing.materials) if filing.materials is not None else None,
-            ),
-            "level": visit.hospital_level,
-            "hospital": visit.hospital,
-            "disease": visit.disease,
-            "visit_type": visit.type,
-        }
-
     def _parts(self, has_lines: np.ndarray):  # type: ignore[no-untyped-def]
         """Each bill's total and parts in fen (its lines' sums, or its summary amounts), the warnings its
         lines raise (in order), and whether its catalogue settings or drug list are illustrative."""
@@ -544,279 +399,6 @@ class _Run:
         dl_illus = np.array([c[2] for c in contexts] + [False], dtype=bool)[ctx_id]
         ctx_illus = (ctx_id >= 0) & (settings_illus | (has_lines & dl_illus))
         return total, fully, over, pre, line_warn, ctx_illus
-
-    def _eligibility(self, combo_info, combo_of, service, settle_day, place, scheme, d, sig_of):  # type: ignore[no-untyped-def]
-        """Eligibility per bill: once per distinct fields and sections in force, then the filing's dates."""
-        from medins.engine.eligibility import validity_end
-
-        has_start = (d["filing_start"] > 0) | (d["filing_filed_on"] > 0)
-        statics, sgrp = self._statics(combo_info, combo_of, service, place, scheme, has_start, sig_of)
-        ok_static = np.array([s is not None for s in statics], dtype=bool)
-        self.alone |= ~ok_static[sgrp]
-
-        def field(get: Callable[[Static], Any], dtype: Any) -> np.ndarray:
-            return np.array([get(s) if s is not None else 0 for s in statics], dtype=dtype)[sgrp]
-
-        local = field(lambda s: s.place == "local", bool)
-        has_filing = field(lambda s: s.has_filing, bool)
-        date_checks = field(lambda s: s.date_checks, bool)
-        months = field(lambda s: s.validity_months or 0, np.int64)
-        retro = field(lambda s: s.retroactive, bool)
-        has_deemed = field(lambda s: s.deemed_category is not None, bool)
-        # the filing's dates, as day numbers
-        start = np.where(d["filing_start"] > 0, d["filing_start"], d["filing_filed_on"])
-        until = d["filing_end"].copy()
-        need = date_checks & (until == 0) & (months > 0)
-        if need.any():
-            pairs, pfirst = _groups(start[need], months[need])
-            ends = np.array(
-                [
-                    validity_end(date.fromordinal(int(start[need][j])), int(months[need][j])).toordinal()
-                    for j in pfirst.tolist()
-                ],
-                dtype=np.int64,
-            )
-            until[need] = ends[pairs]
-        fail = field(lambda s: s.filing_static_fail, bool) | (~local & ~has_filing)
-        not_yet = date_checks & (service < start) & ~(retro & (start <= settle_day))
-        expired = date_checks & (until > 0) & (service > until)
-        fail |= not_yet | expired
-        fail &= ~local
-        deemed = has_deemed & (~has_filing | fail)
-        other = field(lambda s: s.other_blocking, bool)
-        eligible = ~other & ~(fail & ~deemed)
-        # the benefit category and its adjustment: local, deemed, unfiled or the filed category
-        choice = np.where(local, 0, np.where(deemed, 1, np.where(~has_filing | fail, 2, 3)))
-        options = [
-            [
-                ("local", LOCAL_STANDARD),
-                (s.deemed_category, s.deemed_adjustment),
-                ("unfiled", s.unfiled_adjustment),
-                (s.category, s.filed_adjustment),
-            ]
-            if s is not None
-            else [("", None)] * 4
-            for s in statics
-        ]
-        cat_ids: dict[Any, int] = {}
-        cat_names: list[str] = []
-        adj_ids: dict[int, int] = {}
-        adjustments: list[Any] = []
-        table_cat = np.zeros((len(statics), 4), dtype=np.int64)
-        table_adj = np.zeros((len(statics), 4), dtype=np.int64)
-        for si, opts in enumerate(options):
-            for j, (cat, adj) in enumerate(opts):
-                c = cat_ids.setdefault(cat, len(cat_names))
-                if c == len(cat_names):
-                    cat_names.append(cat or "")
-                a = adj_ids.get(id(adj))
-                if a is None:
-                    a = adj_ids[id(adj)] = len(adjustments)
-                    adjustments.append(adj)
-                table_cat[si, j], table_adj[si, j] = c, a
-        cat = table_cat[sgrp, choice]
-        adj = table_adj[sgrp, choice]
-        self.alone |= np.array([a is None for a in adjustments], dtype=bool)[adj]
-        illus = field(lambda s: s.illustrative, bool) | (deemed & field(lambda s: s.deemed_illustrative, bool))
-        return {
-            "static": statics,
-            "static_of": sgrp,
-            "eligible": eligible,
-            "category": cat,
-            "category_names": cat_names,
-            "adjustment": adj,
-            "adjustments": adjustments,
-            "local": local,
-            "illustrative": illus,
-            "chronic_ok": field(lambda s: s.chronic_ok, bool),
-            "matched": field(lambda s: s.matched_level, np.int64),
-            "cross": field(lambda s: s.cross, bool),
-            # what the reasons' words need: the filing's dates and what they decided
-            "emergency": has_filing & ~date_checks & ~local,
-            "retro_ok": date_checks & (service < start) & retro & (start <= settle_day),
-            "not_yet": not_yet,
-            "expired": expired,
-            "start": start,
-            "until": until,
-            "deemed": deemed,
-        }
-
-    def _statics(self, combo_info, combo_of, service, place, scheme, has_start, sig_of):  # type: ignore[no-untyped-def]
-        """What eligibility decides without the dates, once per distinct insured place, scheme, filing,
-        visit, approved diseases (for a chronic visit) and sections in force: a :class:`Static` (None
-        where the per-bill engine must decide), and each bill's number among them."""
-        rules, C = self.rules, self.code
-        # the offsite and filing sections in force, per insured place and day
-        grp, first = _groups(C["insured_region"], service)
-        sec = np.zeros((len(first), 2), dtype=np.int64)
-        sections: list[Any] = [None]
-        section_no: dict[int, int] = {id(None): 0}
-        for gi, i in enumerate(first.tolist()):
-            pack = rules.packs.get(self.uniq["insured_region"][C["insured_region"][i]])
-            if pack is None or pack.standards is None:
-                continue
-            std = pack.standards
-            on = date.fromordinal(int(service[i]))
-            for j, group in enumerate((std.offsite, std.filing)):
-                s = next((x for x in group if x.in_force(on)), None)
-                k = section_no.get(id(s))
-                if k is None:
-                    k = section_no[id(s)] = len(sections)
-                    sections.append(s)
-                sec[gi, j] = k
-        sec_of = sec[grp]
-        # what eligibility reads: the insured place and scheme, the approved diseases (for a chronic
-        # visit), the filing and the visit; not the person's group or assistance category
-        chronic_visit = np.array(
-            [bool(ci) and ci["visit_type"] == "chronic_outpatient" for ci in combo_info], dtype=bool
-        )[combo_of]
-        sgrp, sfirst = _groups(
-            C["insured_region"],
-            C["scheme"],
-            np.where(chronic_visit, C["chronic_diseases"], -1),
-            self.f_grp,
-            self.v_grp,
-            sig_of,
-            has_start.astype(np.int64),
-            self.alone.astype(np.int64),
-        )
-        statics: list[Any] = []
-        for i in sfirst.tolist():
-            info = combo_info[combo_of[i]]
-            offsite, filing_rules = sections[sec_of[i, 0]], sections[sec_of[i, 1]]
-            s = None
-            if info is not None and offsite is not None and filing_rules is not None:
-                insured = self.uniq["insured_region"][C["insured_region"][i]]
-                treated = self.uniq["visit_region"][C["visit_region"][i]]
-                pack = rules.packs.get(insured if place[i] == "local" else treated)
-                f = info["filing"]
-                # what eligibility reads, the approved diseases only for a chronic visit
-                reads = (
-                    insured,
-                    scheme[i],
-                    info["chronic"] if chronic_visit[i] else (),
-                    None if f is None else (*f, bool(has_start[i])),
-                    treated,
-                    info["hospital"],
-                    info["level"],
-                    info["visit_type"],
-                    info["disease"],
-                )
-                sk = (*reads, int(sig_of[i]))
-                if sk in self.shared.statics:
-                    statics.append(self.shared.statics[sk])
-                    continue
-                try:
-                    on = date.fromordinal(int(service[i]))
-                    s = static_eligibility(
-                        rules.standards(insured), pack.catalogue if pack else None, offsite, filing_rules, *reads, on
-                    )
-                    if s is not None:
-                        s = (s, self._reason_parts(i, rules.standards(insured), pack, filing_rules, on))
-                except (MedinsError, KeyError):
-                    s = None
-                self.shared.statics[sk] = s
-            statics.append(s)
-        self.reason_parts = [None if s is None else s[1] for s in statics]
-        return [None if s is None else s[0] for s in statics], sgrp
-
-    def _reason_columns(
-        self, elig: dict[str, Any], service: np.ndarray, settle_day: np.ndarray, v: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Each bill's eligibility reasons, as OUT writes them: the codes, and their words in the run's
-        language; the same as the check of one visit gives, in its order. Written once per distinct
-        static group, dated reasons and deemed filing."""
-        from medins.engine.eligibility import (
-            days_after,
-            deemed_reason,
-            emergency_reason,
-            expired_reason,
-            not_yet_reason,
-            retroactive_reason,
-        )
-
-        lang = self.settler.lang
-        sep = "；" if lang == "zh" else "; "
-        sgrp = elig["static_of"]
-        emergency, retro_ok, not_yet, expired = elig["emergency"], elig["retro_ok"], elig["not_yet"], elig["expired"]
-        early = retro_ok | not_yet
-        # most bills have no reason at all: only the others are grouped and written
-        static_any = np.array([bool(p and (p.before or p.after or p.last)) for p in self.reason_parts], dtype=bool)
-        some = v & (static_any[sgrp] | emergency | early | expired | elig["deemed"])
-        codes_of = np.full(self.n, "", dtype=object)
-        words_of = np.full(self.n, "", dtype=object)
-        if not some.any():
-            return codes_of, words_of
-        at = np.flatnonzero(some)
-        grp, first = _groups(
-            sgrp[at],
-            np.where(emergency, 1, np.where(retro_ok, 2, np.where(not_yet, 3, 0)))[at],
-            np.where(early, elig["start"], 0)[at],
-            np.where(emergency | not_yet, settle_day, 0)[at],
-            np.where(expired, elig["until"], 0)[at],
-            np.where(expired, service, 0)[at],
-            elig["deemed"][at].astype(np.int64),
-        )
-        codes: list[str] = []
-        words: list[str] = []
-        for i in at[first].tolist():
-            parts = self.reason_parts[sgrp[i]]
-            if parts is None:  # settled one at a time: the engine's own
-                codes.append("")
-                words.append("")
-                continue
-            dated = []
-            if emergency[i]:
-                days = parts.emergency_days
-                day = date.fromordinal(int(settle_day[i]))
-                dated.append(emergency_reason(days_after(day, days) if days is not None else None))
-            elif retro_ok[i]:
-                dated.append(retroactive_reason(date.fromordinal(int(elig["start"][i]))))
-            elif not_yet[i]:
-                dated.append(
-                    not_yet_reason(date.fromordinal(int(elig["start"][i])), date.fromordinal(int(settle_day[i])))
-                )
-            if expired[i]:
-                dated.append(expired_reason(date.fromordinal(int(elig["until"][i])), date.fromordinal(int(service[i]))))
-            deemed = [deemed_reason(*parts.deemed)] if elig["deemed"][i] and parts.deemed is not None else []
-            reasons = [*parts.before, *dated, *parts.after, *deemed, *parts.last]
-            codes.append(";".join(r.code for r in reasons))
-            words.append(sep.join(r.text(lang) for r in reasons))
-        codes_of[at] = np.array(codes, dtype=object)[grp]
-        words_of[at] = np.array(words, dtype=object)[grp]
-        return codes_of, words_of
-
-    def _reason_parts(self, i: int, std: Any, pack: Any, filing_rules: Any, on: date) -> ReasonParts:
-        """The eligibility reasons a bill's fields decide, from the check of one visit run on the first
-        bill of a static group (whose dates stand in by their presence): those before the filing's
-        dated reasons, those after them, and those after a deemed filing's."""
-        from types import SimpleNamespace
-
-        from medins.engine.eligibility import DATED_REASONS, PLACE_REASONS, check_eligibility, deemed_entry
-
-        persons, filings, visits = self.models
-        visit = visits[self.v_grp[i]]
-        case = SimpleNamespace(person=persons[self.p_grp[i]], filing=filings[self.f_grp[i]], visit=visit)
-        found = check_eligibility(case, std, pack.catalogue if pack else None, on)  # type: ignore[arg-type]
-        before, after, last = [], [], []
-        for r in found.reasons:
-            if r.code in DATED_REASONS or r.code == "DEEMED_FILED":
-                continue
-            if r.code in PLACE_REASONS or r.code == "FILING_MISSING":
-                before.append(r)
-            elif r.code in ("DESTINATION_MISMATCH", "PROOF_MISSING"):
-                after.append(r)
-            else:
-                last.append(r)
-        deemed = deemed_entry(filing_rules, visit.region, visit.type)
-        treated = f"{visit.region} {regions.name(visit.region)}"
-        return ReasonParts(
-            tuple(before),
-            tuple(after),
-            tuple(last),
-            None if deemed is None else (treated, deemed[0], deemed[1].category),
-            filing_rules.emergency_filing_days,
-        )
 
     def _cells(self, elig, combo_info, combo_of, service, scheme, sig_of):  # type: ignore[no-untyped-def]
         """Each bill's rule cell, benefit visit type and (chronic) disease."""
@@ -890,342 +472,6 @@ class _Run:
         disease_of = [d_names[x] if x >= 0 else "" for x in disease.tolist()]
         return cells, cgrp, vt, disease_of
 
-    def _rows(self, v, visit_type, service, total, fully, over, pre, in_scope, results, elig, g, line_warn, ctx_illus):  # type: ignore[no-untyped-def]
-        """The OUT rows of the bills settled over columns (None for the others), formatted as columns."""
-        basic, t2, assist = results["basic"], results["tier2"], results["assist"]
-        fund = basic + t2 + assist
-        kind = g["tier2_critical"]
-        eligible = elig["eligible"]
-        deferred_assist = eligible & g["assist"] & ~g["assist_direct"] & (assist > 0)
-        later = np.where(~eligible, fund, np.where(deferred_assist, assist, 0))
-        chronic_as_outpatient = (visit_type == "chronic_outpatient") & ~elig["chronic_ok"]
-        illus = g["illustrative"] | elig["illustrative"] | ctx_illus
-        money = {
-            "total": total,
-            "fully": fully,
-            "over": over,
-            "pre": pre,
-            "offsite": results["offsite"],
-            "in_scope": in_scope,
-            "deductible": results["deductible"],
-            "basic": basic,
-            "critical": np.where(kind, t2, 0),
-            "large": np.where(kind, 0, t2),
-            "assist": assist,
-            "fund": fund,
-            "personal": results["personal"],
-            "at_discharge": results["personal"] + later,
-        }
-        frame = pl.DataFrame({k: x for k, x in money.items()}).select(
-            [
-                ((pl.col(k) // 100).cast(pl.String) + "." + (pl.col(k) % 100).cast(pl.String).str.zfill(2)).alias(k)
-                for k in money
-            ]
-        )
-        safe_total = np.where(total > 0, total, 1)
-        q = (fund * 10**4 * 2 + safe_total) // (2 * safe_total)
-        ratio = pl.select(
-            pl.when(pl.Series(total) > 0)
-            .then((pl.Series(q) // 10**4).cast(pl.String) + "." + (pl.Series(q) % 10**4).cast(pl.String).str.zfill(4))
-            .otherwise(pl.lit("0.0000"))
-        ).to_series()
-        days = pl.Series(service).cast(pl.Int32) - 719163  # day numbers from 1970-01-01
-        service_text = days.cast(pl.Date).dt.to_string("%Y-%m-%d")
-        deferred_text = np.where(
-            ~eligible, "basic;tier2;medical_assistance", np.where(deferred_assist, "medical_assistance", "")
-        )
-        cat_names = np.array(elig["category_names"], dtype=object)[elig["category"]]
-        with_name = "person_name" in self.bill_cols.index
-        head = [self.S["bill_id"], self.S["person_id"]] + ([self.S["person_name"]] if with_name else [])
-        cols = [
-            *head,
-            self.S["insured_region"],
-            self.S["visit_region"],
-            pl.Series(visit_type.tolist(), dtype=pl.String),
-            service_text,
-            *frame.get_columns(),
-            ratio,
-            pl.Series(np.where(eligible, "true", "false").tolist(), dtype=pl.String),
-            pl.Series(np.where(eligible, "direct", "reimburse_at_home").tolist(), dtype=pl.String),
-            pl.Series(cat_names.tolist(), dtype=pl.String),
-            pl.Series(deferred_text.tolist(), dtype=pl.String),
-        ]
-        # the warnings: the lines' (in their order), then the bill's own, each code once
-        own = (
-            np.where(chronic_as_outpatient, 1, 0)
-            + np.where(~eligible, 2, np.where(deferred_assist, 4, 0))
-            + np.where(illus, 8, 0)
-        )
-        names = ("CHRONIC_AS_OUTPATIENT", "REIMBURSE_AT_HOME", "ASSISTANCE_AT_HOME", "ILLUSTRATIVE_VALUES")
-        table = [[names[b] for b in range(4) if m >> b & 1] for m in range(16)]
-        text = np.array([";".join(t) for t in table], dtype=object)[own]
-        for i, warned in line_warn.items():
-            if v[i]:
-                text[i] = ";".join(dict.fromkeys(warned + table[own[i]]))
-        cols.append(pl.Series(text.tolist(), dtype=pl.String))
-        cols.append(pl.Series(elig["reason_codes"].tolist(), dtype=pl.String))
-        cols.append(pl.Series(elig["reason_words"].tolist(), dtype=pl.String))
-        names_out = [f"_{k}" for k in range(len(cols))]
-        frame = pl.DataFrame(dict(zip(names_out, cols, strict=True)))
-        frame = frame.with_columns(pl.Series("_row", self.row)).filter(pl.Series(v))
-        return frame.select(["_row", *names_out])
-
-    def _aggregate(self, agg, v, visit_type, insured, treated, settle_day, total, results, elig, g) -> None:  # type: ignore[no-untyped-def]
-        """Add the column-settled bills to the summary's groups and the clearing statement's sums."""
-        from medins.batch.bill import GROUP_AMOUNTS
-
-        basic, t2, assist = results["basic"], results["tier2"], results["assist"]
-        kind = g["tier2_critical"]
-        eligible = elig["eligible"]
-        frame = pl.DataFrame(
-            {
-                "visit_type": visit_type[v].tolist(),
-                "benefit_category": np.array(elig["category_names"], dtype=object)[elig["category"]][v].tolist(),
-                "insured_region": insured[v].tolist(),
-                "direct": eligible[v].astype(np.int64),
-                "total": total[v],
-                "basic_fund": basic[v],
-                "critical_illness_fund": np.where(kind, t2, 0)[v],
-                "large_amount_fund": np.where(kind, 0, t2)[v],
-                "medical_assistance_fund": assist[v],
-                "fund_total": (basic + t2 + assist)[v],
-                "personal_total": results["personal"][v],
-            }
-        )
-        sums = [pl.len().alias("count"), pl.col("direct").sum(), *[pl.col(a).sum() for a in GROUP_AMOUNTS]]
-        for dim, by in (
-            ("all", None),
-            ("visit_type", "visit_type"),
-            ("benefit_category", "benefit_category"),
-            ("insured_region", "insured_region"),
-        ):
-            out = (
-                frame.select(sums).with_columns(pl.lit("").alias("k"))
-                if by is None
-                else frame.group_by(by).agg(sums).rename({by: "k"})
-            )
-            for r in out.iter_rows(named=True):
-                if r["count"] == 0:
-                    continue
-                part = type(agg)()
-                part.groups[(dim, r["k"])] = [r["count"], r["direct"], *[_dec(r[a]) for a in GROUP_AMOUNTS]]
-                agg.merge(part)
-        # clearing: direct bills between places, by insured place × treatment place × settlement month
-        clear = v & eligible & ~elig["local"]
-        if clear.any():
-            deferred_assist = g["assist"] & ~g["assist_direct"] & (assist > 0)
-            a = np.where(deferred_assist, 0, assist)
-            months = (pl.Series(settle_day[clear]).cast(pl.Int32) - 719163).cast(pl.Date).dt.to_string("%Y-%m")
-            cf = pl.DataFrame(
-                {
-                    "i": insured[clear].tolist(),
-                    "t": treated[clear].tolist(),
-                    "m": months,
-                    "total": total[clear],
-                    "basic": basic[clear],
-                    "tier2": t2[clear],
-                    "assist": a[clear],
-                    "fund": (basic + t2 + a)[clear],
-                }
-            )
-            out = cf.group_by("i", "t", "m").agg(
-                pl.len().alias("count"), *[pl.col(c).sum() for c in ("total", "basic", "tier2", "assist", "fund")]
-            )
-            for r in out.iter_rows(named=True):
-                part = type(agg)()
-                part.clearing[(r["i"], r["t"], r["m"])] = [
-                    r["count"],
-                    *[_dec(r[c]) for c in ("total", "basic", "tier2", "assist", "fund")],
-                ]
-                agg.merge(part)
-
-    # -- year-to-date state as the case file's JSON
-    def _states_json(self, state: State, keys: np.ndarray) -> list[str | None]:
-        """:meth:`_state_json` of these keys, the same texts, formatted as columns."""
-        if not len(keys):
-            return []
-
-        def amount(v: np.ndarray, e: np.ndarray) -> pl.Expr:  # decimal_text over columns
-            whole = pl.lit(pl.Series(v // 100)).cast(pl.String)
-            part = pl.lit(pl.Series(v % 100))
-            exp = pl.lit(pl.Series(e.astype(np.int64)))
-            return (
-                pl.when(exp >= 0)
-                .then(whole)
-                .when(exp == -1)
-                .then(pl.concat_str([whole, pl.lit("."), (part // 10).cast(pl.String)]))
-                .otherwise(pl.concat_str([whole, pl.lit("."), part.cast(pl.String).str.zfill(2)]))
-            )
-
-        def accum(slots: np.ndarray) -> pl.Expr:
-            pieces: list[pl.Expr] = []
-            for j, f in enumerate(State.SLOT_FIELDS):
-                pieces += [pl.lit(("{" if j == 0 else ",") + f'"{f}":"'), amount(state.s[f][slots], state.se[f][slots])]
-                pieces.append(pl.lit('"'))
-            return pl.concat_str([*pieces, pl.lit("}")])
-
-        slot_text = pl.select(accum(np.arange(len(state.s["fund"])))).to_series().to_list()
-        chronic = []
-        for k in keys.tolist():
-            order = self.chronic_order.get(k, [])
-            chronic.append(
-                ",".join(f"{json.dumps(d, ensure_ascii=False)}:{slot_text[self.chronic_slots[(k, d)]]}" for d in order)
-            )
-        year = state.year[keys]
-        pieces = [
-            pl.lit('{"year":'),
-            pl.when(pl.lit(pl.Series(year >= 0)))
-            .then(pl.lit(pl.Series(year)).cast(pl.String))
-            .otherwise(pl.lit("null")),
-            pl.lit(',"admissions":'),
-            pl.lit(pl.Series(state.admissions[keys])).cast(pl.String),
-            pl.lit(',"inpatient":'),
-            pl.lit(pl.Series([slot_text[s] for s in (2 * keys).tolist()], dtype=pl.String)),
-            pl.lit(',"outpatient":'),
-            pl.lit(pl.Series([slot_text[s] for s in (2 * keys + 1).tolist()], dtype=pl.String)),
-            pl.lit(',"chronic":{'),
-            pl.lit(pl.Series(chronic, dtype=pl.String)),
-            pl.lit("}"),
-        ]
-        for f in State.KEY_FIELDS:
-            pieces += [pl.lit(f',"{f}":"'), amount(state.k[f][keys], state.ke[f][keys]), pl.lit('"')]
-        texts = pl.select(pl.concat_str([*pieces, pl.lit("}")])).to_series().to_list()
-        none = (year < 0) & np.array(
-            [not self.chronic_order.get(k) and k not in self.loaded for k in keys.tolist()], dtype=bool
-        )
-        return [None if n else t for n, t in zip(none.tolist(), texts, strict=True)]
-
-    def _state_json(self, state: State, k: int) -> str | None:
-        if state.year[k] < 0 and not self.chronic_order.get(k) and k not in self.loaded:
-            return None
-        parts = [
-            f'"year":{int(state.year[k]) if state.year[k] >= 0 else "null"}',
-            f'"admissions":{int(state.admissions[k])}',
-        ]
-
-        def accum(s: int) -> str:
-            return (
-                "{"
-                + ",".join(
-                    f'"{f}":"{decimal_text(int(state.s[f][s]), int(state.se[f][s]))}"' for f in State.SLOT_FIELDS
-                )
-                + "}"
-            )
-
-        parts.append(f'"inpatient":{accum(2 * k)}')
-        parts.append(f'"outpatient":{accum(2 * k + 1)}')
-        chronic = ",".join(
-            f"{json.dumps(d, ensure_ascii=False)}:{accum(self.chronic_slots[(k, d)])}"
-            for d in self.chronic_order.get(k, [])
-        )
-        parts.append('"chronic":{' + chronic + "}")
-        for f in State.KEY_FIELDS:
-            parts.append(f'"{f}":"{decimal_text(int(state.k[f][k]), int(state.ke[f][k]))}"')
-        return "{" + ",".join(parts) + "}"
-
-    def _load_states(self, state: State, keys: list[int], key_tuples: list[Any], datas: list[Any]) -> list[bool]:
-        """Put the keys' year-to-date records (``datas``: the JSON of a checked :class:`YearToDate`
-        each, as ``_load_ytd`` writes it, every amount a Decimal's text) into the arrays, as columns;
-        per key, False (nothing stored) when the arrays cannot hold its record exactly, or it is
-        another year's."""
-        ok = [
-            (d["year"] is None or d["year"] == key_tuples[k][3])
-            and not d.get("assistance_stage_base")
-            and not d.get("assistance_stage_fund")
-            for k, d in zip(keys, datas, strict=True)
-        ]
-        # every amount, field by field: the key fields' per key, the accumulators' per slot
-        good = [j for j in range(len(keys)) if ok[j]]
-        key_of = np.array([keys[j] for j in good], dtype=np.int64)
-        slots: list[int] = []
-        owners: list[int] = []
-        accs: list[dict[str, str]] = []
-        for g, j in enumerate(good):
-            k, d = keys[j], datas[j]
-            slots += [2 * k, 2 * k + 1]
-            accs += [d["inpatient"], d["outpatient"]]
-            for name, acc in d["chronic"].items():
-                slots.append(self.chronic_slots[(k, name)])
-                accs.append(acc)
-            owners += [g] * (len(accs) - len(owners))
-        slot_of, owner_of = np.array(slots, dtype=np.int64), np.array(owners, dtype=np.int64)
-        read = {}
-        fails = np.zeros(len(good), dtype=bool)
-        for f in State.KEY_FIELDS:
-            value, exp, bad = _fen_texts([datas[j][f] for j in good])
-            read[("k", f)] = (value, exp)
-            fails |= bad
-        for f in State.SLOT_FIELDS:
-            value, exp, bad = _fen_texts([acc[f] for acc in accs])
-            read[("s", f)] = (value, exp)
-            fails[owner_of[bad]] = True
-        stored = ~fails
-        for f in State.KEY_FIELDS:
-            value, exp = read[("k", f)]
-            state.k[f][key_of[stored]], state.ke[f][key_of[stored]] = value[stored], exp[stored]
-        in_stored = stored[owner_of] if len(owner_of) else np.zeros(0, dtype=bool)
-        for f in State.SLOT_FIELDS:
-            value, exp = read[("s", f)]
-            state.s[f][slot_of[in_stored]], state.se[f][slot_of[in_stored]] = value[in_stored], exp[in_stored]
-        for g, j in enumerate(good):
-            if fails[g]:
-                ok[j] = False
-                continue
-            k, d = keys[j], datas[j]
-            state.admissions[k] = d["admissions"]
-            state.year[k] = d["year"] if d["year"] is not None else -1
-            self.chronic_order[k] = list(d["chronic"])
-            self.loaded.add(k)
-        return ok
-
-    def _store(self, state: State, k: int, ytd: Any) -> bool:
-        """Put a year-to-date record (a :class:`YearToDate` the per-bill engine gave) into the arrays;
-        False when they cannot hold it exactly."""
-        if ytd.assistance_stage_base or ytd.assistance_stage_fund:
-            return False
-        values: list[tuple[dict, dict, str, int, Decimal]] = []
-        for f in State.KEY_FIELDS:
-            values.append((state.k, state.ke, f, k, getattr(ytd, f)))
-        slots = [(2 * k, ytd.inpatient), (2 * k + 1, ytd.outpatient)]
-        for d, acc in ytd.chronic.items():
-            s = self.chronic_slots.get((k, d))
-            if s is None:
-                return False
-            slots.append((s, acc))
-        for s, acc in slots:
-            for f in State.SLOT_FIELDS:
-                values.append((state.s, state.se, f, s, getattr(acc, f)))
-        converted = []
-        for arrays, exps, f, at, value in values:
-            u = fen_units(value)
-            if u is None:
-                return False
-            converted.append((arrays, exps, f, at, u))
-        for arrays, exps, f, at, (v, e) in converted:
-            arrays[f][at], exps[f][at] = v, e
-        state.admissions[k] = ytd.admissions
-        state.year[k] = ytd.year if ytd.year is not None else -1
-        self.chronic_order[k] = list(ytd.chronic)
-        return True
-
-    def _note_chronic(self, done: np.ndarray, key: np.ndarray, visit: np.ndarray, disease: list[str]) -> None:
-        for i in done[visit[done] == CHRONIC].tolist():
-            order = self.chronic_order.setdefault(int(key[i]), [])
-            if disease[i] not in order:
-                order.append(disease[i])
-
-
-@dataclass(frozen=True)
-class ReasonParts:
-    """The eligibility reasons of a static group: the parts its fields decide, around the dated ones."""
-
-    before: tuple[Any, ...]
-    after: tuple[Any, ...]
-    last: tuple[Any, ...]
-    deemed: tuple[str, int, str] | None
-    """A deemed filing's words: the treatment place, the entry's number and its category."""
-    emergency_days: int | None
-
 
 def _dated_groups(std: Any) -> list[list[Any]]:
     out = [std.offsite, std.filing, std.assistance]
@@ -1234,11 +480,6 @@ def _dated_groups(std: Any) -> list[list[Any]]:
         if part is not None:
             out += [part.inpatient, part.outpatient, part.chronic, part.tier2]
     return out
-
-
-def _dec(fen: Any) -> Decimal:
-    v = int(fen)
-    return Decimal(f"{v // 100}.{v % 100:02d}")
 
 
 def _reordered(key: np.ndarray, day: np.ndarray) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,161 @@ def _merge_frames(writer: Any, outputs: list[list[tuple[int, int, Path]]], step:
             held[p] = keep
         if pieces:
             writer.write_frame(pl.concat(pieces).sort("_row").drop("_row"))
+
+
+def _dec(fen: Any) -> Decimal:
+    v = int(fen)
+    return Decimal(f"{v // 100}.{v % 100:02d}")
+
+
+class _Rows:
+    """The OUT rows and sums of :class:`medins.batch.waves._Run`."""
+
+    def _rows(self, v, visit_type, service, total, fully, over, pre, in_scope, results, elig, g, line_warn, ctx_illus):  # type: ignore[no-untyped-def]
+        """The OUT rows of the bills settled over columns (None for the others), formatted as columns."""
+        basic, t2, assist = results["basic"], results["tier2"], results["assist"]
+        fund = basic + t2 + assist
+        kind = g["tier2_critical"]
+        eligible = elig["eligible"]
+        deferred_assist = eligible & g["assist"] & ~g["assist_direct"] & (assist > 0)
+        later = np.where(~eligible, fund, np.where(deferred_assist, assist, 0))
+        chronic_as_outpatient = (visit_type == "chronic_outpatient") & ~elig["chronic_ok"]
+        illus = g["illustrative"] | elig["illustrative"] | ctx_illus
+        money = {
+            "total": total,
+            "fully": fully,
+            "over": over,
+            "pre": pre,
+            "offsite": results["offsite"],
+            "in_scope": in_scope,
+            "deductible": results["deductible"],
+            "basic": basic,
+            "critical": np.where(kind, t2, 0),
+            "large": np.where(kind, 0, t2),
+            "assist": assist,
+            "fund": fund,
+            "personal": results["personal"],
+            "at_discharge": results["personal"] + later,
+        }
+        frame = pl.DataFrame({k: x for k, x in money.items()}).select(
+            [
+                ((pl.col(k) // 100).cast(pl.String) + "." + (pl.col(k) % 100).cast(pl.String).str.zfill(2)).alias(k)
+                for k in money
+            ]
+        )
+        safe_total = np.where(total > 0, total, 1)
+        q = (fund * 10**4 * 2 + safe_total) // (2 * safe_total)
+        ratio = pl.select(
+            pl.when(pl.Series(total) > 0)
+            .then((pl.Series(q) // 10**4).cast(pl.String) + "." + (pl.Series(q) % 10**4).cast(pl.String).str.zfill(4))
+            .otherwise(pl.lit("0.0000"))
+        ).to_series()
+        days = pl.Series(service).cast(pl.Int32) - 719163  # day numbers from 1970-01-01
+        service_text = days.cast(pl.Date).dt.to_string("%Y-%m-%d")
+        deferred_text = np.where(
+            ~eligible, "basic;tier2;medical_assistance", np.where(deferred_assist, "medical_assistance", "")
+        )
+        cat_names = np.array(elig["category_names"], dtype=object)[elig["category"]]
+        with_name = "person_name" in self.bill_cols.index
+        head = [self.S["bill_id"], self.S["person_id"]] + ([self.S["person_name"]] if with_name else [])
+        cols = [
+            *head,
+            self.S["insured_region"],
+            self.S["visit_region"],
+            pl.Series(visit_type.tolist(), dtype=pl.String),
+            service_text,
+            *frame.get_columns(),
+            ratio,
+            pl.Series(np.where(eligible, "true", "false").tolist(), dtype=pl.String),
+            pl.Series(np.where(eligible, "direct", "reimburse_at_home").tolist(), dtype=pl.String),
+            pl.Series(cat_names.tolist(), dtype=pl.String),
+            pl.Series(deferred_text.tolist(), dtype=pl.String),
+        ]
+        # the warnings: the lines' (in their order), then the bill's own, each code once
+        own = (
+            np.where(chronic_as_outpatient, 1, 0)
+            + np.where(~eligible, 2, np.where(deferred_assist, 4, 0))
+            + np.where(illus, 8, 0)
+        )
+        names = ("CHRONIC_AS_OUTPATIENT", "REIMBURSE_AT_HOME", "ASSISTANCE_AT_HOME", "ILLUSTRATIVE_VALUES")
+        table = [[names[b] for b in range(4) if m >> b & 1] for m in range(16)]
+        text = np.array([";".join(t) for t in table], dtype=object)[own]
+        for i, warned in line_warn.items():
+            if v[i]:
+                text[i] = ";".join(dict.fromkeys(warned + table[own[i]]))
+        cols.append(pl.Series(text.tolist(), dtype=pl.String))
+        cols.append(pl.Series(elig["reason_codes"].tolist(), dtype=pl.String))
+        cols.append(pl.Series(elig["reason_words"].tolist(), dtype=pl.String))
+        names_out = [f"_{k}" for k in range(len(cols))]
+        frame = pl.DataFrame(dict(zip(names_out, cols, strict=True)))
+        frame = frame.with_columns(pl.Series("_row", self.row)).filter(pl.Series(v))
+        return frame.select(["_row", *names_out])
+
+    def _aggregate(self, agg, v, visit_type, insured, treated, settle_day, total, results, elig, g) -> None:  # type: ignore[no-untyped-def]
+        """Add the column-settled bills to the summary's groups and the clearing statement's sums."""
+        from medins.batch.bill import GROUP_AMOUNTS
+
+        basic, t2, assist = results["basic"], results["tier2"], results["assist"]
+        kind = g["tier2_critical"]
+        eligible = elig["eligible"]
+        frame = pl.DataFrame(
+            {
+                "visit_type": visit_type[v].tolist(),
+                "benefit_category": np.array(elig["category_names"], dtype=object)[elig["category"]][v].tolist(),
+                "insured_region": insured[v].tolist(),
+                "direct": eligible[v].astype(np.int64),
+                "total": total[v],
+                "basic_fund": basic[v],
+                "critical_illness_fund": np.where(kind, t2, 0)[v],
+                "large_amount_fund": np.where(kind, 0, t2)[v],
+                "medical_assistance_fund": assist[v],
+                "fund_total": (basic + t2 + assist)[v],
+                "personal_total": results["personal"][v],
+            }
+        )
+        sums = [pl.len().alias("count"), pl.col("direct").sum(), *[pl.col(a).sum() for a in GROUP_AMOUNTS]]
+        for dim, by in (
+            ("all", None),
+            ("visit_type", "visit_type"),
+            ("benefit_category", "benefit_category"),
+            ("insured_region", "insured_region"),
+        ):
+            out = (
+                frame.select(sums).with_columns(pl.lit("").alias("k"))
+                if by is None
+                else frame.group_by(by).agg(sums).rename({by: "k"})
+            )
+            for r in out.iter_rows(named=True):
+                if r["count"] == 0:
+                    continue
+                part = type(agg)()
+                part.groups[(dim, r["k"])] = [r["count"], r["direct"], *[_dec(r[a]) for a in GROUP_AMOUNTS]]
+                agg.merge(part)
+        # clearing: direct bills between places, by insured place × treatment place × settlement month
+        clear = v & eligible & ~elig["local"]
+        if clear.any():
+            deferred_assist = g["assist"] & ~g["assist_direct"] & (assist > 0)
+            a = np.where(deferred_assist, 0, assist)
+            months = (pl.Series(settle_day[clear]).cast(pl.Int32) - 719163).cast(pl.Date).dt.to_string("%Y-%m")
+            cf = pl.DataFrame(
+                {
+                    "i": insured[clear].tolist(),
+                    "t": treated[clear].tolist(),
+                    "m": months,
+                    "total": total[clear],
+                    "basic": basic[clear],
+                    "tier2": t2[clear],
+                    "assist": a[clear],
+                    "fund": (basic + t2 + a)[clear],
+                }
+            )
+            out = cf.group_by("i", "t", "m").agg(
+                pl.len().alias("count"), *[pl.col(c).sum() for c in ("total", "basic", "tier2", "assist", "fund")]
+            )
+            for r in out.iter_rows(named=True):
+                part = type(agg)()
+                part.clearing[(r["i"], r["t"], r["m"])] = [
+                    r["count"],
+                    *[_dec(r[c]) for c in ("total", "basic", "tier2", "assist", "fund")],
+                ]
+                agg.merge(part)
