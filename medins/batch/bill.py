@@ -28,12 +28,7 @@ from medins.case_model import YearToDate
 from medins.errors import MedinsError, t
 from medins.i18n import Lang
 from medins.money import ZERO
-from medins.tabular import (
-    MARK,
-    RangeReader,
-    TableError,
-    cell_problem,
-)
+from medins.tabular import MARK, RangeReader, TableError, cell_problem
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,7 @@ import polars as pl
 
 from medins.batch.read import _fen_texts
 from medins.engine.columns import decimal_text, fen_units
-from medins.engine.population import (
-    CHRONIC,
-    INPATIENT,
-    State,
-)
+from medins.engine.population import CHRONIC, INPATIENT, State
 
 
 class _Carry:

@@ -13,9 +13,7 @@ from medins.batch.tables import _no_rows, _rows_text
 from medins.batch.values import date_problem, day_number, id_problem, norm_choice
 from medins.errors import t
 from medins.i18n import Lang, Text
-from medins.tabular import (
-    CsvTable,
-)
+from medins.tabular import CsvTable
 
 
 @dataclass

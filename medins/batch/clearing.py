@@ -1,4 +1,6 @@
-"""CLEARING: what the insured places owe the treatment places, by month and pair of regions."""
+"""CLEARING: what the insured places owe the treatment places, by month and pair of regions, with
+the dates the month is declared and cleared by.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +10,7 @@ from pathlib import Path
 from medins.batch.bill import Aggregates
 from medins.batch.schema import CLEARING_COLUMNS
 from medins.engine.eligibility import add_months
-from medins.tabular import (
-    Outputs,
-    TableWriter,
-)
+from medins.tabular import Outputs, TableWriter
 
 
 def clearing_dates(month: str) -> tuple[date, date]:

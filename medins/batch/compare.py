@@ -18,10 +18,7 @@ from medins.batch.schema import ColumnMap, Reject, YtdKey
 from medins.batch.summary import group_stats
 from medins.errors import SettlementBug
 from medins.money import show
-from medins.tabular import (
-    CsvTable,
-    TableWriter,
-)
+from medins.tabular import CsvTable, TableWriter
 
 REFORM_AMOUNTS = (
     "basic_fund",

@@ -15,10 +15,7 @@ import numpy as np
 from medins import regions
 from medins.batch.read import _groups
 from medins.engine.eligibility import LOCAL_STANDARD
-from medins.engine.population import (
-    Static,
-    static_eligibility,
-)
+from medins.engine.population import Static, static_eligibility
 from medins.errors import MedinsError
 
 

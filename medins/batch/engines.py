@@ -13,10 +13,7 @@ from medins.batch.bill import Settler, WorkerConfig
 from medins.batch.options import BatchOptions, Outcome, ReformRun
 from medins.batch.records import _settle_bill_by_bill
 from medins.batch.schema import ColumnMap, Reject, YtdKey
-from medins.tabular import (
-    CsvTable,
-    TableWriter,
-)
+from medins.tabular import CsvTable, TableWriter
 
 
 def _settle_all(

@@ -20,9 +20,7 @@ from medins.batch.read import _AMOUNT, _PRICE, _QUANTITY, NotRegular, _codes, _g
 from medins.engine.columns import SCALE, half_up, ratio_units
 from medins.engine.eligibility import visit_place
 from medins.engine.lines import catalogue_index, resolve_item
-from medins.engine.population import (
-    Cell,
-)
+from medins.engine.population import Cell
 from medins.errors import MedinsError, SettlementBug
 from medins.loader import RuleSet
 

@@ -11,9 +11,7 @@ from typing import Any
 from medins.batch.bill import Aggregates, WorkerConfig
 from medins.batch.schema import Reject
 from medins.i18n import Lang
-from medins.tabular import (
-    TableWriter,
-)
+from medins.tabular import TableWriter
 
 WORKER_POLL = 0.5  # seconds the main process waits for a result before it checks its workers are alive
 

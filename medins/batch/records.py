@@ -20,11 +20,7 @@ from medins.batch.check import _Runs, _Scan, _scan_bills, _scan_items
 from medins.batch.options import WORKER_POLL, BatchOptions, Outcome
 from medins.batch.schema import ColumnMap, Reject, Task, YtdKey
 from medins.errors import MedinsError, SettlementBug
-from medins.tabular import (
-    CsvTable,
-    TableError,
-    TableWriter,
-)
+from medins.tabular import CsvTable, TableError, TableWriter
 
 BATCH_SIZE = 128
 

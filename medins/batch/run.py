@@ -25,10 +25,7 @@ from medins.batch.tables import _check_paths, _inputs
 from medins.batch.ytd import _load_ytd, _write_ytd
 from medins.errors import SettlementBug
 from medins.loader import resolve_rules_dir
-from medins.tabular import (
-    Outputs,
-    TableWriter,
-)
+from medins.tabular import Outputs, TableWriter
 
 
 def start_pool_workers(jobs: int, spool: Path) -> Any:

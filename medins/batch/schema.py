@@ -9,9 +9,7 @@ import re
 from dataclasses import dataclass
 
 from medins.errors import t
-from medins.tabular import (
-    TableError,
-)
+from medins.tabular import TableError
 
 BILL_COLUMNS: dict[str, tuple[str, ...]] = {
     "bill_id": ("单据号", "结算号", "setl_id", "mdtrt_id"),

@@ -16,10 +16,15 @@ bills they can; the others — a value the case model would refuse, a rule form 
 aside, year-to-date amounts past the ceilings — settle one at a time through the same ``Settler``
 as the careful path, in their key's order, with the year-to-date amounts the arrays carried to them.
 
-The steps: :func:`record_chunks` and :func:`read_chunk` (read), :func:`_partition_bills` and
-:func:`_partition_items` (partition into :class:`Spill`), :func:`_prepare` (the checks that need a
-person's bills together), :class:`_Run` (lines, eligibility, cells, waves, OUT rows, sums), and
-:func:`_write_in_order` (OUT in input order). :func:`settle_table` is one partition as a table.
+The steps, each in its module: :func:`~medins.batch.read.record_chunks` and
+:func:`~medins.batch.read.read_chunk` (read), :func:`~medins.batch.partition._partition_bills` and
+:func:`~medins.batch.partition._partition_items` (partition into :class:`~medins.batch.partition.Spill`,
+each item line split by :class:`~medins.batch.lines.LinePass` on the way),
+:func:`~medins.batch.waves._prepare` (the checks that need a person's bills together),
+:class:`~medins.batch.waves._Run` (eligibility, cells, waves, OUT rows, sums) and
+:func:`~medins.batch.write._write_in_order` (OUT in input order); with ``--jobs``,
+:mod:`medins.batch.pool` shares the ranges and partitions out. :func:`~medins.batch.waves.settle_table`
+is one partition as a table.
 """
 
 from __future__ import annotations

@@ -11,9 +11,7 @@ from medins.batch.options import BatchOptions, BatchReport
 from medins.batch.schema import ColumnMap
 from medins.i18n import Lang, label
 from medins.money import FEN, RATIO_PLACES, ZERO, show
-from medins.tabular import (
-    CsvTable,
-)
+from medins.tabular import CsvTable
 
 
 def _ratio(part: Decimal, whole: Decimal) -> str:

@@ -19,14 +19,7 @@ from medins.batch.schema import (
 )
 from medins.errors import t
 from medins.i18n import Lang
-from medins.tabular import (
-    CsvTable,
-    TableError,
-    open_csv,
-    spool_xlsx,
-    table_kind,
-    xlsx_header,
-)
+from medins.tabular import CsvTable, TableError, open_csv, spool_xlsx, table_kind, xlsx_header
 
 
 def _open_table(

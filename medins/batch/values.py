@@ -13,10 +13,7 @@ from medins.batch.schema import FIELD_COLUMNS, SECTION_FIELDS
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, NATIONAL_CHRONIC, VISIT_TYPES
 from medins.errors import MedinsError, t
 from medins.i18n import LABELS, Lang, Text
-from medins.tabular import (
-    MARK,
-    cell_problem,
-)
+from medins.tabular import MARK, cell_problem
 
 
 def _labels_for(ids: Iterable[str]) -> dict[str, str]:

@@ -1,4 +1,6 @@
-"""Write: each partition's OUT rows spilled as they are settled, then merged in input order."""
+"""Write: a partition's OUT rows formatted and its sums added (:class:`_Rows`), the rows spilled to a
+file as the partition is settled, then merged from all partitions in input order.
+"""
 
 from __future__ import annotations
 

@@ -18,9 +18,7 @@ from medins.batch.values import day_number
 from medins.case_model import YearToDate
 from medins.errors import MedinsError, t
 from medins.loader import parse_model
-from medins.tabular import (
-    TableError,
-)
+from medins.tabular import TableError
 from medins.types import MAX_ADMISSIONS
 
 YTD_FORMAT = "medins-ytd"
