@@ -315,3 +315,88 @@ def test_bills_with_line_breaks_in_cells_read_in_ranges_settle_the_same(month: P
     records = _run(src, items, tmp_path / "records", engine="records")
     _same(records, _run(src, items, tmp_path / "columns", memory=2**20, jobs=2))
     assert records["out.csv"].decode("utf-8-sig").count("\n") > 1500
+
+
+def _made_irregular(month: Path, folder: Path, bills_kept: int = 3000) -> tuple[Path, Path]:
+    """Part of the month written so that only the careful reading reads it: cells with spaces at their
+    edges, an item name holding the delimiter in quotes, a blank record; and rows that reading rejects
+    (a second bill with a bill id already used, an admission date that is not a date, a person id in
+    scientific notation, an item line whose bill is not in BILLS)."""
+    rng = random.Random(SEED + 1)
+    with (month / "bills.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))[: bills_kept + 1]
+    head = rows[0]
+    keep = {row[head.index("bill_id")] for row in rows[1:]}
+    for row in rows[1:]:
+        if rng.random() < 0.05:
+            k = rng.randrange(len(row))
+            row[k] = f" {row[k]} "
+    rows.append(list(rows[5]))  # the bill id of row 6 again
+    rows[40][head.index("admitted")] = "2025-02-30"
+    rows[41][head.index("person_id")] = "1.3E+17"
+    with (month / "items.csv").open(encoding="utf-8", newline="") as f:
+        lines = list(csv.reader(f))
+    ihead = lines[0]
+    kept = [r for r in lines[1:] if r[ihead.index("bill_id")] in keep]
+    for line in kept[::97]:
+        line[ihead.index("name")] += ", 另注"
+    orphan = list(kept[3])
+    orphan[ihead.index("bill_id")] = "NO-SUCH-BILL"
+    kept.insert(10, orphan)
+    folder.mkdir()
+    with (folder / "bills.csv").open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerows(rows[:100])
+        f.write("\n")  # a blank record
+        w.writerows(rows[100:])
+    with (folder / "items.csv").open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([ihead, *kept])
+    return folder / "bills.csv", folder / "items.csv"
+
+
+def test_a_file_only_the_careful_reading_reads_is_settled_over_columns(
+    month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The careful reading rejects what it rejects, with its words; the bills it accepts are settled
+    over columns (in one partition, in several, with --jobs 2), and every output is the bytes the
+    bill-by-bill path writes."""
+    from medins.batch import scanned
+
+    bills, items = _made_irregular(month, tmp_path / "src")
+    records = _run(bills, items, tmp_path / "records", engine="records")
+    rejects = records["out.rejects.csv"].decode("utf-8-sig")
+    for reason in ("is shared by rows 6, 3003", "2025-02-30", "1.3E+17", "NO-SUCH-BILL"):
+        assert reason in rejects, reason
+    settled: list[Any] = []
+    real = scanned.settle_scanned
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        settled.append(real(*args, **kwargs))
+        return settled[-1]
+
+    monkeypatch.setattr(scanned, "settle_scanned", spy)
+    for k, options in enumerate(({}, {"memory": 2**20}, {"memory": 2**20, "jobs": 2})):
+        _same(records, _run(bills, items, tmp_path / f"columns-{k}", **options))
+    assert len(settled) == 3 and all(o is not None for o in settled)
+    assert settled[0].accepted == records["out.csv"].count(b"\n") - 1 > 2500
+
+
+def test_a_careful_file_whose_partition_the_arrays_refuse_is_settled_bill_by_bill(
+    month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the arrays refuse a partition of a carefully read file (after others were settled),
+    nothing they settled is written: the bills are settled one at a time, as before."""
+    from medins.batch import scanned
+
+    bills, items = _made_irregular(month, tmp_path / "src", bills_kept=1500)
+    records = _run(bills, items, tmp_path / "records", engine="records")
+    calls: list[int] = []
+    real = scanned.settle_frames
+
+    def refuse_the_second(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return None if len(calls) == 2 else real(*args, **kwargs)
+
+    monkeypatch.setattr(scanned, "settle_frames", refuse_the_second)
+    _same(records, _run(bills, items, tmp_path / "columns", memory=2**19))
+    assert len(calls) == 2

@@ -21,16 +21,18 @@ The package reads as the run goes:
 - then :mod:`~medins.batch.summary`, :mod:`~medins.batch.clearing` and :mod:`~medins.batch.ytd`;
   ``--reform`` in :mod:`~medins.batch.compare`, ``--explain`` in :mod:`~medins.batch.explain`.
 
-Record by record, the run has three phases:
+A file only the careful reading reads (not plainly regular, or with a row it rejects, or an XLSX)
+has three phases:
 
 1. *scan* (main process): read both files once, remembering each record's byte range, not its
    values; map headers through one alias table; reject duplicate bill ids and orphan item lines;
-2. *settle* (in-process, or in ``--jobs`` worker processes that each own a share of the year-to-date
-   keys below):
-   re-read a bill's records by range, build the case with :func:`medins.api.parse_case`, settle it
-   with :func:`medins.api.estimate` and its person's year-to-date amounts;
-3. *write* (main process): OUT in input order as results arrive, then REJECTS, SUMMARY, CLEARING
-   and the year-to-date state — all to temporary files moved into place only when the run succeeds.
+2. *settle*: the accepted bills' records re-read by range, and settled over columns by partitions
+   of persons (:mod:`medins.batch.scanned`); an XLSX, a partition the arrays refuse, or
+   ``engine="records"``: each bill's case built with :func:`medins.api.parse_case` and settled with
+   :func:`medins.api.estimate` and its person's year-to-date amounts (in-process, or in ``--jobs``
+   worker processes that each own a share of the year-to-date keys below);
+3. *write* (main process): OUT in input order, then REJECTS, SUMMARY, CLEARING and the year-to-date
+   state — all to temporary files moved into place only when the run succeeds.
 
 The scan checks every record once, for both ways of settling (in-process and ``--jobs``): a row
 whose cell count differs from the header's, a quote that swallowed the rows after it, an ID in

@@ -173,6 +173,19 @@ class Settler:
         # a key's amounts wait between its bills as compact JSON: objects would hold far more memory
         ytd, last_day = (ytd_in, None) if first else self.state.pop(key)
         values = self.bills.read(start, end)[0]
+        items = self.item_records(runs)
+        out, rejects, ytd_after, day = self._one(row, values, items, ytd)
+        if out is not None:
+            ytd, last_day = ytd_after.model_dump_json(), day  # type: ignore[union-attr]
+        final = None
+        if not last:
+            self.state[key] = (ytd, last_day)
+        elif self.cfg.want_state and last_day is not None:
+            final = (key, last_day, ytd)
+        return b, out, rejects, len(items) if out is not None else 0, final
+
+    def item_records(self, runs: tuple[tuple[int, int, int, int], ...]) -> list[tuple[int, list[str]]]:
+        """A bill's item lines, read back by their runs of records: each line's row and its cells."""
         items: list[tuple[int, list[str]]] = []
         for r_start, r_end, r_row, count in runs:
             records = self.items.read(r_start, r_end)  # type: ignore[union-attr]
@@ -183,15 +196,7 @@ class Settler:
                     t("请在文件不再变动时重新运行", "run again once the file no longer changes"),
                 )
             items.extend(zip(range(r_row, r_row + count), records, strict=True))
-        out, rejects, ytd_after, day = self._one(row, values, items, ytd)
-        if out is not None:
-            ytd, last_day = ytd_after.model_dump_json(), day  # type: ignore[union-attr]
-        final = None
-        if not last:
-            self.state[key] = (ytd, last_day)
-        elif self.cfg.want_state and last_day is not None:
-            final = (key, last_day, ytd)
-        return b, out, rejects, len(items) if out is not None else 0, final
+        return items
 
     def _one(
         self, row: int, values: list[str], items: list[tuple[int, list[str]]], ytd_json: str | None

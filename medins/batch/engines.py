@@ -69,10 +69,12 @@ def _settle_all(
             for outcome, mine in zip(fast, [rejects] + ([reform.rejects] if reform else []), strict=True):
                 mine.extend(column_rejects(outcome))
             return fast
-    done = [_settle_bill_by_bill(opts, cfg, rules, tables, ytd_in, writer, progress, rejects)]
+    done = [_settle_bill_by_bill(opts, cfg, rules, tables, ytd_in, writer, progress, rejects, spool_dir)]
     if reform:
         mine = replace(opts, ytd_out=None)
-        done.append(_settle_bill_by_bill(mine, reform.cfg, None, tables, ytd_in, reform.writer, None, reform.rejects))
+        done.append(
+            _settle_bill_by_bill(mine, reform.cfg, None, tables, ytd_in, reform.writer, None, reform.rejects, spool_dir)
+        )
     return done
 
 

@@ -12,6 +12,7 @@ import traceback
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 from medins import procs
@@ -281,8 +282,12 @@ def _settle_bill_by_bill(
     writer: Any,
     progress: Callable[[int], Any] | None,
     rejects: list[Reject],
+    spool: Path | None = None,
 ) -> Outcome:
-    """The careful path: each bill read by its records and settled by the per-bill engine, in order."""
+    """The careful path: every record read and checked; the bills it accepts settled over columns
+    (:mod:`medins.batch.scanned`, given a ``spool`` folder), or, with ``engine="records"``, from an
+    XLSX or where the arrays' checks fail, each read by its records and settled by the per-bill
+    engine, in order."""
     bills_table, bill_cols, items_table, item_cols = tables
     lang = opts.lang
     scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
@@ -293,6 +298,14 @@ def _settle_bill_by_bill(
         for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
             rules.drugs(edition)  # load once here, before worker processes fork
     order, person_start, person_end, reordered = _chains(scan)
+    if opts.engine != "records" and spool is not None and not (cfg.bills.spooled or (cfg.items and cfg.items.spooled)):
+        from medins.batch.scanned import settle_scanned
+
+        got = settle_scanned(
+            opts, cfg, tables, scan, runs, items_input, reordered, ytd_in, writer, progress, rejects, spool
+        )
+        if got is not None:
+            return got
     tasks = _tasks(scan, runs, order, person_start, person_end, ytd_in)
     sink = _Sink(scan, writer, rejects, progress)
     bar = progress(n) if progress else nullcontext()

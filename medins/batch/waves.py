@@ -528,6 +528,51 @@ def _settle_part(job: Parts, p: int, variants: list[Any]) -> list[tuple[Any, Out
     return out
 
 
+def settle_frames(
+    bills: pl.DataFrame,
+    items: pl.DataFrame | None,
+    bill_cols: Any,
+    item_cols: Any,
+    settler: Any,
+    shared: Shared,
+    ytd: dict[Any, tuple[int, str, str]],
+    want_state: bool,
+    rows: np.ndarray | None = None,
+) -> tuple[pl.DataFrame, Outcome] | None:
+    """Settle bills held as text: ``bills`` has a column ``c{i}`` for the cell at position ``i`` of the
+    header ``bill_cols`` maps (stripped) and ``_row``, each bill's index; ``items``, the same for the
+    item lines, with ``_line`` (each line's row in ITEMS less 2) and ``_bill`` (its bill's ``_row``).
+    The bills of a person must all be there. The OUT rows (with ``_row``) and the outcome; None when
+    the bills fail the checks that need a person's bills together (:func:`_prepare`).
+
+    ``rows``: each bill's record number in BILLS less 2, as messages name it (by default ``_row``)."""
+    from medins.batch.values import day_number
+
+    lines = LinePass(settler.rules, shared)
+    day_text = {c: bills[f"c{bill_cols.index[c]}"] for c in ("admitted", "date", "discharged") if c in bill_cols.index}
+    day = {c: np.array([day_number(v) if v else 0 for v in t.to_list()], dtype=np.int64) for c, t in day_text.items()}
+    zero = np.zeros(bills.height, dtype=np.int64)
+    empty = pl.Series([""] * bills.height, dtype=pl.String)
+    lines.bills(
+        bills[f"c{bill_cols.index['insured_region']}"],
+        bills[f"c{bill_cols.index['visit_region']}"] if "visit_region" in bill_cols.index else empty,
+        _first_day(day.get("admitted", zero), day.get("date", zero), day.get("discharged", zero)),
+    )
+    lines.start_items()
+    if items is not None:
+        for start in range(0, items.height, LINE_SLICE):
+            chunk = items.slice(start, LINE_SLICE)
+            lines.lines(chunk, item_cols, chunk["_bill"].to_numpy(), chunk["_line"].to_numpy())
+    prepared = _prepare(bills, bill_cols, ytd)
+    if prepared is None:
+        return None
+    held = FrameLines(items) if items is not None else None
+    run = _Run(bills, prepared.S, bill_cols, held, item_cols, settler, settler.rules, shared, lines.view())
+    if rows is not None:
+        run.shown = rows
+    return run.settle(prepared, ytd, want_state)
+
+
 def settle_table(
     bills: Any,
     items: Any = None,
@@ -585,7 +630,6 @@ def settle_partition(
         bill_required,
         map_columns,
     )
-    from medins.batch.values import day_number
     from medins.loader import resolve_rules_dir
 
     bills_df = bills if isinstance(bills, pl.DataFrame) else pl.from_arrow(bills)
@@ -618,21 +662,6 @@ def settle_partition(
         True,
     )
     settler = Settler(cfg)
-    shared = Shared()
-    lines = LinePass(settler.rules, shared)
-    day_text = {
-        c: bills_t[f"c{bill_cols.index[c]}"] for c in ("admitted", "date", "discharged") if c in bill_cols.index
-    }
-    day = {c: np.array([day_number(v) if v else 0 for v in t.to_list()], dtype=np.int64) for c, t in day_text.items()}
-    zero = np.zeros(bills_t.height, dtype=np.int64)
-    empty = pl.Series([""] * bills_t.height, dtype=pl.String)
-    lines.bills(
-        bills_t[f"c{bill_cols.index['insured_region']}"],
-        bills_t[f"c{bill_cols.index['visit_region']}"] if "visit_region" in bill_cols.index else empty,
-        _first_day(day.get("admitted", zero), day.get("date", zero), day.get("discharged", zero)),
-    )
-    lines.start_items()
-    items_t = None
     if items_df is not None and item_cols is not None:
         items_t = texts(items_df, "_line", item_rows)
         ids = pl.DataFrame({"bill_id": bills_t[f"c{bill_cols.index['bill_id']}"], "_bill": bills_t["_row"]})
@@ -641,17 +670,12 @@ def settle_partition(
         )
         if items_t["_bill"].null_count():
             raise ValueError("settle_table: item lines whose bill_id is not in the bills table")
-        for start in range(0, items_t.height, LINE_SLICE):
-            chunk = items_t.slice(start, LINE_SLICE)
-            lines.lines(chunk, item_cols, chunk["_bill"].to_numpy(), chunk["_line"].to_numpy())
-    prepared = _prepare(bills_t, bill_cols, ytd or {})
-    if prepared is None:
+    else:
+        items_t = None
+    settled = settle_frames(bills_t, items_t, bill_cols, item_cols, settler, Shared(), ytd or {}, want_state, rows)
+    if settled is None:
         raise ValueError("settle_table: a person_id with two names, or a bill older than the year-to-date entries")
-    held = FrameLines(items_t) if items_t is not None else None
-    run = _Run(bills_t, prepared.S, bill_cols, held, item_cols, settler, settler.rules, shared, lines.view())
-    if rows is not None:
-        run.shown = rows
-    out, outcome = run.settle(prepared, ytd or {}, want_state)
+    out, outcome = settled
     columns = list(OUT_HEAD)
     if "person_name" in bill_cols.index:
         columns.insert(2, "person_name")
