@@ -197,6 +197,29 @@ def _die_with_parent() -> None:
         pass  # the parent check in ``receive`` still ends the worker
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return None
+
+
+def give_back_memory() -> None:
+    """Return the pages the C heap holds free to the system (glibc's ``malloc_trim``), where there is
+    one: called between partitions, whose arrays leave freed pages behind that glibc would otherwise
+    keep, so the next partition starts from less. On 200,000 bills in 5 partitions, six alternating
+    runs each: the peak 272–277 MB against 282–291 MB without, for 0.3–0.6 s more (of 10–12 s), the
+    pages faulted in again."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 class Started:
     """Worker processes started by :func:`start_workers`: the pipe to each and the pipe back from
     each (by worker number, from 1), and the processes."""

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from medins import procs
 from medins.batch.carry import _Carry
 from medins.batch.eligibility import _Eligibility
 from medins.batch.lines import NEVER, WARNING_CODES, FileLines, FrameLines, ItemLines, LinePass, LineView, Shared
@@ -525,6 +526,7 @@ def _settle_part(job: Parts, p: int, variants: list[Any]) -> list[tuple[Any, Out
             outcome.finals, outcome.final_files = [], [job.spool / f"ytd-{p}-{k}.pickle"]
         path = job.spool / f"out-{p}-{k}.csv"
         out.append((_spill_output(v.writer, rows, path, max(2_000, OUT_STEP // job.parts)), outcome))
+    procs.give_back_memory()
     return out
 
 
