@@ -213,8 +213,9 @@ def give_back_memory() -> None:
     """Return the pages the C heap holds free to the system (glibc's ``malloc_trim``), where there is
     one: called between partitions, whose arrays leave freed pages behind that glibc would otherwise
     keep, so the next partition starts from less. On 200,000 bills in 5 partitions, six alternating
-    runs each: the peak 272–277 MB against 282–291 MB without, for 0.3–0.6 s more (of 10–12 s), the
-    pages faulted in again."""
+    runs each: the peak 272–277 MB against 282–291 MB without, for about 0.5 s more on average (of
+    10–12 s; pairs ranged from 0.7 s less to 2 s more on this noisy machine), the pages faulted in
+    again."""
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
