@@ -1,4 +1,6 @@
-"""Settling record by record (files that are not plainly regular): each person's bills in service-date
+"""After the careful reading (:mod:`medins.batch.check`): its accepted bills settled over columns
+(:mod:`medins.batch.scanned`), or bill by bill — an XLSX, a partition the arrays refuse, and
+``engine="records"``, the oracle the tests hold the columns to: each person's bills in service-date
 order, each re-read by its byte range, in this process or in ``--jobs`` workers that each own a
 share of the year-to-date keys.
 """
