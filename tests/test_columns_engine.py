@@ -400,3 +400,50 @@ def test_a_careful_file_whose_partition_the_arrays_refuse_is_settled_bill_by_bil
     monkeypatch.setattr(scanned, "settle_frames", refuse_the_second)
     _same(records, _run(bills, items, tmp_path / "columns", memory=2**19))
     assert len(calls) == 2
+
+
+def test_a_workbook_is_settled_over_columns_its_lost_cells_rejected(
+    month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An XLSX of bills, read by the careful reading: a bill whose workbook lost a cell (a formula
+    saved without its value; a person id stored as a number, past 15 digits) is rejected with the
+    words the bill-by-bill path gives; the others are settled over columns, every output the same."""
+    from openpyxl import Workbook
+
+    from medins.batch import scanned
+
+    with (month / "bills.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))[:801]
+    head = rows[0]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(head)
+    for k, row in enumerate(rows[1:]):
+        cells: list[Any] = list(row)
+        if k == 10:
+            cells[head.index("hospital_level")] = "=1+2"  # a formula: openpyxl saves no value for it
+        if k == 20:
+            cells[head.index("person_id")] = 330477194807255022  # a number: digits past 15 are lost
+        sheet.append(cells)
+    bills = tmp_path / "bills.xlsx"
+    book.save(bills)
+    keep = {row[head.index("bill_id")] for row in rows[1:]}
+    with (month / "items.csv").open(encoding="utf-8", newline="") as f:
+        lines = list(csv.reader(f))
+    items = tmp_path / "items.csv"
+    with items.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([lines[0], *(r for r in lines[1:] if r[lines[0].index("bill_id")] in keep)])
+    records = _run(bills, items, tmp_path / "records", engine="records")
+    rejects = records["out.rejects.csv"].decode("utf-8-sig")
+    assert "without a cached value" in rejects and "digits beyond 15 are lost" in rejects
+    settled: list[Any] = []
+    real = scanned.settle_scanned
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        settled.append(real(*args, **kwargs))
+        return settled[-1]
+
+    monkeypatch.setattr(scanned, "settle_scanned", spy)
+    _same(records, _run(bills, items, tmp_path / "columns"))
+    assert settled and settled[0] is not None

@@ -27,7 +27,7 @@ has three phases:
 1. *scan* (main process): read both files once, remembering each record's byte range, not its
    values; map headers through one alias table; reject duplicate bill ids and orphan item lines;
 2. *settle*: the accepted bills' records re-read by range, and settled over columns by partitions
-   of persons (:mod:`medins.batch.scanned`); an XLSX, a partition the arrays refuse, or
+   of persons (:mod:`medins.batch.scanned`); where the arrays refuse a partition, or with
    ``engine="records"``: each bill's case built with :func:`medins.api.parse_case` and settled with
    :func:`medins.api.estimate` and its person's year-to-date amounts (in-process, or in ``--jobs``
    worker processes that each own a share of the year-to-date keys below);

@@ -208,22 +208,11 @@ class Settler:
         bid = v.get("bill_id", "")
 
         def reject(column: str, reason: str, item_row: int | None = None, item_column: str = "") -> tuple:
-            out: list[Reject] = []
-            if item_row is not None:
-                out.append((1, item_row, "items", bid, item_column, reason))
-                reason = t(f"明细第 {item_row} 行：", f"items row {item_row}: ")(lang) + reason
-            out.append((0, row, "bills", bid, column, reason))
-            belongs = t(
-                f"所属单据 {bid}（单据第 {row} 行）被拒绝", f"belongs to rejected bill {bid} (bills row {row})"
-            )(lang)
-            out.extend((1, r, "items", bid, "", belongs) for r, _ in items if r != item_row)
-            return None, out, None, None
+            return None, self._rejects(row, bid, items, column, reason, item_row, item_column), None, None
 
-        if self.cells_checked:
-            problem = self._cell_problem(v, items)
-            if problem is not None:
-                column, reason, item_row = problem
-                return reject("" if item_row else column, reason, item_row, column if item_row else "")
+        lost = self.lost_cells(row, values, items)
+        if lost is not None:
+            return None, lost, None, None
         data = self._case_data(v)
         if items:
             data["items"] = [self._item_data(rec) for _, rec in items]
@@ -256,6 +245,42 @@ class Settler:
                 return reject("", reason, items[item][0], self.item_names.get(column or "", column or ""))
             return reject(self.bill_names.get(column or "", column or ""), reason)
         return self._out(bid, v, case, s), [], s.ytd_after, s.service_date.isoformat()
+
+    def _rejects(
+        self,
+        row: int,
+        bid: str,
+        items: list[tuple[int, list[str]]],
+        column: str,
+        reason: str,
+        item_row: int | None = None,
+        item_column: str = "",
+    ) -> list[Reject]:
+        """A rejected bill's rejects: its own (naming the item line at fault, if one is), then its lines'."""
+        lang = self.lang
+        out: list[Reject] = []
+        if item_row is not None:
+            out.append((1, item_row, "items", bid, item_column, reason))
+            reason = t(f"明细第 {item_row} 行：", f"items row {item_row}: ")(lang) + reason
+        out.append((0, row, "bills", bid, column, reason))
+        belongs = t(f"所属单据 {bid}（单据第 {row} 行）被拒绝", f"belongs to rejected bill {bid} (bills row {row})")(
+            lang
+        )
+        out.extend((1, r, "items", bid, "", belongs) for r, _ in items if r != item_row)
+        return out
+
+    def lost_cells(self, row: int, values: list[str], items: list[tuple[int, list[str]]]) -> list[Reject] | None:
+        """The rejects of a bill one of whose cells, or of whose lines' cells, an XLSX lost (a formula
+        without its value, an ID with lost digits); None for any other bill, and for a CSV."""
+        if not self.cells_checked:
+            return None
+        v = {name: s for name, i in self.bill_cols if i < len(values) and (s := values[i].strip())}
+        problem = self._cell_problem(v, items)
+        if problem is None:
+            return None
+        column, reason, item_row = problem
+        column, item_column = ("", column) if item_row else (column, "")
+        return self._rejects(row, v.get("bill_id", ""), items, column, reason, item_row, item_column)
 
     def _cell_problem(
         self, v: dict[str, str], items: list[tuple[int, list[str]]]

@@ -1,5 +1,5 @@
 """After the careful reading (:mod:`medins.batch.check`): its accepted bills settled over columns
-(:mod:`medins.batch.scanned`), or bill by bill — an XLSX, a partition the arrays refuse, and
+(:mod:`medins.batch.scanned`), or bill by bill — where the arrays refuse a partition, and with
 ``engine="records"``, the oracle the tests hold the columns to: each person's bills in service-date
 order, each re-read by its byte range, in this process or in ``--jobs`` workers that each own a
 share of the year-to-date keys.
@@ -287,9 +287,9 @@ def _settle_bill_by_bill(
     spool: Path | None = None,
 ) -> Outcome:
     """The careful path: every record read and checked; the bills it accepts settled over columns
-    (:mod:`medins.batch.scanned`, given a ``spool`` folder), or, with ``engine="records"``, from an
-    XLSX or where the arrays' checks fail, each read by its records and settled by the per-bill
-    engine, in order."""
+    (:mod:`medins.batch.scanned`, given a ``spool`` folder), or, with ``engine="records"`` or where
+    the arrays refuse a partition, each read by its records and settled by the per-bill engine, in
+    order."""
     bills_table, bill_cols, items_table, item_cols = tables
     lang = opts.lang
     scan = _scan_bills(bills_table, bill_cols, ytd_in, rejects, lang)
@@ -300,7 +300,7 @@ def _settle_bill_by_bill(
         for edition in {p.catalogue.drug_list for p in rules.packs.values() if p.catalogue}:
             rules.drugs(edition)  # load once here, before worker processes fork
     order, person_start, person_end, reordered = _chains(scan)
-    if opts.engine != "records" and spool is not None and not (cfg.bills.spooled or (cfg.items and cfg.items.spooled)):
+    if opts.engine != "records" and spool is not None:
         from medins.batch.scanned import settle_scanned
 
         got = settle_scanned(

@@ -1,12 +1,13 @@
-"""The careful reading's bills settled over columns: a file that is not plainly regular (a quoted cell,
-a cell with spaces at its edges, a carriage return inside a line, a blank record, a row the scan
-rejects …) is read record by record by :mod:`medins.batch.check`, with every message that reading
-gives; the bills it accepts are then settled by the same engine as a regular file's
-(:func:`medins.batch.waves.settle_frames`), by partitions of persons, instead of one at a time.
+"""The careful reading's bills settled over columns: a file that is not plainly regular (a blank
+record, a carriage return inside a line, a quoted cell polars reads otherwise than the csv module, a
+row the scan rejects, an XLSX …) is read record by record by :mod:`medins.batch.check`, with every
+message that reading gives; the bills it accepts are then settled by the same engine as a regular
+file's (:func:`medins.batch.waves.settle_frames`), by partitions of persons, instead of one at a time.
 
 Each accepted bill's cells, and its item lines', are read back by their byte ranges as the csv module
-reads them and stripped, as the per-bill path strips them; a bill the arrays leave aside settles one
-at a time in its key's order, as in any partition. OUT comes out in input order.
+reads them and stripped, as the per-bill path strips them; a bill of a workbook that lost one of its
+cells is rejected first (:meth:`~medins.batch.bill.Settler.lost_cells`); a bill the arrays leave
+aside settles one at a time in its key's order, as in any partition. OUT comes out in input order.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def settle_scanned(
     shared = Shared()
     outputs: list[Any] = []
     outcomes: list[Outcome] = []
+    lost: list[Reject] = []  # bills whose cells an XLSX lost, rejected before the columns
     folder = Path(tempfile.mkdtemp(prefix="careful-", dir=spool))
     bar = progress(n) if progress else nullcontext()
     try:
@@ -77,14 +79,18 @@ def settle_scanned(
                 mine = accepted[part_of == p]
                 if not len(mine):
                     continue
-                bills, items, rows = _frames(settler, scan, runs, mine, bills_table, items_table)
+                bills, items, rows, held, refused = _frames(settler, scan, runs, mine, bills_table, items_table)
+                lost.extend(refused)
+                if not len(held):
+                    advance(len(mine))
+                    continue
                 settled = settle_frames(
                     bills, items, bill_cols, item_cols, settler, shared, ytd_in, cfg.want_state, rows
                 )
                 if settled is None:
                     return None
                 out, outcome = settled
-                out = out.with_columns(pl.Series("_row", mine[out["_row"].to_numpy()], dtype=pl.Int64))
+                out = out.with_columns(pl.Series("_row", held[out["_row"].to_numpy()], dtype=pl.Int64))
                 path = folder / f"out-{p}.csv"
                 outputs.append(_spill_output(writer, out, path, max(2_000, OUT_STEP // parts)))
                 outcomes.append(outcome)
@@ -95,6 +101,7 @@ def settle_scanned(
         settler.close()
     if outputs:  # none when the scan rejected every bill
         _write_in_order(writer, outputs)
+    rejects.extend(lost)
     for outcome in outcomes:
         rejects.extend(outcome.rejects)
     return Outcome(
@@ -113,18 +120,35 @@ def settle_scanned(
 
 def _frames(
     settler: Settler, scan: _Scan, runs: _Runs, mine: np.ndarray, bills_table: CsvTable, items_table: CsvTable | None
-) -> tuple[pl.DataFrame, pl.DataFrame | None, np.ndarray]:
+) -> tuple[pl.DataFrame, pl.DataFrame | None, np.ndarray, np.ndarray, list[Reject]]:
     """The bills ``mine`` (scan numbers, in input order) and their item lines as text columns, each
-    cell read back by its record's byte range and stripped; and each bill's row less 2."""
+    cell read back by its record's byte range and stripped; each bill's row less 2; the bills held
+    (scan numbers); and the rejects of those left out, whose cells an XLSX lost."""
     bills = _Text(len(bills_table.header))
     items = _Text(len(items_table.header) if items_table is not None else 0)
-    rows = np.zeros(len(mine), dtype=np.int64)
-    for k, j in enumerate(mine.tolist()):
-        bills.add(settler.bills.read(scan.starts[j], scan.ends[j])[0], k)
-        rows[k] = scan.rows[j] - 2
-        for r, record in settler.item_records(runs.of(j)):
+    rows: list[int] = []
+    held: list[int] = []
+    lost: list[Reject] = []
+    for j in mine.tolist():
+        values = settler.bills.read(scan.starts[j], scan.ends[j])[0]
+        lines = settler.item_records(runs.of(j))
+        refused = settler.lost_cells(scan.rows[j], values, lines)
+        if refused is not None:
+            lost.extend(refused)
+            continue
+        k = len(held)
+        held.append(j)
+        rows.append(scan.rows[j] - 2)
+        bills.add(values, k)
+        for r, record in lines:
             items.add(record, k, r - 2)
-    return bills.frame("_row"), items.frame("_bill") if items_table is not None else None, rows
+    return (
+        bills.frame("_row"),
+        items.frame("_bill") if items_table is not None else None,
+        np.array(rows, dtype=np.int64),
+        np.array(held, dtype=np.int64),
+        lost,
+    )
 
 
 class _Text:
