@@ -354,19 +354,11 @@ def _made_irregular(month: Path, folder: Path, bills_kept: int = 3000) -> tuple[
     return folder / "bills.csv", folder / "items.csv"
 
 
-def test_a_file_only_the_careful_reading_reads_is_settled_over_columns(
-    month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The careful reading rejects what it rejects, with its words; the bills it accepts are settled
-    over columns (in one partition, in several, with --jobs 2), and every output is the bytes the
-    bill-by-bill path writes."""
+def _careful_outcomes(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What each run's settlement over columns of a carefully read file gives, as the runs go: an
+    outcome, or None where the bill-by-bill path took over."""
     from medins.batch import scanned
 
-    bills, items = _made_irregular(month, tmp_path / "src")
-    records = _run(bills, items, tmp_path / "records", engine="records")
-    rejects = records["out.rejects.csv"].decode("utf-8-sig")
-    for reason in ("is shared by rows 6, 3003", "2025-02-30", "1.3E+17", "NO-SUCH-BILL"):
-        assert reason in rejects, reason
     settled: list[Any] = []
     real = scanned.settle_scanned
 
@@ -375,6 +367,21 @@ def test_a_file_only_the_careful_reading_reads_is_settled_over_columns(
         return settled[-1]
 
     monkeypatch.setattr(scanned, "settle_scanned", spy)
+    return settled
+
+
+def test_a_file_only_the_careful_reading_reads_is_settled_over_columns(
+    month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The careful reading rejects what it rejects, with its words; the bills it accepts are settled
+    over columns (in one partition, in several, with --jobs 2), and every output is the bytes the
+    bill-by-bill path writes."""
+    bills, items = _made_irregular(month, tmp_path / "src")
+    records = _run(bills, items, tmp_path / "records", engine="records")
+    rejects = records["out.rejects.csv"].decode("utf-8-sig")
+    for reason in ("is shared by rows 6, 3003", "2025-02-30", "1.3E+17", "NO-SUCH-BILL"):
+        assert reason in rejects, reason
+    settled = _careful_outcomes(monkeypatch)
     for k, options in enumerate(({}, {"memory": 2**20}, {"memory": 2**20, "jobs": 2})):
         _same(records, _run(bills, items, tmp_path / f"columns-{k}", **options))
     assert len(settled) == 3 and all(o is not None for o in settled)
@@ -410,8 +417,6 @@ def test_a_workbook_is_settled_over_columns_its_lost_cells_rejected(
     words the bill-by-bill path gives; the others are settled over columns, every output the same."""
     from openpyxl import Workbook
 
-    from medins.batch import scanned
-
     with (month / "bills.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))[:801]
     head = rows[0]
@@ -437,13 +442,6 @@ def test_a_workbook_is_settled_over_columns_its_lost_cells_rejected(
     records = _run(bills, items, tmp_path / "records", engine="records")
     rejects = records["out.rejects.csv"].decode("utf-8-sig")
     assert "without a cached value" in rejects and "digits beyond 15 are lost" in rejects
-    settled: list[Any] = []
-    real = scanned.settle_scanned
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        settled.append(real(*args, **kwargs))
-        return settled[-1]
-
-    monkeypatch.setattr(scanned, "settle_scanned", spy)
+    settled = _careful_outcomes(monkeypatch)
     _same(records, _run(bills, items, tmp_path / "columns"))
     assert settled and settled[0] is not None
