@@ -98,6 +98,16 @@ def _same(a: dict[str, bytes], b: dict[str, bytes]) -> None:
         assert a[name] == b[name], f"{name} differs"
 
 
+def _items_of(month: Path, keep: set[str], path: Path) -> Path:
+    """The month's item lines of the bills ``keep``, every one of them (no orphan line), in ``path``."""
+    with (month / "items.csv").open(encoding="utf-8", newline="") as f:
+        lines = list(csv.reader(f))
+    bill = lines[0].index("bill_id")
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([lines[0], *(r for r in lines[1:] if r[bill] in keep)])
+    return path
+
+
 def test_the_month_was_made_to_use_both_engines(month: Path, tmp_path: Path) -> None:
     """The changed cells send bills to the per-bill engine, which rejects some and accepts others."""
     got = _run(month / "bills.csv", month / "items.csv", tmp_path / "o")
@@ -282,11 +292,7 @@ def test_a_person_with_two_names_in_a_partition_sends_the_run_to_the_careful_pat
     with src.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
     keep = {row[head.index("bill_id")] for row in rows[1:]}
-    with (month / "items.csv").open(encoding="utf-8", newline="") as f:
-        lines = list(csv.reader(f))
-    items = tmp_path / "items.csv"
-    with items.open("w", encoding="utf-8", newline="") as f:  # no line of a bill left out: no orphan
-        csv.writer(f).writerows([lines[0], *(r for r in lines[1:] if r[lines[0].index("bill_id")] in keep)])
+    items = _items_of(month, keep, tmp_path / "items.csv")
     records = _run(src, items, tmp_path / "records", engine="records")
     columns = _run(src, items, tmp_path / "columns", memory=2**20, jobs=2)
     _same(records, columns)
@@ -307,11 +313,7 @@ def test_bills_with_line_breaks_in_cells_read_in_ranges_settle_the_same(month: P
     src = tmp_path / "bills.csv"
     with src.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
-    with (month / "items.csv").open(encoding="utf-8", newline="") as f:
-        lines = list(csv.reader(f))
-    items = tmp_path / "items.csv"
-    with items.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows([lines[0], *(r for r in lines[1:] if r[lines[0].index("bill_id")] in keep)])
+    items = _items_of(month, keep, tmp_path / "items.csv")
     records = _run(src, items, tmp_path / "records", engine="records")
     _same(records, _run(src, items, tmp_path / "columns", memory=2**20, jobs=2))
     assert records["out.csv"].decode("utf-8-sig").count("\n") > 1500
@@ -434,11 +436,7 @@ def test_a_workbook_is_settled_over_columns_its_lost_cells_rejected(
     bills = tmp_path / "bills.xlsx"
     book.save(bills)
     keep = {row[head.index("bill_id")] for row in rows[1:]}
-    with (month / "items.csv").open(encoding="utf-8", newline="") as f:
-        lines = list(csv.reader(f))
-    items = tmp_path / "items.csv"
-    with items.open("w", encoding="utf-8", newline="") as f:
-        csv.writer(f).writerows([lines[0], *(r for r in lines[1:] if r[lines[0].index("bill_id")] in keep)])
+    items = _items_of(month, keep, tmp_path / "items.csv")
     records = _run(bills, items, tmp_path / "records", engine="records")
     rejects = records["out.rejects.csv"].decode("utf-8-sig")
     assert "without a cached value" in rejects and "digits beyond 15 are lost" in rejects
