@@ -24,7 +24,9 @@ each worker maps, counted once in all rather than once in each; Linux only):
 Bytecode is written to a temporary cache first (``PYTHONPYCACHEPREFIX``), as an installed package
 has it, so compiling sources is not counted even where ``PYTHONDONTWRITEBYTECODE`` is set. Each is
 run ``--runs`` times, the floor in the same rounds as the others; prints min–max seconds,
-the ratio to the floor of the same round (min–max), and the peak memory (max) beside the targets.
+the ratio to the floor of the same round (min–max), the CPU time of all the command's processes
+(steadier than the wall time on a shared machine; ``--jobs 2``'s over ``--jobs 1``'s is the work
+the second process adds) and the peak memory (max) beside the targets.
 The targets are printed, not asserted.
 """
 
@@ -103,7 +105,8 @@ def _pss_kb(pids: set[int]) -> int:
 
 
 def measure(cmd: list[str]) -> None:
-    """Run one command and print its wall time, exit code and peak memory (kB) as JSON: resident
+    """Run one command and print its wall time, CPU time (all its processes), exit code and peak
+    memory (kB) as JSON: resident
     memory summed over the processes every 20 ms, and their proportional set size every 100 ms while
     the resident memory is within 10 % of its highest (it costs the kernel more to tell)."""
     start = time.perf_counter()
@@ -120,10 +123,18 @@ def measure(cmd: list[str]) -> None:
             tick += 1
         time.sleep(0.02)
     seconds = time.perf_counter() - start
-    single = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    single = usage.ru_maxrss
     if sys.platform == "darwin":
         single //= 1024  # bytes there, kilobytes on Linux
-    print(json.dumps({"seconds": seconds, "code": proc.returncode, "peak_kb": max(peak, single), "pss_kb": pss}))
+    # the CPU time of the command and of every process it waited for (its --jobs workers): on a noisy
+    # machine steadier than the wall time, and what --jobs N spends beyond --jobs 1 is its own overhead
+    cpu = usage.ru_utime + usage.ru_stime
+    print(
+        json.dumps(
+            {"seconds": seconds, "cpu": cpu, "code": proc.returncode, "peak_kb": max(peak, single), "pss_kb": pss}
+        )
+    )
 
 
 def timed(cmd: list[str]) -> dict[str, float]:
@@ -240,14 +251,19 @@ def main() -> None:
         return f"{low:{fmt}}" if f"{low:{fmt}}" == f"{high:{fmt}}" else f"{low:{fmt}}–{high:{fmt}}"
 
     print()
-    print(f"{'run':<28}{'seconds':>13}{'× floor':>13}{'peak MB':>9}{'PSS MB':>8}  exit  ({args.runs} runs, min–max)")
+    print(
+        f"{'run':<28}{'seconds':>13}{'CPU s':>12}{'× floor':>13}{'peak MB':>9}{'PSS MB':>8}  exit  ({args.runs} runs, min–max)"
+    )
     for name in names:
         secs = [r[name]["seconds"] for r in rounds]
+        cpu = [r[name]["cpu"] for r in rounds]
         ratio = [r[name]["seconds"] / r[names[0]]["seconds"] for r in rounds]
         peak = max(r[name]["peak_kb"] for r in rounds) / 1024
         pss = max(r[name]["pss_kb"] for r in rounds) / 1024
         codes = sorted({int(r[name]["code"]) for r in rounds})
-        print(f"{name:<28}{span(secs, '.1f'):>13}{span(ratio, '.2f'):>13}{peak:>9.0f}{pss:>8.0f}  {codes}")
+        print(
+            f"{name:<28}{span(secs, '.1f'):>13}{span(cpu, '.1f'):>12}{span(ratio, '.2f'):>13}{peak:>9.0f}{pss:>8.0f}  {codes}"
+        )
     j1 = [r[names[1]]["seconds"] / r[names[0]]["seconds"] for r in rounds]
     speed = [r[names[1]]["seconds"] / r[names[2]]["seconds"] for r in rounds]
     peaks = [max(r[n]["peak_kb"] for r in rounds) / 1024 for n in names[1:]]
@@ -260,6 +276,9 @@ def main() -> None:
     # round by round: on a noisy machine a range hides which runs met a target
     print("by round: --jobs 1 × floor " + ", ".join(f"{x:.2f}" for x in j1), end="; ")
     print("--jobs 2 faster than --jobs 1 " + ", ".join(f"{x:.2f}×" for x in speed))
+    work = [r[names[2]]["cpu"] / r[names[1]]["cpu"] for r in rounds]
+    print(f"CPU of all processes, --jobs 2 over --jobs 1 of the same round: {span(work, '.2f')}× ", end="")
+    print("(above 1: the work the second process repeats or adds)")
     print(f"outputs of --jobs 1 and --jobs 2 identical: {same}")
     if args.reform:
         reform = [r["medins batch --reform"]["seconds"] / r[names[1]]["seconds"] for r in rounds]
