@@ -245,25 +245,8 @@ class _Eligibility:
         visit, approved diseases (for a chronic visit) and sections in force: a :class:`Static` (None
         where the per-bill engine must decide), and each bill's number among them."""
         rules, C = self.rules, self.code
-        # the offsite and filing sections in force, per insured place and day
-        grp, first = _groups(C["insured_region"], service)
-        sec = np.zeros((len(first), 2), dtype=np.int64)
-        sections: list[Any] = [None]
-        section_no: dict[int, int] = {id(None): 0}
-        for gi, i in enumerate(first.tolist()):
-            pack = rules.packs.get(self.uniq["insured_region"][C["insured_region"][i]])
-            if pack is None or pack.standards is None:
-                continue
-            std = pack.standards
-            on = date.fromordinal(int(service[i]))
-            for j, group in enumerate((std.offsite, std.filing)):
-                s = next((x for x in group if x.in_force(on)), None)
-                k = section_no.get(id(s))
-                if k is None:
-                    k = section_no[id(s)] = len(sections)
-                    sections.append(s)
-                sec[gi, j] = k
-        sec_of = sec[grp]
+        # the offsite and filing sections in force, per insured place and day (found with the signatures)
+        day_group, dated = self.in_force  # type: ignore[attr-defined]
         # what eligibility reads: the insured place and scheme, the approved diseases (for a chronic
         # visit), the filing and the visit; not the person's group or assistance category
         chronic_visit = np.array(
@@ -282,7 +265,7 @@ class _Eligibility:
         statics: list[Any] = []
         for i in sfirst.tolist():
             info = combo_info[combo_of[i]]
-            offsite, filing_rules = sections[sec_of[i, 0]], sections[sec_of[i, 1]]
+            _, offsite, filing_rules = dated[day_group[i]]
             s = None
             if info is not None and offsite is not None and filing_rules is not None:
                 insured = self.uniq["insured_region"][C["insured_region"][i]]

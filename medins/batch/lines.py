@@ -45,7 +45,8 @@ class Variant:
 
 class Shared:
     """What one run learns once and every partition reuses: the case model's verdicts on distinct
-    persons, filings and visits, catalogue contexts and lookups, eligibility without dates, rule cells."""
+    persons, filings and visits, catalogue contexts and lookups, eligibility without dates, rule cells,
+    the sections in force on each day."""
 
     def __init__(self) -> None:
         self.parts: dict[tuple, Any] = {}
@@ -53,6 +54,10 @@ class Shared:
         self.statics: dict[tuple, Any] = {}
         self.cells: dict[tuple, Cell] = {}
         self.contexts: dict[tuple, Any] = {}
+        self.dated: dict[tuple[str, int], tuple[int, Any, Any]] = {}
+        """Per insured place and day: its dated sections' signature number, offsite and filing section."""
+        self.sigs: dict[tuple, int] = {}
+        """The signatures of dated sections in force, numbered."""
 
 
 @dataclass(frozen=True, slots=True)

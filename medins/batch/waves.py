@@ -278,18 +278,31 @@ class _Run(_Eligibility, _Carry, _Rows):
 
     def _sections(self, insured: np.ndarray, service: np.ndarray) -> np.ndarray:
         """Each bill's signature of dated sections in force (offsite, filing, assistance, and each
-        scheme's benefits, chronic and tier 2), numbered the same across partitions."""
+        scheme's benefits, chronic and tier 2), numbered the same across partitions. Each insured
+        place and day's sections are kept for eligibility (``self.in_force``: each bill's group, and
+        per group what :meth:`_dated` gives)."""
         grp, first = _groups(self.code["insured_region"], service)
-        sigs = self.shared.__dict__.setdefault("sigs", {})
-        g_sig = np.zeros(len(first), dtype=np.int64)
-        for gi, i in enumerate(first.tolist()):
-            pack = self.rules.packs.get(insured[i])
+        dated = [self._dated(insured[i], int(service[i])) for i in first.tolist()]
+        self.in_force = grp, dated
+        return np.array([sig for sig, _, _ in dated], dtype=np.int64)[grp]
+
+    def _dated(self, region: str, day: int) -> tuple[int, Any, Any]:
+        """The number of the signature of ``region``'s dated sections in force on ``day``, and its
+        offsite and filing sections then; found once in the run for each place and day (the days of
+        a year recur in every partition). Without standards: 0 and None (the per-bill engine refuses
+        such a bill, and says why)."""
+        got = self.shared.dated.get((region, day))
+        if got is None:
+            pack = self.rules.packs.get(region)
             if pack is None or pack.standards is None:
-                continue  # such a bill is refused by the per-bill engine, which says why
-            on = date.fromordinal(int(service[i]))
-            sig = tuple(next((id(x) for x in group if x.in_force(on)), None) for group in _dated_groups(pack.standards))
-            g_sig[gi] = sigs.setdefault(sig, len(sigs))
-        return g_sig[grp]
+                got = (0, None, None)
+            else:
+                on = date.fromordinal(day)
+                found = [next((x for x in group if x.in_force(on)), None) for group in _dated_groups(pack.standards)]
+                sig = tuple(None if x is None else id(x) for x in found)
+                got = (self.shared.sigs.setdefault(sig, len(self.shared.sigs)), found[0], found[1])
+            self.shared.dated[(region, day)] = got
+        return got
 
     def _in_waves(self, g, key, service, years, slot, visit_code, disease_of, amounts, state):  # type: ignore[no-untyped-def]
         """Settle wave after wave: the arrays' bills together, then the wave's bills left to the per-bill
