@@ -356,6 +356,33 @@ def _made_irregular(month: Path, folder: Path, bills_kept: int = 3000) -> tuple[
     return folder / "bills.csv", folder / "items.csv"
 
 
+def test_files_ending_with_blank_lines_are_read_over_columns(
+    month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BILLS and ITEMS that end with blank lines (empty, of delimiters only, CRLF) are read by the
+    columns reader, not the careful one, which skips those lines too: every output is the bill-by-bill
+    path's, in one pass and in ranges with --jobs 2."""
+    from medins.batch import records as careful
+
+    with (month / "bills.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))[:2001]
+    src = tmp_path / "bills.csv"
+    with src.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+        f.write("\n" + "," * (len(rows[0]) - 1) + "\n\r\n")
+    items = _items_of(month, {row[rows[0].index("bill_id")] for row in rows[1:]}, tmp_path / "items.csv")
+    with items.open("a", encoding="utf-8", newline="") as f:
+        f.write("\r\n,,\r\n")
+    records = _run(src, items, tmp_path / "records", engine="records")
+    scans: list[Any] = []
+    real = careful._scan_bills
+    monkeypatch.setattr(careful, "_scan_bills", lambda *a, **k: scans.append(1) or real(*a, **k))
+    _same(records, _run(src, items, tmp_path / "columns"))
+    _same(records, _run(src, items, tmp_path / "ranges", memory=2**20, jobs=2))
+    assert not scans  # the careful reading never ran
+    assert records["out.csv"].decode("utf-8-sig").count("\n") > 1900
+
+
 def _careful_outcomes(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """What each run's settlement over columns of a carefully read file gives, as the runs go: an
     outcome, or None where the bill-by-bill path took over."""

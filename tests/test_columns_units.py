@@ -227,6 +227,48 @@ def test_ranges_of_a_file_read_the_same_records_as_the_whole(tmp_path: Path) -> 
                 read_chunk(table, chunk, "_r")
 
 
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("a,b\n1,2\n\n", "a,b\n1,2\n"),  # an empty last line
+        ("a,b\n1,2\n,\n\r\n\n", "a,b\n1,2\n"),  # several: of delimiters only, with a carriage return
+        ("a,b\r\n1,2\r\n,\r\n", "a,b\r\n1,2\r\n"),  # CRLF lines
+        ("a,b\n1,2\n,,", "a,b\n1,2\n"),  # a last line of delimiters with no line end
+        ("a,b\n1,2", "a,b\n1,2"),  # nothing blank: the end of the file
+        ("a,b\n1,2\n\n3,4\n", "a,b\n1,2\n\n3,4\n"),  # a blank line with a record after it stays
+        ("a,b\n1,2\n \n", "a,b\n1,2\n \n"),  # white space is a cell, not a blank record
+        ('a,b\n1,2\n""\n', 'a,b\n1,2\n""\n'),  # nor is a quoted empty cell
+        ("a,b\n\n\n", "a,b\n"),  # no record at all: the careful reader says so
+    ],
+)
+def test_a_file_is_read_up_to_the_blank_lines_it_ends_with(tmp_path: Path, text: str, kept: str) -> None:
+    """The careful reader skips a record of empty cells wherever it stands; the columns reader leaves
+    out those the file ends with, and only those (a later record would need its row numbers)."""
+    from medins.batch.read import content_end
+    from medins.tabular import open_csv
+
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode())
+    table, _ = open_csv(path, "auto", lambda h: 2)
+    assert content_end(table) == len(kept.encode())
+
+
+def test_blank_lines_a_file_ends_with_are_looked_for_in_its_tail_only(tmp_path: Path) -> None:
+    """A blank tail longer than :data:`TAIL_BYTES` is left to the careful reader (the last line looked
+    at may begin before the bytes read), and the bytes before the tail are never read for it."""
+    from medins.batch import read
+    from medins.tabular import open_csv
+
+    body = "a,b\n" + "".join(f"{k},{k}\n" for k in range(50))
+    path = tmp_path / "t.csv"
+    path.write_bytes((body + ",\n" * 10).encode())
+    table, _ = open_csv(path, "auto", lambda h: 2)
+    assert read.content_end(table) == len(body)
+    path.write_bytes((body + "," * (read.TAIL_BYTES + 10) + "\n").encode())
+    table, _ = open_csv(path, "auto", lambda h: 2)
+    assert read.content_end(table) == path.stat().st_size
+
+
 # ----------------------------------------------------------------------------- year-to-date texts
 
 

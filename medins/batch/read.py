@@ -128,6 +128,37 @@ def _spaced(data: bytes, sep: int) -> bool:
     return bool((leading | trailing).any())
 
 
+TAIL_BYTES = 1 << 16
+"""How far back from a file's end :func:`content_end` looks for the blank lines it may end with."""
+
+
+def content_end(table: CsvTable) -> int:
+    """Where a file's records end: before the blank lines it may end with (lines of nothing but
+    delimiters, an empty one included), which the careful reader skips as it skips every record of
+    empty cells; so a file that ends with an empty line is read over columns as one that does not. A
+    blank line with a record after it still sends the file to the careful reader, which numbers the
+    rows after it."""
+    size = table.path.stat().st_size
+    base = max(table.start, size - TAIL_BYTES)
+    with table.path.open("rb") as f:
+        f.seek(base)
+        tail = f.read()
+    sep = table.delimiter.encode()
+    end = len(tail)
+    while end:
+        body = end - 1 if tail[end - 1] == 10 else end  # the last line, without its line end
+        start = tail.rfind(b"\n", 0, body) + 1
+        if start == 0 and base > table.start:
+            break  # the line may begin before the bytes looked at
+        line = tail[start:body]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if line.strip(sep):
+            break
+        end = start
+    return base + end
+
+
 def record_chunks(
     table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | None = None, span: tuple[int, int] | None = None
 ) -> Iterator[Chunk]:
@@ -138,7 +169,8 @@ def record_chunks(
 
     ``span`` (UTF-8 only): the records between two byte offsets of the file, the first where a record
     starts, the second taken as the end of the file (a quote still open there raises
-    :class:`NotRegular`); records are then numbered from 0 at the first offset.
+    :class:`NotRegular`); records are then numbered from 0 at the first offset. Blank lines the file
+    ends with are not read (:func:`content_end`).
 
     Read with numpy and ``bytes.count``: line ends and quotes are found as arrays; a record is one
     line unless a quote left open at a line's end continues it. A record with a quote is read by the
@@ -158,17 +190,19 @@ def record_chunks(
     sep_byte = table.delimiter.encode()
     sep = ord(sep_byte)
     records = 0
+    end = content_end(table)
     with table.path.open("rb") as f:
         if span is None:
             f.seek(table.start)
             header = f.readline()
             if b'"' in header or not header.endswith(b"\n"):
                 raise NotRegular
-            at, left = table.start + len(header), -1  # where ``carry`` starts in the file; bytes left
+            at = table.start + len(header)  # where ``carry`` starts in the file
+            left = max(end - at, 0)  # the bytes left to read
         else:
             if gb:
                 raise NotRegular
-            at, left = span[0], span[1] - span[0]
+            at, left = span[0], max(min(span[1], end) - span[0], 0)
             f.seek(at)
         carry = b""
         while True:
