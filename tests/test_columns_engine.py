@@ -417,6 +417,46 @@ def test_a_file_only_the_careful_reading_reads_is_settled_over_columns(
     assert settled[0].accepted == records["out.csv"].count(b"\n") - 1 > 2500
 
 
+def test_a_careful_files_bills_are_read_back_by_polars_or_else_record_by_record(
+    month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The records of the bills the careful reading accepted are joined and read back by polars, as a
+    regular file's chunks are; a partition holding a record that reading would not take as the csv
+    module does (here a carriage return inside a quoted cell) is read back record by record. Every
+    output is the bill-by-bill path's either way."""
+    from medins.batch import scanned
+
+    bills, items = _made_irregular(month, tmp_path / "src", bills_kept=1500)
+    routes: list[str] = []
+    by_columns, by_records = scanned._frames_by_columns, scanned._frames_by_records
+
+    def columns(*args: Any) -> Any:
+        got = by_columns(*args)  # raises NotRegular when it cannot: the route is then the records'
+        routes.append("columns")
+        return got
+
+    def records(*args: Any) -> Any:
+        routes.append("records")
+        return by_records(*args)
+
+    monkeypatch.setattr(scanned, "_frames_by_columns", columns)
+    monkeypatch.setattr(scanned, "_frames_by_records", records)
+    oracle = _run(bills, items, tmp_path / "oracle", engine="records")
+    _same(oracle, _run(bills, items, tmp_path / "columns", memory=2**19))
+    assert len(routes) > 3 and set(routes) == {"columns"}
+
+    with items.open(encoding="utf-8", newline="") as f:
+        lines = list(csv.reader(f))
+    lines[30][lines[0].index("name")] += "\r（续）"
+    cr = tmp_path / "cr.csv"
+    with cr.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(lines)
+    routes.clear()
+    oracle = _run(bills, cr, tmp_path / "oracle-cr", engine="records")
+    _same(oracle, _run(bills, cr, tmp_path / "columns-cr", memory=2**19))
+    assert routes.count("records") == 1 and routes.count("columns") == len(routes) - 1 > 3
+
+
 def test_a_careful_file_whose_partition_the_arrays_refuse_is_settled_bill_by_bill(
     month: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

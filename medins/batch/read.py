@@ -187,8 +187,6 @@ def record_chunks(
     # cut at a line end is whole characters, transcoded to UTF-8 as it is read
     gb = table.encoding == "gb18030"
     width = len(table.header)
-    sep_byte = table.delimiter.encode()
-    sep = ord(sep_byte)
     records = 0
     end = content_end(table)
     with table.path.open("rb") as f:
@@ -206,11 +204,8 @@ def record_chunks(
             f.seek(at)
         carry = b""
         while True:
-            if left < 0:
-                more = f.read(size)
-            else:
-                more = f.read(min(size, left)) if left else b""
-                left -= len(more)
+            more = f.read(min(size, left)) if left else b""
+            left -= len(more)
             data = carry + more
             if not data:
                 break
@@ -229,37 +224,17 @@ def record_chunks(
                     data = data.decode("gb18030").encode("utf-8")
                 except UnicodeDecodeError:
                     raise NotRegular from None
-            if data.count(b"\r") != data.count(b"\r\n"):
-                raise NotRegular  # a carriage return inside a line
-            arr = np.frombuffer(data, dtype=np.uint8)
-            ends = np.flatnonzero(arr == 10)
-            lines = len(ends)
-            quoted: dict[int, list[str]] = {}
-            if b'"' not in data:
-                count = lines
-                plain_seps = data.count(sep_byte)
-                starts = np.r_[0, ends + 1]
-            else:
-                q_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == 34)), minlength=lines)
-                open_at_end = np.cumsum(q_line) % 2 == 1  # a quote left open: the record goes on
-                if open_at_end[-1]:
+            if b'"' in data:
+                keep = _closed_end(data)
+                if keep < len(data):  # a quote left open: the record goes on in the next chunk
                     if not more:
                         raise NotRegular
-                    closed = np.flatnonzero(~open_at_end)
-                    keep = int(ends[closed[-1]]) + 1 if len(closed) else 0
                     tail = data[keep:]
                     carry = (tail.decode("utf-8").encode("gb18030") if gb else tail) + carry
                     if keep == 0:
                         continue
-                    data, arr = data[:keep], arr[:keep]
-                    lines = int(closed[-1]) + 1
-                    ends, q_line, open_at_end = ends[:lines], q_line[:lines], open_at_end[:lines]
-                count, quoted, starts, plain_seps = _records(data, ends, open_at_end, q_line, table.delimiter, width)
-            if plain_seps != (count - len(quoted)) * (width - 1):
-                raise NotRegular  # a record without a quote has another cell count than the header
-            # a record with a quote is checked by its cells as the csv module reads them, the others
-            # by the bytes around their delimiters
-            padded = any(v != v.strip() for values in quoted.values() for v in values) or _spaced(data, sep)
+                    data = data[:keep]
+            count, quoted, starts, padded = whole_records(data, table.delimiter, width)
             if gb:
                 base = copy.tell() if copy is not None else -1
                 if copy is not None:
@@ -270,6 +245,50 @@ def record_chunks(
             records += count
     if not records:
         raise NotRegular
+
+
+def _quote_lines(data: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each line of ``data`` (whole lines, UTF-8) ends, how many quotes it holds, and whether a
+    quote is left open at its end (the record then goes on into the next line)."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    q_line = np.bincount(np.searchsorted(ends, np.flatnonzero(arr == 34)), minlength=len(ends))
+    return ends, q_line, np.cumsum(q_line) % 2 == 1
+
+
+def _closed_end(data: bytes) -> int:
+    """Where the last record of ``data`` (whole lines) whose quotes are all closed ends: ``len(data)``
+    unless a quote is left open at its end."""
+    ends, _, open_at_end = _quote_lines(data)
+    if not len(ends) or not open_at_end[-1]:
+        return len(data)
+    closed = np.flatnonzero(~open_at_end)
+    return int(ends[closed[-1]]) + 1 if len(closed) else 0
+
+
+def whole_records(data: bytes, delimiter: str, width: int) -> tuple[int, dict[int, list[str]], np.ndarray, bool]:
+    """The records of ``data`` (whole lines, UTF-8, every quote closed) as :class:`Chunk` holds them:
+    how many, those with a quote as the csv module reads them, where each starts (and ``len(data)``
+    last), and whether a cell may begin or end with white space; raises :class:`NotRegular` when a
+    record is not plainly regular (see :func:`record_chunks`)."""
+    if data.count(b"\r") != data.count(b"\r\n"):
+        raise NotRegular  # a carriage return inside a line
+    sep = delimiter.encode()
+    quoted: dict[int, list[str]] = {}
+    if b'"' not in data:
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        count, plain_seps, starts = len(ends), data.count(sep), np.r_[0, ends + 1]
+    else:
+        ends, q_line, open_at_end = _quote_lines(data)
+        if len(ends) and open_at_end[-1]:
+            raise NotRegular
+        count, quoted, starts, plain_seps = _records(data, ends, open_at_end, q_line, delimiter, width)
+    if plain_seps != (count - len(quoted)) * (width - 1):
+        raise NotRegular  # a record without a quote has another cell count than the header
+    # a record with a quote is checked by its cells as the csv module reads them, the others
+    # by the bytes around their delimiters
+    padded = any(v != v.strip() for values in quoted.values() for v in values) or _spaced(data, ord(sep))
+    return count, quoted, starts, padded
 
 
 def _blank_line(data: bytes, seps: bytes) -> bool:

@@ -12,6 +12,7 @@ aside settles one at a time in its key's order, as in any partition. OUT comes o
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -26,7 +27,7 @@ from medins.batch.check import _Runs, _Scan
 from medins.batch.lines import Shared
 from medins.batch.options import BatchOptions, Outcome, partitions
 from medins.batch.partition import partition_of_persons
-from medins.batch.read import PY_SPACE, NotRegular
+from medins.batch.read import PY_SPACE, Chunk, NotRegular, read_chunk, whole_records
 from medins.batch.schema import Reject, YtdKey
 from medins.batch.waves import settle_frames
 from medins.batch.write import OUT_STEP, _spill_output, _write_in_order
@@ -118,12 +119,100 @@ def settle_scanned(
     )
 
 
+Frames = tuple[pl.DataFrame, pl.DataFrame | None, np.ndarray, np.ndarray, list[Reject]]
+
+
 def _frames(
     settler: Settler, scan: _Scan, runs: _Runs, mine: np.ndarray, bills_table: CsvTable, items_table: CsvTable | None
-) -> tuple[pl.DataFrame, pl.DataFrame | None, np.ndarray, np.ndarray, list[Reject]]:
+) -> Frames:
     """The bills ``mine`` (scan numbers, in input order) and their item lines as text columns, each
     cell read back by its record's byte range and stripped; each bill's row less 2; the bills held
-    (scan numbers); and the rejects of those left out, whose cells an XLSX lost."""
+    (scan numbers); and the rejects of those left out, whose cells an XLSX lost.
+
+    The records' bytes are joined and read by polars as a regular file's chunks are
+    (:func:`_frames_by_columns`); records that reading would not take as the csv module reads them,
+    and a workbook's, are read one by one (:func:`_frames_by_records`)."""
+    if not settler.cells_checked:  # a workbook's cells are checked record by record
+        try:
+            return _frames_by_columns(scan, runs, mine, bills_table, items_table)
+        except NotRegular:
+            pass
+    return _frames_by_records(settler, scan, runs, mine, bills_table, items_table)
+
+
+def _frames_by_columns(
+    scan: _Scan, runs: _Runs, mine: np.ndarray, bills_table: CsvTable, items_table: CsvTable | None
+) -> Frames:
+    """What :func:`_frames` gives, from each file's records joined and read by
+    :func:`~medins.batch.read.read_chunk`; raises :class:`NotRegular` where that reading might differ
+    from the csv module's (no CSV lost a cell: none is rejected here)."""
+    held = mine.astype(np.int64)
+    bills = _joined(bills_table, [(scan.starts[j], scan.ends[j]) for j in held.tolist()], "_row")
+    if bills.height != len(held):
+        raise NotRegular
+    rows = np.array([scan.rows[j] - 2 for j in held.tolist()], dtype=np.int64)
+    if items_table is None:
+        return bills, None, rows, held, []
+    spans, owner, first, count = [], [], [], []
+    for k, j in enumerate(held.tolist()):
+        for r_start, r_end, r_row, n in runs.of(j):
+            spans.append((r_start, r_end))
+            owner.append(k)
+            first.append(r_row - 2)
+            count.append(n)
+    counts = np.array(count, dtype=np.int64)
+    lines = _joined(items_table, spans, "_line")
+    if lines.height != int(counts.sum()):
+        raise NotRegular
+    # each run's lines are consecutive rows: its first row, then one more each
+    before = np.repeat(np.cumsum(counts) - counts, counts)
+    line_no = np.repeat(np.array(first, dtype=np.int64), counts) + np.arange(len(before), dtype=np.int64) - before
+    items = lines.with_columns(
+        pl.Series("_line", line_no, dtype=pl.Int64),
+        pl.Series("_bill", np.repeat(np.array(owner, dtype=np.int64), counts), dtype=pl.Int64),
+    )
+    return bills, items, rows, held, []
+
+
+def _joined(table: CsvTable, spans: list[tuple[int, int]], name: str) -> pl.DataFrame:
+    """The records between these byte offsets of a CSV, joined in this order and read as one chunk of
+    text columns ``c0, c1, …`` stripped as Python strips them, with their number among them in
+    ``name``; raises :class:`NotRegular` as the columns reader would."""
+    if table.spooled or table.encoding not in ("utf-8", "gb18030") or len(table.delimiter) != 1:
+        raise NotRegular
+    if table.newline not in (b"\n", b"\r\n"):
+        raise NotRegular
+    if not spans:
+        schema = {f"c{i}": pl.String for i in range(len(table.header))}
+        return pl.DataFrame(schema={**schema, name: pl.Int64})
+    data = b"".join(piece if piece.endswith(b"\n") else piece + b"\n" for piece in _read_spans(table.path, spans))
+    if table.encoding != "utf-8":
+        try:
+            data = data.decode(table.encoding).encode("utf-8")
+        except UnicodeDecodeError:
+            raise NotRegular from None
+    count, quoted, starts, padded = whole_records(data, table.delimiter, len(table.header))
+    return read_chunk(table, Chunk(data, 0, count, quoted, 0, starts, padded), name)
+
+
+def _read_spans(path: Path, spans: list[tuple[int, int]]) -> list[bytes]:
+    """The bytes between each pair of offsets of a file, a read each (not a mapping of the file, whose
+    pages would count in the run's memory)."""
+    with path.open("rb") as f:
+        if hasattr(os, "pread"):
+            fd = f.fileno()
+            return [os.pread(fd, end - start, start) for start, end in spans]
+        out = []
+        for start, end in spans:
+            f.seek(start)
+            out.append(f.read(end - start))
+        return out
+
+
+def _frames_by_records(
+    settler: Settler, scan: _Scan, runs: _Runs, mine: np.ndarray, bills_table: CsvTable, items_table: CsvTable | None
+) -> Frames:
+    """What :func:`_frames` gives, each record read back by the csv module and stripped."""
     bills = _Text(len(bills_table.header))
     items = _Text(len(items_table.header) if items_table is not None else 0)
     rows: list[int] = []
