@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from medins import procs
 from medins.batch.bill import Settler, WorkerConfig
 from medins.batch.check import _Runs, _Scan
 from medins.batch.lines import Shared
@@ -65,6 +66,8 @@ def settle_scanned(
     parts = partitions(size, max(opts.memory // CAREFUL_SHARE, 1), 1)
     person_ids = pl.Series([scan.persons[scan.person[j]] for j in accepted.tolist()], dtype=pl.String)
     part_of = partition_of_persons(person_ids, parts) if parts > 1 else np.zeros(len(accepted), dtype=np.int64)
+    del person_ids
+    procs.give_back_memory()
     settler = Settler(cfg)
     shared = Shared()
     outputs: list[Any] = []
