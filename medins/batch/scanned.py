@@ -36,10 +36,10 @@ from medins.tabular import CsvTable
 
 CAREFUL_SHARE = 8
 """A carefully read file is settled in partitions this many times smaller than a regular file's of the
-same size: the scan's record of every row is held besides, and each partition's cells are gathered as
-Python text before they become columns. Measured on 200,000 bills and 2,001,021 item lines with a
-blank record (256M, the default ``--memory``): 5 partitions peaked at 492 MB, 20 at 320 MB, 40 at
-273 MB, taking 28, 33 and 35 s (bill by bill: 145 s, 175 MB)."""
+same size: the scan's record of every row is held besides. Measured on 200,000 bills and 2,001,021
+item lines with a blank record (256M, the default ``--memory``), when each partition's cells were
+gathered as Python text before they became columns: 5 partitions peaked at 492 MB, 20 at 320 MB, 40
+at 273 MB, taking 28, 33 and 35 s (bill by bill: 145 s, 175 MB)."""
 
 
 def settle_scanned(
