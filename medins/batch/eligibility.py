@@ -144,12 +144,12 @@ class _Eligibility:
             "visit_type": visit.type,
         }
 
-    def _eligibility(self, combo_info, combo_of, service, settle_day, place, scheme, d, sig_of):  # type: ignore[no-untyped-def]
+    def _eligibility(self, combo_info, combo_of, service, settle_day, place, scheme, d, sig_of, in_force):  # type: ignore[no-untyped-def]
         """Eligibility per bill: once per distinct fields and sections in force, then the filing's dates."""
         from medins.engine.eligibility import validity_end
 
         has_start = (d["filing_start"] > 0) | (d["filing_filed_on"] > 0)
-        statics, sgrp = self._statics(combo_info, combo_of, service, place, scheme, has_start, sig_of)
+        statics, sgrp = self._statics(combo_info, combo_of, service, place, scheme, has_start, sig_of, in_force)
         ok_static = np.array([s is not None for s in statics], dtype=bool)
         self.alone |= ~ok_static[sgrp]
 
@@ -240,13 +240,13 @@ class _Eligibility:
             "deemed": deemed,
         }
 
-    def _statics(self, combo_info, combo_of, service, place, scheme, has_start, sig_of):  # type: ignore[no-untyped-def]
+    def _statics(self, combo_info, combo_of, service, place, scheme, has_start, sig_of, in_force):  # type: ignore[no-untyped-def]
         """What eligibility decides without the dates, once per distinct insured place, scheme, filing,
         visit, approved diseases (for a chronic visit) and sections in force: a :class:`Static` (None
         where the per-bill engine must decide), and each bill's number among them."""
         rules, C = self.rules, self.code
         # the offsite and filing sections in force, per insured place and day (found with the signatures)
-        day_group, dated = self.in_force  # type: ignore[attr-defined]
+        day_group, dated = in_force
         # what eligibility reads: the insured place and scheme, the approved diseases (for a chronic
         # visit), the filing and the visit; not the person's group or assistance category
         chronic_visit = np.array(

@@ -159,6 +159,16 @@ def content_end(table: CsvTable) -> int:
     return base + end
 
 
+def require_plain(table: CsvTable) -> None:
+    """Raise :class:`NotRegular` unless the columns reader can read the table: a CSV file of its own
+    (not a workbook's spooled copy) in UTF-8 or GB18030, with a one-character delimiter and LF or
+    CRLF line ends."""
+    if table.spooled or table.encoding not in ("utf-8", "gb18030") or len(table.delimiter) != 1:
+        raise NotRegular
+    if table.newline not in (b"\n", b"\r\n"):
+        raise NotRegular
+
+
 def record_chunks(
     table: CsvTable, size: int = CHUNK_BYTES, copy: BinaryIO | None = None, span: tuple[int, int] | None = None
 ) -> Iterator[Chunk]:
@@ -179,10 +189,7 @@ def record_chunks(
     hold, together, the header's cell count less one delimiters each: when one of them has more,
     polars refuses it in :func:`read_chunk`, so none has fewer.
     """
-    if table.spooled or table.encoding not in ("utf-8", "gb18030") or len(table.delimiter) != 1:
-        raise NotRegular
-    if table.newline not in (b"\n", b"\r\n"):
-        raise NotRegular
+    require_plain(table)
     # GB18030 never uses the bytes of a line end, a quote or a delimiter inside a character: a chunk
     # cut at a line end is whole characters, transcoded to UTF-8 as it is read
     gb = table.encoding == "gb18030"

@@ -28,7 +28,7 @@ from medins.batch.check import _Runs, _Scan
 from medins.batch.lines import Shared
 from medins.batch.options import BatchOptions, Outcome, partitions
 from medins.batch.partition import partition_of_persons
-from medins.batch.read import PY_SPACE, Chunk, NotRegular, read_chunk, whole_records
+from medins.batch.read import PY_SPACE, Chunk, NotRegular, read_chunk, require_plain, whole_records
 from medins.batch.schema import Reject, YtdKey
 from medins.batch.waves import settle_frames
 from medins.batch.write import OUT_STEP, _spill_output, _write_in_order
@@ -181,10 +181,7 @@ def _joined(table: CsvTable, spans: list[tuple[int, int]], name: str) -> pl.Data
     """The records between these byte offsets of a CSV, joined in this order and read as one chunk of
     text columns ``c0, c1, …`` stripped as Python strips them, with their number among them in
     ``name``; raises :class:`NotRegular` as the columns reader would."""
-    if table.spooled or table.encoding not in ("utf-8", "gb18030") or len(table.delimiter) != 1:
-        raise NotRegular
-    if table.newline not in (b"\n", b"\r\n"):
-        raise NotRegular
+    require_plain(table)
     if not spans:
         schema = {f"c{i}": pl.String for i in range(len(table.header))}
         return pl.DataFrame(schema={**schema, name: pl.Int64})

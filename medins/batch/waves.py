@@ -198,10 +198,10 @@ class _Run(_Eligibility, _Carry, _Rows):
         in_scope = total - fully - over - pre
 
         # -- the dated sections of each insured place's standards in force on each bill's day
-        sig_of = self._sections(insured, service)
+        sig_of, in_force = self._sections(insured, service)
 
         # -- eligibility, then cells
-        elig = self._eligibility(combo_info, combo_of, service, settle_day, place, scheme, d, sig_of)
+        elig = self._eligibility(combo_info, combo_of, service, settle_day, place, scheme, d, sig_of, in_force)
         cells, cell_of, visit_code, disease_of = self._cells(elig, combo_info, combo_of, service, scheme, sig_of)
         g = gather_cells(cells, cell_of)
         self.alone |= ~np.array([c.ok for c in cells], dtype=bool)[cell_of]
@@ -276,15 +276,13 @@ class _Run(_Eligibility, _Carry, _Rows):
             rejects,
         )
 
-    def _sections(self, insured: np.ndarray, service: np.ndarray) -> np.ndarray:
+    def _sections(self, insured: np.ndarray, service: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, list[Any]]]:
         """Each bill's signature of dated sections in force (offsite, filing, assistance, and each
-        scheme's benefits, chronic and tier 2), numbered the same across partitions. Each insured
-        place and day's sections are kept for eligibility (``self.in_force``: each bill's group, and
-        per group what :meth:`_dated` gives)."""
+        scheme's benefits, chronic and tier 2), numbered the same across partitions; and, for
+        eligibility, each bill's insured place and day group with what :meth:`_dated` gives per group."""
         grp, first = _groups(self.code["insured_region"], service)
         dated = [self._dated(insured[i], int(service[i])) for i in first.tolist()]
-        self.in_force = grp, dated
-        return np.array([sig for sig, _, _ in dated], dtype=np.int64)[grp]
+        return np.array([sig for sig, _, _ in dated], dtype=np.int64)[grp], (grp, dated)
 
     def _dated(self, region: str, day: int) -> tuple[int, Any, Any]:
         """The number of the signature of ``region``'s dated sections in force on ``day``, and its
