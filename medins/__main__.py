@@ -1,3 +1,3 @@
-from medins.cli import main
+from medins.launch import main
 
 main()

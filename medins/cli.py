@@ -26,6 +26,7 @@ from medins import __version__
 from medins.codes import ASSISTANCE_CATEGORIES, CATEGORIES, VISIT_TYPES
 from medins.errors import CaseError, MedinsError, RuleError, UsageError, t
 from medins.i18n import Lang, Text, default_lang
+from medins.launch import imports_done
 from medins.messages import (
     clear_lang,
     current_lang,
@@ -98,8 +99,18 @@ def _path(ctx: click.Context) -> str:
     return " ".join(ctx.command_path.split()[1:])
 
 
+# Commands that settle or look up one case: they end with the collector still off (medins.launch).
+QUICK = {"estimate", "check", "filing requirements", "case new", "completion"}
+QUICK |= {f"rules {name}" for name in ("list", "show", "schema", "sources")}
+
+
 class Translated(click.Command):
     """A command whose help follows the chosen language: Chinese from ``medins.messages`` by default."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        if not isinstance(self, click.Group) and _path(ctx) not in QUICK:
+            imports_done()  # a command that may run long: the collector on, what the imports made set aside
+        return super().invoke(ctx)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         zh = current_lang() == "zh"

@@ -264,10 +264,15 @@ def start_workers(jobs: int, target: str, *args: Any) -> Started:
 
 
 def _run_worker(target: str, *args: Any) -> None:
+    import gc
     import importlib
 
     module, name = target.split(":")
-    getattr(importlib.import_module(module), name)(*args)
+    gc.disable()  # as the command's own imports (medins.launch): what they make lives as long as the worker
+    run = getattr(importlib.import_module(module), name)
+    gc.freeze()
+    gc.enable()
+    run(*args)
 
 
 def worker_started(parent: int) -> None:

@@ -24,6 +24,7 @@ from medins.batch.summary import _summary
 from medins.batch.tables import _check_paths, _inputs
 from medins.batch.ytd import _load_ytd, _write_ytd
 from medins.errors import SettlementBug
+from medins.launch import imports_done
 from medins.loader import resolve_rules_dir
 from medins.tabular import Outputs, TableWriter
 
@@ -86,6 +87,7 @@ def run_batch(opts: BatchOptions, progress: Callable[[int], Any] | None = None) 
     ):
         spool_dir = Path(spool)
         tables, cfg = _inputs(opts, rules_root, spool_dir)
+        imports_done()  # polars and numpy are imported by now
         bills_table, bill_cols, items_table, item_cols = tables
         out_columns = list(OUT_HEAD)
         if "person_name" in bill_cols.index:
