@@ -422,3 +422,63 @@ def test_ytd_in_as_ytd_out_writes_it_is_read_line_by_line_and_the_same(tmp_path:
     with pytest.raises(TableError) as whole:
         _ytd_whole(path)
     assert str(by_lines.value) == str(whole.value) and "entries[2].year" in str(whole.value)  # the third in key order
+
+
+# ----------------------------------------------------------------------------- the chunk scans
+
+_BYTES = st.lists(st.sampled_from([b"a", b"1", b",", b'"', b"\n", b"\r", b"\r\n", b" ", "é".encode()]), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=_BYTES)
+def test_the_chunk_scans_say_what_bytes_count_says(parts: list[bytes]) -> None:
+    """The faster scans of a chunk against their plain definitions in ``bytes`` operations: counts,
+    a carriage return that is not part of a line end, a quote left open at the end, a blank line."""
+    from medins.batch import read
+
+    data = b"".join(parts) + b"\n"  # a chunk is whole lines
+    for sub in (b",", b"\r", b'"', b"\r\n"):
+        assert read._count(data, sub) == data.count(sub)
+    arr = np.frombuffer(data, dtype=np.uint8)
+    stray_cr = data.count(b"\r") != data.count(b"\r\n")
+    try:
+        read._line_ends_only(data, arr, np.flatnonzero(arr == 10))
+        raised = False
+    except read.NotRegular:
+        raised = True
+    assert raised == stray_cr
+    ends, _, open_at_end = read._quote_lines(data)
+    closed = np.flatnonzero(~open_at_end)
+    expected = len(data) if not open_at_end[-1] else (int(ends[closed[-1]]) + 1 if len(closed) else 0)
+    assert read._closed_end(data) == expected
+    for seps in (b",", b",,"):
+        plain = any(data.startswith(seps + end) or (b"\n" + seps + end) in data for end in (b"\n", b"\r\n"))
+        assert read._blank_line(data, seps) == plain
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    known=st.lists(st.text("abc", min_size=1, max_size=3), min_size=1, max_size=12, unique=True),
+    picks=st.lists(st.tuples(st.integers(0, 11), st.integers(1, 4)), max_size=12),
+    stranger=st.sampled_from([None, "", "zz", "a\x00"]),
+)
+def test_each_run_of_a_bill_id_finds_the_row_and_partition_every_line_of_it_would(
+    known: list[str], picks: list[tuple[int, int]], stranger: str | None
+) -> None:
+    """``BillIndex.find`` looks a run of equal ids up once: the rows and partitions are those of a
+    lookup line by line, and an id not in BILLS (empty, null, unknown) anywhere in a run is refused."""
+    from medins.batch.partition import BillIndex
+    from medins.batch.read import NotRegular
+
+    s = pl.Series(known, dtype=pl.String)
+    rows = np.arange(len(known), dtype=np.int32) * 7
+    parts = (np.arange(len(known)) % 3).astype(np.int32)
+    index = BillIndex(s.hash(seed=0).to_numpy(), s.hash(seed=0x5EED).to_numpy(), rows, parts)
+    ids = [known[i % len(known)] for i, times in picks for _ in range(times)]
+    got_rows, got_parts = index.find(pl.Series(ids, dtype=pl.String))
+    at = [known.index(x) for x in ids]
+    assert got_rows.tolist() == rows[at].tolist() and got_parts.tolist() == parts[at].tolist()
+    if ids:
+        spoiled = [*ids[: len(ids) // 2], stranger, *ids[len(ids) // 2 :]]
+        with pytest.raises(NotRegular):
+            index.find(pl.Series(spoiled, dtype=pl.String))

@@ -345,12 +345,20 @@ class BillIndex:
         return part
 
     def find(self, ids: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Each id's bill row and partition; raises :class:`NotRegular` for an id not in BILLS."""
-        h = ids.hash(seed=0).to_numpy()
+        """Each id's bill row and partition; raises :class:`NotRegular` for an id not in BILLS.
+
+        A bill's lines usually follow each other: each run of equal ids is looked up once."""
+        head = (ids != ids.shift(1)).fill_null(True).to_numpy()  # a run's first line (a null id: its own run)
+        heads = ids.filter(head) if not head.all() else ids
+        h = heads.hash(seed=0).to_numpy()
         at = np.minimum(np.searchsorted(self.hash, h), len(self.hash) - 1)
-        if (self.hash[at] != h).any() or (self.check[at] != ids.hash(seed=0x5EED).to_numpy()).any():
+        if (self.hash[at] != h).any() or (self.check[at] != heads.hash(seed=0x5EED).to_numpy()).any():
             raise NotRegular  # an empty, unknown or mangled bill id: the careful path says which
-        return self.rows[at], self.parts[at]
+        rows, parts = self.rows[at], self.parts[at]
+        if len(heads) == len(ids):
+            return rows, parts
+        run = np.cumsum(head) - 1
+        return rows[run], parts[run]
 
 
 def _partition_items(
