@@ -44,6 +44,67 @@ PARENT_CHECK = 1.0
 """Seconds a worker waits for work before it checks that its parent still runs."""
 
 
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def ahead(items: Iterable[T], depth: int = 1) -> Iterator[Iterator[T]]:
+    """The items of ``items``, made by a thread of their own at most ``depth`` ahead of the one in
+    use: the reading of the next chunk of a file (its bytes, numpy's scans, polars' parsing, which
+    mostly let go of the interpreter) then overlaps the work on this one, and no more than
+    ``depth`` + 1 chunks are held at once.
+
+    An exception raised making an item is raised in its place, after the items made before it. On
+    leaving the block, however it is left, the thread is stopped (after the item it is making) and
+    waited for; it never touches what the block does after."""
+    made: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+    room = threading.Semaphore(depth + 1)  # a slot per item made and not yet done with
+    stop = threading.Event()
+    end = object()
+
+    def make() -> None:
+        try:
+            for item in _slotted(items, room, stop):
+                made.put((True, item))
+            made.put((True, end))
+        except BaseException as exc:  # raised in the consumer's thread, at this item's place
+            made.put((False, exc))
+
+    def take() -> Iterator[T]:
+        while True:
+            ok, item = made.get()
+            if not ok:
+                raise item
+            if item is end:
+                return
+            yield item
+            room.release()  # done with it: the thread may make one more
+
+    thread = threading.Thread(target=make, name="medins-ahead", daemon=True)
+    thread.start()
+    try:
+        yield take()
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _slotted(items: Iterable[T], room: threading.Semaphore, stop: threading.Event) -> Iterator[T]:
+    """``items``, each made once a slot is free; none once ``stop`` is set."""
+    it = iter(items)
+    while True:
+        while not room.acquire(timeout=0.05):
+            if stop.is_set():
+                return
+        if stop.is_set():
+            return
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        yield item
+
+
 # ----------------------------------------------------------------------------- signals
 
 

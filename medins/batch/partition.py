@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from medins import procs
 from medins.batch.lines import LOCATION, LinePass, LineView, Variant, _Fan
 from medins.batch.read import (
     _SCIENTIFIC_PATTERN,
@@ -266,49 +267,65 @@ def _read_bills(
     (numbered from 0 there): how many records were read, and the index's arrays (ids' two hashes,
     rows, partitions) in file order."""
     from medins.batch.schema import DATE_COLUMNS
-    from medins.batch.values import day_number
 
     index: list[tuple[np.ndarray, ...]] = []
     read = 0
     days: dict[str, int] = {"": 0}
     ib, ip = f"c{cols.index['bill_id']}", f"c{cols.index['person_id']}"
     dates = [f"c{cols.index[c]}" for c in DATE_COLUMNS if c in cols.index]
-    for chunk in record_chunks(table, span=span):
-        df = read_chunk(table, chunk, "_row")
-        read = chunk.first + chunk.count
-        for c in (ib, ip):
-            if ((df[c] == "") | df[c].str.contains(_SCIENTIFIC_PATTERN)).any():
-                raise NotRegular
-        for c in dates:
-            for v in df[c].unique().to_list():
-                if v not in days:
-                    days[v] = day_number(v)
-                    if not days[v]:
-                        raise NotRegular
-        part = partition_of_persons(df[ip], spill.parts)
-        day = {
-            c: _day_numbers(df[f"c{cols.index[c]}"], days) if c in cols.index else np.zeros(df.height, dtype=np.int64)
-            for c in ("admitted", "date", "discharged")
-        }
-        empty = pl.Series([""] * df.height, dtype=pl.String)
-        lines.bills(
-            df[f"c{cols.index['insured_region']}"] if "insured_region" in cols.index else empty,
-            df[f"c{cols.index['visit_region']}"] if "visit_region" in cols.index else empty,
-            _first_day(day["admitted"], day["date"], day["discharged"]),
-        )
-        ids = df[ib]
-        index.append(
-            (
-                ids.hash(seed=0).to_numpy(),
-                ids.hash(seed=0x5EED).to_numpy(),
-                df["_row"].to_numpy().astype(np.int32),  # row numbers and partitions: int32 (24 bytes a bill)
-                part.astype(np.int32),
-            )
-        )
-        spill.put("bills", df, part)
+    with procs.ahead((c, read_chunk(table, c, "_row")) for c in record_chunks(table, span=span)) as chunks:
+        for chunk, df in chunks:
+            read = chunk.first + chunk.count
+            _bills_chunk(df, cols, spill, lines, days, index, ib, ip, dates)
     if not index:
         return read, tuple(np.zeros(0, dtype=t) for t in (np.uint64, np.uint64, np.int32, np.int32))
     return read, tuple(np.concatenate([chunk[k] for chunk in index]) for k in range(4))
+
+
+def _bills_chunk(
+    df: pl.DataFrame,
+    cols: Any,
+    spill: Spill,
+    lines: Any,
+    days: dict[str, int],
+    index: list[tuple[np.ndarray, ...]],
+    ib: str,
+    ip: str,
+    dates: list[str],
+) -> None:
+    """One chunk of BILLS read by :func:`_read_bills`: checked, its days noted, spilled by partition."""
+    from medins.batch.values import day_number
+
+    for c in (ib, ip):
+        if ((df[c] == "") | df[c].str.contains(_SCIENTIFIC_PATTERN)).any():
+            raise NotRegular
+    for c in dates:
+        for v in df[c].unique().to_list():
+            if v not in days:
+                days[v] = day_number(v)
+                if not days[v]:
+                    raise NotRegular
+    part = partition_of_persons(df[ip], spill.parts)
+    day = {
+        c: _day_numbers(df[f"c{cols.index[c]}"], days) if c in cols.index else np.zeros(df.height, dtype=np.int64)
+        for c in ("admitted", "date", "discharged")
+    }
+    empty = pl.Series([""] * df.height, dtype=pl.String)
+    lines.bills(
+        df[f"c{cols.index['insured_region']}"] if "insured_region" in cols.index else empty,
+        df[f"c{cols.index['visit_region']}"] if "visit_region" in cols.index else empty,
+        _first_day(day["admitted"], day["date"], day["discharged"]),
+    )
+    ids = df[ib]
+    index.append(
+        (
+            ids.hash(seed=0).to_numpy(),
+            ids.hash(seed=0x5EED).to_numpy(),
+            df["_row"].to_numpy().astype(np.int32),  # row numbers and partitions: int32 (24 bytes a bill)
+            part.astype(np.int32),
+        )
+    )
+    spill.put("bills", df, part)
 
 
 class BillIndex:
@@ -380,17 +397,18 @@ def _partition_items(
     spill.text = spill.folder / "items.utf8" if copy is not None else table.path
     read = 0
     try:
-        for chunk in record_chunks(table, ITEM_CHUNK_BYTES, copy, span):
-            df = read_chunk(table, chunk, "_line")
-            bill, part = index.find(df[ib])
-            line_no = df["_line"].to_numpy()
-            lines.lines(df, cols, bill, line_no)
-            where = np.empty(chunk.count, dtype=LOCATION)
-            where["pos"] = chunk.base + chunk.starts[:-1]
-            where["len"] = np.diff(chunk.starts)
-            where["bill"], where["line"] = bill, line_no
-            spill.locate(where, part)
-            read = chunk.first + chunk.count
+        chunks = record_chunks(table, ITEM_CHUNK_BYTES, copy, span)
+        with procs.ahead((c, read_chunk(table, c, "_line")) for c in chunks) as read_ahead:
+            for chunk, df in read_ahead:
+                bill, part = index.find(df[ib])
+                line_no = df["_line"].to_numpy()
+                lines.lines(df, cols, bill, line_no)
+                where = np.empty(chunk.count, dtype=LOCATION)
+                where["pos"] = chunk.base + chunk.starts[:-1]
+                where["len"] = np.diff(chunk.starts)
+                where["bill"], where["line"] = bill, line_no
+                spill.locate(where, part)
+                read = chunk.first + chunk.count
     finally:
         if copy is not None:
             copy.close()

@@ -46,12 +46,14 @@ _QUANTITY = r"^\d{1,5}(?:\.\d{1,4})?$"
 
 
 CHUNK_BYTES = 4 << 20
-"""BILLS is read this many bytes at a time (whole records)."""
+"""BILLS is read this many bytes at a time (whole records); the next chunk is read while this one is
+partitioned (``procs.ahead``), so two are held at once."""
 
 
-ITEM_CHUNK_BYTES = 6 << 20
+ITEM_CHUNK_BYTES = 4 << 20
 """ITEMS is read this many bytes at a time: its lines are split by their catalogues chunk by chunk,
-where a larger chunk shares the cost of each step among more lines."""
+the next chunk read meanwhile. (6 MB, when chunks were read in turn, shared each step's cost among
+more lines; read ahead, two such chunks made the peak of the run.)"""
 
 
 class NotRegular(Exception):
