@@ -482,3 +482,66 @@ def test_each_run_of_a_bill_id_finds_the_row_and_partition_every_line_of_it_woul
         spoiled = [*ids[: len(ids) // 2], stranger, *ids[len(ids) // 2 :]]
         with pytest.raises(NotRegular):
             index.find(pl.Series(spoiled, dtype=pl.String))
+
+
+def _above_fund_cap_walk(room: int, widths: list[int], ratios: list[int]) -> int:
+    """The Decimal walk ``pay_through_bands`` makes (and the arrays made bill by bill until they did
+    it over columns): the oracle of :func:`medins.engine.columns.above_fund_cap`."""
+    left = Decimal(room) / 100
+    above = Decimal(0)
+    for w, r in zip(widths, ratios, strict=True):
+        if w <= 0:
+            continue
+        width = Decimal(w) / 100
+        rate = Decimal(r) / SCALE
+        part = width * rate
+        if left <= 0:
+            above += width
+        elif part <= left:
+            left -= part
+        else:
+            covered = left / rate
+            above += width - covered
+            left = Decimal(0)
+    return int((above * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+_RATIO_UNITS = st.one_of(
+    st.sampled_from([0, 1, 3, 7, 50_000_000, 85_000_000, 76_500_000, 33_333_333, 100_000_000]),
+    st.integers(0, SCALE),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 10**10),  # room, fen
+            st.lists(st.tuples(st.integers(0, 10**10), _RATIO_UNITS), min_size=1, max_size=5),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_expense_above_a_fund_cap_is_the_decimal_walks(bills: list[tuple[int, list[tuple[int, int]]]]) -> None:
+    """Over columns, to the fen, whatever the room, widths and ratios (a ratio of 0, a room of 0, a
+    quotient a half or a hair off one), as the Decimal walk finds it bill by bill."""
+    from medins.engine.columns import above_fund_cap
+
+    width = max(len(b) for _, b in bills)
+    widths = np.zeros((len(bills), width), dtype=np.int64)
+    ratios = np.zeros((len(bills), width), dtype=np.int64)
+    for i, (_, bands) in enumerate(bills):
+        for j, (w, r) in enumerate(bands):
+            widths[i, j], ratios[i, j] = w, r
+    got = above_fund_cap(np.array([room for room, _ in bills], dtype=np.int64), widths, ratios)
+    expected = [_above_fund_cap_walk(room, widths[i].tolist(), ratios[i].tolist()) for i, (room, _) in enumerate(bills)]
+    assert got.tolist() == expected
+
+
+def test_the_expense_above_a_fund_cap_rounds_a_half_fen_up() -> None:
+    """Room 1 fen, a band of 10 fen at 0.4: it covers 2.5 fen of it; 7.5 fen above, 8 to the fen."""
+    from medins.engine.columns import above_fund_cap
+
+    got = above_fund_cap(np.array([1]), np.array([[10]]), np.array([[40_000_000]]))
+    assert got.tolist() == [8] == [_above_fund_cap_walk(1, [10], [40_000_000])]

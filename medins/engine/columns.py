@@ -14,7 +14,7 @@ pick operands as Python's ``min``/``max`` do (the first of equals), sums take th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 
@@ -156,32 +156,30 @@ def pay(
     if capped.any():
         rows = np.nonzero(capped)[0]
         paid[rows] = room[rows]
-        above[rows] = [_above_fund_cap(int(room[i]), lo[i], hi[i], bands.ratio[i]) for i in rows]
+        above[rows] = above_fund_cap(room[rows], width[rows], bands.ratio[rows])
         above_e[rows] = ZERO_E
     return Paid(ded, ded_e.astype(np.int8), paid, above, above_e, capped)
 
 
-def _above_fund_cap(room: int, lo: np.ndarray, hi: np.ndarray, ratio: np.ndarray) -> int:
-    """The expense past the point where the fund reaches its cap, in fen: the walk of
-    ``pay_through_bands`` over the segments, in Decimal with its context, so the division that finds
-    the covered part of the last segment rounds exactly as there."""
-    left = Decimal(room) / 100
-    above = Decimal(0)
-    for low, high, r in zip(lo.tolist(), hi.tolist(), ratio.tolist(), strict=True):
-        if high <= low:
-            continue
-        width = Decimal(high - low) / 100
-        rate = Decimal(r) / SCALE
-        part = width * rate
-        if left <= 0:
-            above += width
-        elif part <= left:
-            left -= part
-        else:
-            covered = left / rate
-            above += width - covered
-            left = Decimal(0)
-    return int((above * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def above_fund_cap(room: np.ndarray, width: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """The expense past the point where the fund reaches its cap, in fen, for bills whose fund would
+    pass it (``room``: what the cap leaves; ``width``: each band's part of the bill, in fen).
+
+    ``pay_through_bands`` walks the segments: each pays in full while the room lasts, and in the one
+    where it runs out the part covered is ``left / ratio``; the rest of it and every later segment
+    are above the cap, rounded half-up to the fen at the end. In units of 10^-8 fen the room left
+    before each band is ``room × SCALE`` less the bands before it, an exact integer; the covered
+    part is ``left / ratio`` fen, whose rounding is the integer division's, half-down (the expense
+    above it is rounded half-up). Decimal's 28 digits round the quotient by far less than the
+    1 / (2 × ratio) by which a quotient that is not a half stands off one, so the fen are the same."""
+    parts = width * ratio
+    left = room[:, None] * SCALE - (np.cumsum(parts, axis=1) - parts)  # before each band
+    runs_out = (left > 0) & (parts > left)  # at most one band a bill: after it ``left`` < 0
+    r = np.where(runs_out, ratio, 1)
+    covered = np.where(runs_out, left, 0) // r
+    covered += 2 * (np.where(runs_out, left, 0) - covered * r) > r  # half-down
+    above = np.where(left <= 0, width, 0) + np.where(runs_out, width - covered, 0)
+    return above.sum(axis=1)
 
 
 def band_matrix(rows: list[list[tuple[int, int, int]]]) -> Bands:
