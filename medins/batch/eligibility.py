@@ -341,6 +341,35 @@ class _Eligibility:
         )
         codes: list[str] = []
         words: list[str] = []
+        made: dict[tuple, Any] = {}  # a dated reason by its days, most of which recur in a partition
+        said: dict[int, str] = {}  # a reason's words, by the reason (each held in ``made`` or the parts)
+
+        def once(make: Callable[..., Any], *args: Any) -> Any:
+            found = made.get((make, *args))
+            if found is None:
+                found = made[(make, *args)] = make(*args)
+            return found
+
+        def text(r: Any) -> str:
+            words = said.get(id(r))
+            if words is None:
+                words = said[id(r)] = r.text(lang)
+            return words
+
+        day = date.fromordinal
+
+        def emergency_on(settle: int, days: int | None) -> Any:
+            return emergency_reason(days_after(day(settle), days) if days is not None else None)
+
+        def retroactive_on(start: int) -> Any:
+            return retroactive_reason(day(start))
+
+        def not_yet_on(start: int, settle: int) -> Any:
+            return not_yet_reason(day(start), day(settle))
+
+        def expired_on(until: int, visit: int) -> Any:
+            return expired_reason(day(until), day(visit))
+
         for i in at[first].tolist():
             parts = self.reason_parts[sgrp[i]]
             if parts is None:  # settled one at a time: the engine's own
@@ -348,22 +377,19 @@ class _Eligibility:
                 words.append("")
                 continue
             dated = []
+            settle, start = int(settle_day[i]), int(elig["start"][i])
             if emergency[i]:
-                days = parts.emergency_days
-                day = date.fromordinal(int(settle_day[i]))
-                dated.append(emergency_reason(days_after(day, days) if days is not None else None))
+                dated.append(once(emergency_on, settle, parts.emergency_days))
             elif retro_ok[i]:
-                dated.append(retroactive_reason(date.fromordinal(int(elig["start"][i]))))
+                dated.append(once(retroactive_on, start))
             elif not_yet[i]:
-                dated.append(
-                    not_yet_reason(date.fromordinal(int(elig["start"][i])), date.fromordinal(int(settle_day[i])))
-                )
+                dated.append(once(not_yet_on, start, settle))
             if expired[i]:
-                dated.append(expired_reason(date.fromordinal(int(elig["until"][i])), date.fromordinal(int(service[i]))))
-            deemed = [deemed_reason(*parts.deemed)] if elig["deemed"][i] and parts.deemed is not None else []
+                dated.append(once(expired_on, int(elig["until"][i]), int(service[i])))
+            deemed = [once(deemed_reason, *parts.deemed)] if elig["deemed"][i] and parts.deemed is not None else []
             reasons = [*parts.before, *dated, *parts.after, *deemed, *parts.last]
             codes.append(";".join(r.code for r in reasons))
-            words.append(sep.join(r.text(lang) for r in reasons))
+            words.append(sep.join(text(r) for r in reasons))
         codes_of[at] = np.array(codes, dtype=object)[grp]
         words_of[at] = np.array(words, dtype=object)[grp]
         return codes_of, words_of
