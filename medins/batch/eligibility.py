@@ -107,26 +107,12 @@ class _Eligibility:
         """One combination's information, or None when the case model or the pack would refuse it."""
         if person is None or person is False or filing is False or visit is None or visit is False or not billed:
             return None
-        try:
-            regions.require(person.insured_region, "", MedinsError)
-            regions.require(visit.region, "", MedinsError)
-            std = self.rules.standards(person.insured_region)
-        except MedinsError:
+        terms = self._person_terms(person)
+        if terms is None or not self._region_known(visit.region):
             return None
-        part = getattr(std, person.scheme)
-        if part is None:
+        status, known, chronic_known = terms
+        if visit.type == "chronic_outpatient" and (visit.disease not in known or not chronic_known):
             return None
-        status = person.status
-        if status is None:
-            if len(part.groups) != 1:
-                return None
-            status = part.groups[0]
-        elif status not in part.groups:
-            return None
-        if visit.type == "chronic_outpatient":
-            known = {d for section in part.chronic for d in section.diseases}
-            if visit.disease not in known or any(c not in known for c in person.chronic_diseases):
-                return None
         return {
             "group": status,
             "chronic": tuple(person.chronic_diseases),
@@ -143,6 +129,40 @@ class _Eligibility:
             "disease": visit.disease,
             "visit_type": visit.type,
         }
+
+    def _person_terms(self, person: Any) -> tuple[str, frozenset[str], bool] | None:
+        """What a person's scheme says of them, found once a run (the verdicts in ``shared.parts`` live
+        as long as the run): their group, the diseases a chronic visit may be for, and whether the
+        person's approved diseases are all among them; None when the pack refuses the person."""
+        terms = self.shared.terms
+        if id(person) in terms:
+            return terms[id(person)]  # type: ignore[no-any-return]
+        found = None
+        try:
+            regions.require(person.insured_region, "", MedinsError)
+            std = self.rules.standards(person.insured_region)
+        except MedinsError:
+            std = None
+        part = None if std is None else getattr(std, person.scheme)
+        status = None if part is None else person.status
+        if part is not None and status is None and len(part.groups) == 1:
+            status = part.groups[0]
+        if part is not None and status in part.groups:
+            known = frozenset(d for section in part.chronic for d in section.diseases)
+            found = (status, known, all(c in known for c in person.chronic_diseases))
+        terms[id(person)] = found
+        return found
+
+    def _region_known(self, region: str) -> bool:
+        """Whether a treatment place is a region code in use, asked once a run per code."""
+        known = self.shared.regions
+        if region not in known:
+            try:
+                regions.require(region, "", MedinsError)
+                known[region] = True
+            except MedinsError:
+                known[region] = False
+        return known[region]
 
     def _eligibility(self, combo_info, combo_of, service, settle_day, place, scheme, d, sig_of, in_force):  # type: ignore[no-untyped-def]
         """Eligibility per bill: once per distinct fields and sections in force, then the filing's dates."""

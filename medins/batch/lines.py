@@ -50,6 +50,10 @@ class Shared:
 
     def __init__(self) -> None:
         self.parts: dict[tuple, Any] = {}
+        self.terms: dict[int, Any] = {}
+        """Per person verdict of ``parts`` (by identity): what their scheme says of them."""
+        self.regions: dict[str, bool] = {}
+        """Per treatment place code: whether it is a region code in use."""
         self.resolved: dict[tuple, Any] = {}
         self.statics: dict[tuple, Any] = {}
         self.cells: dict[tuple, Cell] = {}
