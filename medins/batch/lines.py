@@ -102,12 +102,8 @@ class LinePass:
         self.keys: list[tuple[str, int]] = []
         """For each context, the place and day (a day number) it was first found for."""
         self._numbers: dict[int, int] = {}
-        # the (context, item) pairs resolved so far: two hashes of each, sorted by the first, and the
-        # row of what it resolved to
-        self._h1 = np.zeros(0, dtype=np.uint64)
-        self._h2 = np.zeros(0, dtype=np.uint64)
-        self._row = np.zeros(0, dtype=np.int64)
-        self._table = np.zeros((0, 5), dtype=np.int64)
+        # the (context, item) pairs resolved so far, with what each resolved to
+        self._known = pl.DataFrame(schema={"c": pl.Int64, "k": pl.String, **{r: pl.Int64 for r in self.RESOLVED}})
 
     def start_items(self) -> None:
         """After the last chunk of BILLS: the arrays the lines add up into."""
@@ -327,42 +323,31 @@ class LinePass:
     NONE = (-1, 0, -1, 0, 0)
     """What a line of no catalogue context resolves to: a class the arrays leave to the case model."""
 
+    RESOLVED = ("r_class", "r_pre", "r_ceiling", "r_restricted", "r_note")
+
     def _resolved(self, ctx_line: np.ndarray, key: pl.Series, Item: Any) -> np.ndarray:
         """Each line's item as its context's catalogue resolves it: class, pre-self-pay share, ceiling,
         restricted, note (rows of int64). Each distinct (context, item) is resolved once in the run;
-        known ones are found by two 64-bit hashes of the pair, in sorted arrays."""
-        pairs = pl.DataFrame({"c": ctx_line, "k": key})
-        h1 = pairs.hash_rows(seed=0).to_numpy()
-        h2 = pairs.hash_rows(seed=0x5EED).to_numpy()
-        live = ctx_line >= 0
-        at = np.minimum(np.searchsorted(self._h1, h1), max(len(self._h1) - 1, 0))
-        known = (self._h1[at] == h1) if len(self._h1) else np.zeros(len(h1), dtype=bool)
-        new = live & ~known
+        the lines find the known ones by a join on the pair."""
+        pairs = pl.DataFrame({"c": ctx_line.astype(np.int64, copy=False), "k": key})
+        found = pairs.join(self._known, on=["c", "k"], how="left", maintain_order="left")
+        new = (ctx_line >= 0) & found["r_class"].is_null().to_numpy()
         if new.any():
-            _, first = np.unique(h1[new], return_index=True)
-            lines = np.flatnonzero(new)[first]
+            fresh = pairs.filter(pl.Series(new)).unique(maintain_order=True)
             lookups = self.shared.resolved
             rows = []
-            for j in lines.tolist():
-                context, text = self.contexts[int(ctx_line[j])], key[j]
-                found = lookups.get((id(context), text))
-                if found is None:
-                    found = lookups[(id(context), text)] = _resolve(context, *text.split("\x00"), Item)
-                rows.append(found if found is not False else self.NONE)
-            start = len(self._table)
-            self._table = np.vstack([self._table, np.array(rows, dtype=np.int64).reshape(-1, 5)])
-            h1_all = np.concatenate([self._h1, h1[lines]])
-            h2_all = np.concatenate([self._h2, h2[lines]])
-            row_all = np.concatenate([self._row, np.arange(start, start + len(lines), dtype=np.int64)])
-            order = np.argsort(h1_all, kind="stable")
-            self._h1, self._h2, self._row = h1_all[order], h2_all[order], row_all[order]
-            if len(self._h1) > 1 and (self._h1[1:] == self._h1[:-1]).any():
-                raise NotRegular  # two pairs sharing a hash (odds about 2^-64): the careful path reads it
-            at = np.minimum(np.searchsorted(self._h1, h1), len(self._h1) - 1)
-        if not ((self._h1[at] == h1) & (self._h2[at] == h2) | ~live).all():
-            raise NotRegular  # an item sharing another's first hash only: the careful path reads it
-        row = np.where(live, self._row[at] if len(self._row) else 0, 0)
-        return np.where(live[:, None], self._table[row], np.array(self.NONE, dtype=np.int64))
+            for c, text in fresh.iter_rows():
+                context = self.contexts[c]
+                got = lookups.get((id(context), text))
+                if got is None:
+                    got = lookups[(id(context), text)] = _resolve(context, *text.split("\x00"), Item)
+                rows.append(got if got is not False else self.NONE)
+            table = np.array(rows, dtype=np.int64).reshape(-1, 5)
+            fresh = fresh.with_columns([pl.Series(r, table[:, j]) for j, r in enumerate(self.RESOLVED)])
+            self._known = pl.concat([self._known, fresh])
+            found = pairs.join(self._known, on=["c", "k"], how="left", maintain_order="left")
+        # a line of no context (-1) is in no pair known
+        return found.select([pl.col(r).fill_null(v) for r, v in zip(self.RESOLVED, self.NONE, strict=True)]).to_numpy()
 
 
 @dataclass

@@ -56,7 +56,8 @@ class Spill:
         if self.parts == 1:
             self.located.setdefault(0, []).append(where)
             return
-        order = np.argsort(part, kind="stable")
+        # numpy sorts 16-bit keys by radix, stably: four times as fast as 32-bit ones
+        order = np.argsort(part.astype(np.int16) if self.parts <= 1 << 15 else part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(self.parts + 1))
         for p in range(self.parts):
             if bounds[p] < bounds[p + 1]:
