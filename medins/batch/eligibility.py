@@ -187,11 +187,12 @@ class _Eligibility:
         until = d["filing_end"].copy()
         need = date_checks & (until == 0) & (months > 0)
         if need.any():
-            pairs, pfirst = _groups(start[need], months[need])
+            s_need, m_need = start[need], months[need]
+            pairs, pfirst = _groups(s_need, m_need)
             ends = np.array(
                 [
-                    validity_end(date.fromordinal(int(start[need][j])), int(months[need][j])).toordinal()
-                    for j in pfirst.tolist()
+                    validity_end(date.fromordinal(s), m).toordinal()
+                    for s, m in zip(s_need[pfirst].tolist(), m_need[pfirst].tolist(), strict=True)
                 ],
                 dtype=np.int64,
             )
