@@ -56,7 +56,11 @@ def ahead(items: Iterable[T], depth: int = 1) -> Iterator[Iterator[T]]:
 
     An exception raised making an item is raised in its place, after the items made before it. On
     leaving the block, however it is left, the thread is stopped (after the item it is making) and
-    waited for; it never touches what the block does after."""
+    waited for; it never touches what the block does after. ``depth`` 0: no thread, the items made
+    as they are used."""
+    if depth <= 0:
+        yield iter(items)
+        return
     made: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
     room = threading.Semaphore(depth + 1)  # a slot per item made and not yet done with
     stop = threading.Event()

@@ -69,3 +69,14 @@ def test_leaving_early_stops_the_thread_and_waits_for_it() -> None:
                 raise RuntimeError("the consumer stops")
     assert threading.active_count() == before  # joined, not left running
     assert made.made <= 3 + 1 + 1 + 1  # 0…3, the one ahead, at most the one it was making
+
+
+def test_depth_zero_makes_each_item_as_it_is_used_without_a_thread() -> None:
+    made = Made(5)
+    before = threading.active_count()
+    with procs.ahead(made, 0) as items:
+        for k in items:
+            assert threading.active_count() == before
+            assert made.made == k + 1  # nothing made ahead
+            made.done()
+    assert made.most == 1

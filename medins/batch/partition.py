@@ -274,13 +274,21 @@ def _read_bills(
     days: dict[str, int] = {"": 0}
     ib, ip = f"c{cols.index['bill_id']}", f"c{cols.index['person_id']}"
     dates = [f"c{cols.index[c]}" for c in DATE_COLUMNS if c in cols.index]
-    with procs.ahead((c, read_chunk(table, c, "_row")) for c in record_chunks(table, span=span)) as chunks:
+    chunks_read = ((c, read_chunk(table, c, "_row")) for c in record_chunks(table, span=span))
+    with procs.ahead(chunks_read, _ahead(span)) as chunks:
         for chunk, df in chunks:
             read = chunk.first + chunk.count
             _bills_chunk(df, cols, spill, lines, days, index, ib, ip, dates)
     if not index:
         return read, tuple(np.zeros(0, dtype=t) for t in (np.uint64, np.uint64, np.int32, np.int32))
     return read, tuple(np.concatenate([chunk[k] for chunk in index]) for k in range(4))
+
+
+def _ahead(span: tuple[int, int] | None) -> int:
+    """How many chunks to read ahead: one when this process reads the whole file; none when it reads
+    a range beside the ``--jobs`` workers, which already keep every CPU busy (measured: no faster
+    with, and 20 MB more at the peak)."""
+    return 1 if span is None else 0
 
 
 def _bills_chunk(
@@ -399,7 +407,7 @@ def _partition_items(
     read = 0
     try:
         chunks = record_chunks(table, ITEM_CHUNK_BYTES, copy, span)
-        with procs.ahead((c, read_chunk(table, c, "_line")) for c in chunks) as read_ahead:
+        with procs.ahead(((c, read_chunk(table, c, "_line")) for c in chunks), _ahead(span)) as read_ahead:
             for chunk, df in read_ahead:
                 bill, part = index.find(df[ib])
                 line_no = df["_line"].to_numpy()
