@@ -8,7 +8,8 @@ until the command is chosen, and :func:`imports_done` sets everything that exist
 (``gc.freeze``: never walked again) and turns the collector back on, for commands that may run long
 and make garbage. A quick command (one case) ends with the collector still off.
 
-In any other process (a program using the library, the tests) nothing here runs and
+A command that may run long also has glibc keep one heap for its threads (``procs.one_heap``). In
+any other process (a program using the library, the tests) nothing here runs and
 :func:`imports_done` does nothing.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import gc
 
 _held = False
+_one_heap = False
 
 
 def main() -> None:
@@ -33,7 +35,15 @@ def imports_done() -> None:
     """A command's modules are imported: set aside what exists and collect from here on.
 
     It may be called again after further imports (a batch imports polars and numpy when it opens its
-    files): what they made is set aside too. Only in a process :func:`main` started."""
+    files): what they made is set aside too. The first call also has glibc keep one heap for the
+    threads the command may start (``procs.one_heap``: before any is). Only in a process :func:`main`
+    started."""
+    global _one_heap
     if _held:
+        if not _one_heap:
+            from medins.procs import one_heap
+
+            one_heap()
+            _one_heap = True
         gc.freeze()
         gc.enable()

@@ -286,6 +286,24 @@ def give_back_memory() -> None:
         trim(0)
 
 
+def one_heap() -> None:
+    """Have glibc's ``malloc`` keep one heap for all of this process's threads (``M_ARENA_MAX`` 1),
+    where there is one. A thread of its own (:func:`ahead`'s reader) would otherwise get a heap of
+    its own, whose freed pages count in the peak beside the main one's: 200,000 bills, four
+    alternating runs each, 261 MB at the peak against 288 MB, 11.8–12.2 s against 11.1–12.6 s.
+    Called as a command that may run long starts (``medins.launch.imports_done``) and first thing in
+    each ``--jobs`` worker, before any thread is started; never by the library in a program using
+    it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-8, 1)  # -8 = M_ARENA_MAX
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class Started:
     """Worker processes started by :func:`start_workers`: the pipe to each and the pipe back from
     each (by worker number, from 1), and the processes."""
@@ -332,6 +350,7 @@ def _run_worker(target: str, *args: Any) -> None:
     import gc
     import importlib
 
+    one_heap()
     module, name = target.split(":")
     gc.disable()  # as the command's own imports (medins.launch): what they make lives as long as the worker
     run = getattr(importlib.import_module(module), name)
