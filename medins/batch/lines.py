@@ -280,7 +280,7 @@ class LinePass:
         restricted, note = per[:, 3] > 0, per[:, 4] > 0
         bad |= line_class < 0
         np.logical_or.at(self.bad, nb, bad)
-        self.count += np.bincount(nb, minlength=len(self.count)).astype(np.int32)
+        np.add.at(self.count, nb, 1)  # not a count of every bill per chunk: 12 MB a chunk at 1,000,000 bills
         full = (line_class <= 1) | (restricted & not_met)
         has_ceiling = ceiling >= 0
         with_p = ~full & has_ceiling & has_p & (p > ceiling)
