@@ -249,29 +249,26 @@ def signals_blocked() -> Iterator[None]:
 # ----------------------------------------------------------------------------- workers
 
 
-def _die_with_parent() -> None:
-    """Linux: have the kernel send SIGKILL to this process when its parent ends (PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # the parent check in ``receive`` still ends the worker
-
-
 @functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
+def _libc(name: str) -> Callable[..., int] | None:
+    """A function of Linux's C library, or None (another system, or a C library without it: musl has
+    no ``malloc_trim`` nor ``mallopt``)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         import ctypes
 
-        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
-    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        return getattr(ctypes.CDLL(None), name)  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
         return None
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGKILL to this process when its parent ends (PR_SET_PDEATHSIG);
+    elsewhere the parent check in ``receive`` still ends the worker."""
+    prctl = _libc("prctl")
+    if prctl is not None:
+        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
 
 
 def give_back_memory() -> None:
@@ -281,7 +278,7 @@ def give_back_memory() -> None:
     runs each: the peak 272–277 MB against 282–291 MB without, for about 0.5 s more on average (of
     10–12 s; pairs ranged from 0.7 s less to 2 s more on this noisy machine), the pages faulted in
     again."""
-    trim = _malloc_trim()
+    trim = _libc("malloc_trim")
     if trim is not None:
         trim(0)
 
@@ -294,14 +291,9 @@ def one_heap() -> None:
     Called as a command that may run long starts (``medins.launch.imports_done``) and first thing in
     each ``--jobs`` worker, before any thread is started; never by the library in a program using
     it."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).mallopt(-8, 1)  # -8 = M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc
-        pass
+    mallopt = _libc("mallopt")
+    if mallopt is not None:
+        mallopt(-8, 1)  # -8 = M_ARENA_MAX
 
 
 class Started:

@@ -329,14 +329,7 @@ class _Eligibility:
         """Each bill's eligibility reasons, as OUT writes them: the codes, and their words in the run's
         language; the same as the check of one visit gives, in its order. Written once per distinct
         static group, dated reasons and deemed filing."""
-        from medins.engine.eligibility import (
-            days_after,
-            deemed_reason,
-            emergency_reason,
-            expired_reason,
-            not_yet_reason,
-            retroactive_reason,
-        )
+        from medins.engine.eligibility import deemed_reason
 
         lang = self.settler.lang
         sep = "；" if lang == "zh" else "; "
@@ -362,35 +355,7 @@ class _Eligibility:
         )
         codes: list[str] = []
         words: list[str] = []
-        made: dict[tuple, Any] = {}  # a dated reason by its days, most of which recur in a partition
-        said: dict[int, str] = {}  # a reason's words, by the reason (each held in ``made`` or the parts)
-
-        def once(make: Callable[..., Any], *args: Any) -> Any:
-            found = made.get((make, *args))
-            if found is None:
-                found = made[(make, *args)] = make(*args)
-            return found
-
-        def text(r: Any) -> str:
-            words = said.get(id(r))
-            if words is None:
-                words = said[id(r)] = r.text(lang)
-            return words
-
-        day = date.fromordinal
-
-        def emergency_on(settle: int, days: int | None) -> Any:
-            return emergency_reason(days_after(day(settle), days) if days is not None else None)
-
-        def retroactive_on(start: int) -> Any:
-            return retroactive_reason(day(start))
-
-        def not_yet_on(start: int, settle: int) -> Any:
-            return not_yet_reason(day(start), day(settle))
-
-        def expired_on(until: int, visit: int) -> Any:
-            return expired_reason(day(until), day(visit))
-
+        said = _Said(lang)
         for i in at[first].tolist():
             parts = self.reason_parts[sgrp[i]]
             if parts is None:  # settled one at a time: the engine's own
@@ -400,17 +365,17 @@ class _Eligibility:
             dated = []
             settle, start = int(settle_day[i]), int(elig["start"][i])
             if emergency[i]:
-                dated.append(once(emergency_on, settle, parts.emergency_days))
+                dated.append(said.once(_emergency_on, settle, parts.emergency_days))
             elif retro_ok[i]:
-                dated.append(once(retroactive_on, start))
+                dated.append(said.once(_retroactive_on, start))
             elif not_yet[i]:
-                dated.append(once(not_yet_on, start, settle))
+                dated.append(said.once(_not_yet_on, start, settle))
             if expired[i]:
-                dated.append(once(expired_on, int(elig["until"][i]), int(service[i])))
-            deemed = [once(deemed_reason, *parts.deemed)] if elig["deemed"][i] and parts.deemed is not None else []
+                dated.append(said.once(_expired_on, int(elig["until"][i]), int(service[i])))
+            deemed = [said.once(deemed_reason, *parts.deemed)] if elig["deemed"][i] and parts.deemed is not None else []
             reasons = [*parts.before, *dated, *parts.after, *deemed, *parts.last]
             codes.append(";".join(r.code for r in reasons))
-            words.append(sep.join(text(r) for r in reasons))
+            words.append(sep.join(said.words(r) for r in reasons))
         codes_of[at] = np.array(codes, dtype=object)[grp]
         words_of[at] = np.array(words, dtype=object)[grp]
         return codes_of, words_of
@@ -446,3 +411,50 @@ class _Eligibility:
             None if deemed is None else (treated, deemed[0], deemed[1].category),
             filing_rules.emergency_filing_days,
         )
+
+
+class _Said:
+    """A partition's reasons, each made once: a dated one by its days (most recur in a partition), a
+    deemed filing's by its entry, and each one's words in the run's language."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.made: dict[tuple, Any] = {}
+        self.said: dict[int, str] = {}  # by the reason, each held in ``made`` or a static group's parts
+
+    def once(self, make: Callable[..., Any], *args: Any) -> Any:
+        found = self.made.get((make, *args))
+        if found is None:
+            found = self.made[(make, *args)] = make(*args)
+        return found
+
+    def words(self, reason: Any) -> str:
+        found = self.said.get(id(reason))
+        if found is None:
+            found = self.said[id(reason)] = reason.text(self.lang)
+        return found
+
+
+def _emergency_on(settle: int, days: int | None) -> Any:
+    from medins.engine.eligibility import days_after, emergency_reason
+
+    day = date.fromordinal(settle)
+    return emergency_reason(days_after(day, days) if days is not None else None)
+
+
+def _retroactive_on(start: int) -> Any:
+    from medins.engine.eligibility import retroactive_reason
+
+    return retroactive_reason(date.fromordinal(start))
+
+
+def _not_yet_on(start: int, settle: int) -> Any:
+    from medins.engine.eligibility import not_yet_reason
+
+    return not_yet_reason(date.fromordinal(start), date.fromordinal(settle))
+
+
+def _expired_on(until: int, visit: int) -> Any:
+    from medins.engine.eligibility import expired_reason
+
+    return expired_reason(date.fromordinal(until), date.fromordinal(visit))

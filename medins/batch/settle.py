@@ -34,7 +34,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from medins import procs
 from medins.batch.lines import LinePass, Variant, _Fan
 from medins.batch.options import Outcome, partitions
 from medins.batch.partition import Parts, Spill, _partition_bills, _partition_items, _split_ytd
@@ -104,7 +103,6 @@ def settle_columns(
             else:
                 index = _partition_bills(bills_table, bill_cols, spill, fan)  # type: ignore[arg-type]
             spill.close()  # the bills wait in files, not in memory, while ITEMS is read
-            procs.give_back_memory()  # and the pages reading them left free go back first
             fan.start_items()
             if items_table is not None:
                 if pool is not None and items_table.encoding == "utf-8":
